@@ -1,0 +1,45 @@
+# Every target runs with the project's own Node 24 (node_modules/.bin/node, installed by `npm ci`),
+# whatever node the machine has.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+
+.PHONY: install build lint format test test-unit test-e2e controlplane demo bench clean
+
+# npm ci only when the lock file changed since the last install.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: node_modules/.installed
+
+build: install
+	tsc -p tsconfig.json
+
+lint: install
+	eslint .
+	prettier --check .
+
+format: install
+	prettier --write .
+
+test-unit: build
+	$(JEST) --selectProjects unit
+
+controlplane:
+	bash e2e/controlplane/build.sh
+
+test-e2e: build controlplane
+	$(JEST) --selectProjects e2e --runInBand
+
+test: test-unit test-e2e
+
+demo: build controlplane
+	node dist/operator/src/demo/main.js
+
+bench: build
+	node --expose-gc dist/bench/run.js
+
+clean:
+	rm -rf dist

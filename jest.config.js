@@ -1,0 +1,25 @@
+// Jest runs the compiled ESM output in dist/ (built by `tsc`), so no transform is
+// needed and client-node's ESM-only package loads natively.
+const common = {
+  testEnvironment: 'node',
+  transform: {},
+  moduleFileExtensions: ['js', 'mjs', 'json'],
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/dist/operator/test/**/*.test.js', '<rootDir>/dist/e2e/ticdc-sim/**/*.test.js'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/dist/e2e/specs/**/*.test.js'],
+      globalSetup: '<rootDir>/dist/e2e/specs/support/global-setup.js',
+      globalTeardown: '<rootDir>/dist/e2e/specs/support/global-teardown.js',
+      testTimeout: 600000,
+    },
+  ],
+};
