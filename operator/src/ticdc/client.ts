@@ -1,0 +1,304 @@
+// TicdcClient over HTTP (ticdc-api.md). Every answer is validated; every failure is a TicdcError.
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { type CallSite, bodyError, httpError, makeRedactor, parseErrorBody } from './errors.js';
+import { type RawResponse, type Target, Transport, parseBaseUrl } from './http.js';
+import type { TicdcClientOptions } from './options.js';
+import { type Route, ROUTES, drainRoute, healthRoute, resignRoute, routePath } from './routes.js';
+import {
+  EmptyObjectSchema,
+  ServerStatusSchema,
+  TableDrainSchema,
+  V1CaptureListSchema,
+  V2CaptureListSchema,
+  V2DrainSchema,
+  V2DrainStatusSchema,
+  describeIssues,
+} from './schemas.js';
+import {
+  type ApiFlavor,
+  type CaptureInfo,
+  type DrainCounts,
+  type ServerStatus,
+  type TicdcClient,
+  TicdcError,
+  isTicdcError,
+} from './types.js';
+
+export type { TicdcClientOptions, TicdcCredentials, TicdcRequestInfo, TicdcTlsOptions } from './options.js';
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10000;
+const DEFAULT_USER_AGENT = 'capture-drain-operator';
+/** Prefix of the never-existing capture id used to probe the v1 drain route (§4.9). */
+export const PROBE_ID_PREFIX = 'capture-drain-probe-';
+
+type Redact = (t: string) => string;
+
+const isSuccess = (status: number) => status >= 200 && status < 300;
+
+/** Parses a JSON body of a success answer with `schema`; anything else is Transient (§0, DESIGN §3). */
+function parseBody<S extends z.ZodType>(
+  res: RawResponse,
+  site: CallSite,
+  schema: S,
+  redact: Redact,
+): z.infer<S> {
+  if (res.text.trim() === '') throw bodyError(site, res.status, 'empty body where JSON was expected', redact);
+  let json: unknown;
+  try {
+    json = JSON.parse(res.text);
+  } catch {
+    throw bodyError(site, res.status, 'body is not valid JSON (truncated or not JSON)', redact);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success)
+    throw bodyError(site, res.status, `unexpected body: ${describeIssues(parsed.error)}`, redact);
+  return parsed.data;
+}
+
+/** `ok` statuses → parsed body; other 2xx → Transient; anything else → mapped error. */
+function expectBody<S extends z.ZodType>(
+  res: RawResponse,
+  site: CallSite,
+  ok: readonly number[],
+  schema: S,
+  redact: Redact,
+): z.infer<S> {
+  if (ok.includes(res.status)) return parseBody(res, site, schema, redact);
+  if (isSuccess(res.status)) throw bodyError(site, res.status, 'unexpected success status', redact);
+  throw httpError(site, res.status, res.text, redact);
+}
+
+/** Like `expectBody`, for answers whose body does not matter but must not be garbage: empty or a JSON object. */
+function expectEmptyOrObject(res: RawResponse, site: CallSite, ok: readonly number[], redact: Redact): void {
+  if (ok.includes(res.status) && res.text.trim() === '') return;
+  expectBody(res, site, ok, EmptyObjectSchema, redact);
+}
+
+const is404 = (err: unknown) => isTicdcError(err) && err.details.status === 404;
+
+class HttpTicdcClient implements TicdcClient {
+  readonly endpoint: string;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly target: Target,
+    private readonly resolveAddress: (address: string) => string,
+    private readonly redact: Redact,
+  ) {
+    this.endpoint = target.origin + target.basePath;
+  }
+
+  private call<T>(
+    route: Route,
+    interpret: (res: RawResponse, site: CallSite) => T,
+    opts: { id?: string; body?: unknown; target?: Target } = {},
+  ): Promise<T> {
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    return this.transport.exchange(
+      opts.target ?? this.target,
+      route,
+      routePath(route, opts.id),
+      body,
+      interpret,
+    );
+  }
+
+  async detectFlavor(captureId: string): Promise<ApiFlavor> {
+    // 1. V2 (§5): the GET status route exists. 200 with a valid body, or a TiCDC 400 (e.g. unknown
+    //    capture, checked before the coordinator) → V2. 404/405 → absent. Anything else propagates.
+    const isV2 = await this.call(
+      ROUTES.v2DrainStatus,
+      (res, site) => {
+        if (res.status === 200) {
+          parseBody(res, site, V2DrainStatusSchema, this.redact); // a 200 must be the real thing
+          return true;
+        }
+        if (res.status === 400 && parseErrorBody(res.text)) return true;
+        if (res.status === 404 || res.status === 405) return false;
+        if (isSuccess(res.status))
+          throw bodyError(site, res.status, 'unexpected success status', this.redact);
+        throw httpError(site, res.status, res.text, this.redact);
+      },
+      { id: captureId },
+    );
+    if (isV2) return 'V2';
+
+    // 2. V1: probe with a capture id that never exists. A real handler answers 400
+    //    ErrCaptureNotExist / ErrSchedulerRequestFailed (§2.2, §4.2); the pre-v8.5.7 new-arch stub
+    //    validates nothing and answers 202 (§4.9); 404 means no drain route at all (§6).
+    const probe = `${PROBE_ID_PREFIX}${randomUUID()}`;
+    return this.call(
+      ROUTES.v1Drain,
+      (res, site): ApiFlavor => {
+        if (res.status === 200 || res.status === 202)
+          throw new TicdcError(
+            'Unsupported',
+            `${site.route} on ${site.origin}: the v1 drain route is the no-op stub of new-architecture TiCDC before v8.5.7 (it accepted a non-existent capture); upgrade to v8.5.7+`,
+            { status: res.status, route: site.route },
+          );
+        const err = res.status === 400 ? parseErrorBody(res.text) : undefined;
+        const hay = `${err?.error_code ?? ''} ${err?.error_msg ?? ''}`;
+        if (err && /ErrCaptureNotExist|ErrSchedulerRequestFailed/.test(hay)) return 'V1';
+        if (res.status === 404 || res.status === 405)
+          throw new TicdcError(
+            'Unsupported',
+            `${site.route} on ${site.origin}: HTTP ${res.status}: this TiCDC server has no drain API`,
+            {
+              status: res.status,
+              route: site.route,
+            },
+          );
+        if (isSuccess(res.status))
+          throw bodyError(site, res.status, 'unexpected success status', this.redact);
+        throw httpError(site, res.status, res.text, this.redact);
+      },
+      { body: { capture_id: probe } },
+    );
+  }
+
+  async listCaptures(): Promise<CaptureInfo[]> {
+    let raw: z.infer<typeof V1CaptureListSchema>;
+    let route: Route = ROUTES.v2Captures;
+    try {
+      raw = await this.call(
+        route,
+        (res, site) => expectBody(res, site, [200], V2CaptureListSchema, this.redact).items,
+      );
+    } catch (err) {
+      if (!is404(err)) throw err;
+      // tiflow before v6.6 has only the v1 list (§2.1).
+      route = ROUTES.v1Captures;
+      raw = await this.call(route, (res, site) =>
+        expectBody(res, site, [200], V1CaptureListSchema, this.redact),
+      );
+    }
+    // The answering server is itself a capture: an empty list is a bad answer, never "no captures".
+    if (raw.length === 0)
+      throw new TicdcError('Transient', `${route.template} on ${this.target.origin}: empty capture list`, {
+        status: 200,
+        route: route.template,
+      });
+    return raw.map((c) => ({
+      id: c.id,
+      isOwner: c.is_owner,
+      address: c.address,
+      ...(c.cluster_id !== undefined ? { clusterId: c.cluster_id } : {}),
+    }));
+  }
+
+  async resignOwner(flavor: ApiFlavor): Promise<void> {
+    // v2: 200 {}; v1: 202 {} (new arch) or 202 empty (tiflow) (§2.1, §3).
+    await this.call(resignRoute(flavor), (res, site) =>
+      expectEmptyOrObject(res, site, [200, 202], this.redact),
+    );
+  }
+
+  async drain(flavor: ApiFlavor, captureId: string): Promise<DrainCounts> {
+    const route = drainRoute(flavor);
+    const ok = [200, 202];
+    switch (flavor) {
+      case 'V2':
+        return this.call(
+          route,
+          (res, site) => {
+            const b = expectBody(res, site, ok, V2DrainSchema, this.redact);
+            return { maintainers: b.current_maintainer_count, dispatchers: b.current_dispatcher_count };
+          },
+          { id: captureId },
+        );
+      case 'V1':
+        return this.call(
+          route,
+          (res, site) => ({
+            tables: expectBody(res, site, ok, TableDrainSchema, this.redact).current_table_count,
+          }),
+          { body: { capture_id: captureId } },
+        );
+      case 'V2Classic':
+        return this.call(
+          route,
+          (res, site) => ({
+            tables: expectBody(res, site, ok, TableDrainSchema, this.redact).current_table_count,
+          }),
+          { id: captureId },
+        );
+    }
+  }
+
+  async health(flavor: ApiFlavor): Promise<void> {
+    // 200 {} (v2) or 200 empty (tiflow v1); 500 ErrClusterIsUnhealthy → NotReady (§2.5, §4.7).
+    await this.call(healthRoute(flavor), (res, site) => expectEmptyOrObject(res, site, [200], this.redact));
+  }
+
+  async serverStatus(address?: string): Promise<ServerStatus> {
+    const target = address === undefined ? this.target : parseBaseUrl(this.resolveAddress(address)).target;
+    const read = (route: Route) =>
+      this.call(route, (res, site) => expectBody(res, site, [200], ServerStatusSchema, this.redact), {
+        target,
+      });
+    let s: z.infer<typeof ServerStatusSchema>;
+    try {
+      s = await read(ROUTES.v2Status);
+    } catch (err) {
+      if (!is404(err)) throw err;
+      s = await read(ROUTES.legacyStatus); // tiflow before v6.6 (§2.1)
+    }
+    return {
+      version: s.version,
+      id: s.id,
+      isOwner: s.is_owner,
+      ...(s.git_hash !== undefined ? { gitHash: s.git_hash } : {}),
+      ...(s.cluster_id !== undefined ? { clusterId: s.cluster_id } : {}),
+      ...(s.pid !== undefined ? { pid: s.pid } : {}),
+      ...(s.liveness !== undefined ? { liveness: s.liveness } : {}),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TicdcError('InvalidRequest', `${name} must be a positive number`);
+  return value;
+}
+
+/**
+ * Creates a client for one TiCDC cluster. Throws TicdcError('InvalidRequest') for a bad endpoint or
+ * options (no network I/O happens here).
+ */
+export function createTicdcClient(opts: TicdcClientOptions): TicdcClient {
+  const { target, username, password } = parseBaseUrl(opts.endpoint);
+  const scheme = target.origin.startsWith('https:') ? 'https' : 'http';
+  if (scheme === 'http' && opts.tls && (opts.tls.ca || opts.tls.cert || opts.tls.key))
+    throw new TicdcError(
+      'InvalidRequest',
+      'TLS options were given but the TiCDC endpoint is http://; use https://',
+    );
+  if (opts.tls && (opts.tls.cert === undefined) !== (opts.tls.key === undefined))
+    throw new TicdcError('InvalidRequest', 'a TLS client certificate needs both cert and key');
+
+  const creds =
+    opts.credentials ?? (username !== undefined ? { username, password: password ?? '' } : undefined);
+  const token = creds
+    ? Buffer.from(`${creds.username}:${creds.password}`, 'utf8').toString('base64')
+    : undefined;
+  const redact = makeRedactor([creds?.password, token]);
+
+  const transport = new Transport({
+    connectTimeoutMs: positive('connectTimeoutMs', opts.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    requestTimeoutMs: positive('requestTimeoutMs', opts.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS),
+    ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(token ? { authorization: `Basic ${token}` } : {}),
+    userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
+    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+    redact,
+  });
+  const resolveAddress = opts.resolveAddress ?? ((address: string) => `${scheme}://${address}`);
+  return new HttpTicdcClient(transport, target, resolveAddress, redact);
+}
