@@ -26,14 +26,22 @@ export const POD_ACTIONS = ['None', 'Delete'] as const;
 export type PodAction = (typeof POD_ACTIONS)[number];
 export const TIMEOUT_POLICIES = ['Release', 'Hold'] as const;
 export type TimeoutPolicy = (typeof TIMEOUT_POLICIES)[number];
-export const TRIGGERS = ['Manual', 'RollingUpdate', 'ScaleIn', 'Eviction', 'PodDeletion', 'NodeCordon'] as const;
+export const TRIGGERS = [
+  'Manual',
+  'RollingUpdate',
+  'ScaleIn',
+  'Eviction',
+  'PodDeletion',
+  'NodeCordon',
+] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 /** Go-style durations as users write them: 90s, 10m, 1h30m, 500ms. */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 
 export function parseDuration(text: string): number {
-  if (!new RegExp(DURATION_PATTERN).test(text)) throw new Error(`invalid duration "${text}" (use e.g. 90s, 10m, 1h30m)`);
+  if (!new RegExp(DURATION_PATTERN).test(text))
+    throw new Error(`invalid duration "${text}" (use e.g. 90s, 10m, 1h30m)`);
   const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
   for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(m[1]) * unit[m[2]!]!;
@@ -153,7 +161,12 @@ export type CaptureDrain = z.infer<typeof CaptureDrainSchema>;
 
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['Completed', 'Failed']);
 /** Phases that hold the per-cluster drain slot. */
-export const ACTIVE_PHASES: ReadonlySet<Phase> = new Set(['ResigningOwner', 'Draining', 'Drained', 'Releasing']);
+export const ACTIVE_PHASES: ReadonlySet<Phase> = new Set([
+  'ResigningOwner',
+  'Draining',
+  'Drained',
+  'Releasing',
+]);
 
 export const DEFAULTS = {
   podAction: 'None' as PodAction,

@@ -1,0 +1,321 @@
+import { describe, expect, test } from '@jest/globals';
+import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
+import {
+  HISTORY_LIMIT,
+  MAX_POLL_MS,
+  MIN_POLL_MS,
+  advance,
+  holdsSlot,
+  nextAction,
+  pollInterval,
+  type Action,
+  type DrainContext,
+  type Outcome,
+} from '../../src/drain/machine.js';
+import { T0, captures, ctx, policy, statusIn } from './fixtures.js';
+
+/** Run one step: choose the action, apply the given outcome. */
+function step(c: DrainContext, outcome: (a: Action) => Outcome) {
+  const action = nextAction(c);
+  return { action, ...advance(c, action, outcome(action)) };
+}
+
+describe('happy paths', () => {
+  test('non-owner capture: discover, drain with falling counts, release, wait for departure, complete', () => {
+    let c = ctx({}, { now: T0 });
+    let r = step(c, () => ({ type: 'discovered', captures: captures(), flavor: 'V2', version: 'v9.0.0' }));
+    expect(r.status).toMatchObject({ phase: 'Draining', captureID: 'c1', apiFlavor: 'V2', podUID: 'uid-1' });
+    expect(r.events.map((e) => e.reason)).toEqual(['Created', 'Started', 'DrainRequested']);
+
+    const counts = [
+      { maintainers: 3, dispatchers: 30 },
+      { maintainers: 2, dispatchers: 12 },
+      { maintainers: 0, dispatchers: 1 },
+      { maintainers: 0, dispatchers: 0 },
+    ];
+    for (const [i, n] of counts.entries()) {
+      c = ctx(r.status, { now: T0 + (i + 1) * 2000 });
+      r = step(c, (a) => {
+        expect(a).toEqual({ type: 'drain', captureId: 'c1', flavor: 'V2' });
+        return { type: 'drain', counts: n };
+      });
+    }
+    expect(r.status.initial).toEqual({ maintainers: 3, dispatchers: 30 });
+    expect(r.status.remaining).toEqual({ maintainers: 0, dispatchers: 0 });
+    expect(r.status.drainedTime).toBeDefined();
+    expect(r.status.phase).toBe('Releasing');
+
+    c = ctx(r.status, { now: T0 + 10_000 });
+    r = step(c, (a) => {
+      expect(a).toEqual({ type: 'deletePod', podUID: 'uid-1' });
+      return { type: 'podDeleted' };
+    });
+    expect(r.status).toMatchObject({ phase: 'Releasing', released: true });
+
+    // The pod is terminating, the capture is still listed.
+    c = ctx(r.status, { now: T0 + 11_000, pod: { uid: 'uid-1', terminating: true } });
+    r = step(c, () => ({ type: 'departure', captures: captures() }));
+    expect(r.status.phase).toBe('Releasing');
+
+    c = ctx(r.status, { now: T0 + 13_000, pod: { uid: 'uid-2', terminating: false } });
+    r = step(c, (a) => {
+      expect(a.type).toBe('awaitDeparture');
+      return { type: 'departure', captures: captures(false, false) };
+    });
+    expect(r.status).toMatchObject({ phase: 'Completed', reason: 'Drained' });
+    expect(r.requeueAfterMs).toBeUndefined();
+    const cond = Object.fromEntries(r.status.conditions!.map((x) => [x.type, x.status]));
+    expect(cond).toEqual({ Progressing: 'False', Drained: 'True', Complete: 'True', Failed: 'False' });
+    expect(r.status.history!.map((h) => h.phase)).toEqual([
+      'Pending',
+      'Pending',
+      'Draining',
+      'Drained',
+      'Releasing',
+      'Completed',
+    ]);
+  });
+
+  test('coordinator: resign (re-resign when re-elected), wait for health, then drain', () => {
+    let r = step(ctx({}), () => ({ type: 'discovered', captures: captures(true), flavor: 'V1' }));
+    expect(r.status.phase).toBe('ResigningOwner');
+    // Re-elected: still the owner after the first resign.
+    r = step(ctx(r.status), (a) => {
+      expect(a).toEqual({ type: 'resign', captureId: 'c1', flavor: 'V1' });
+      return { type: 'resign', captures: captures(true), resignIssued: true, healthy: true };
+    });
+    expect(r.status).toMatchObject({ phase: 'ResigningOwner', resignAttempts: 1 });
+    r = step(ctx(r.status), () => ({
+      type: 'resign',
+      captures: captures(true),
+      resignIssued: true,
+      healthy: true,
+    }));
+    expect(r.status.resignAttempts).toBe(2);
+    // Moved, but the cluster is not healthy yet.
+    r = step(ctx(r.status), () => ({
+      type: 'resign',
+      captures: captures(),
+      resignIssued: false,
+      healthy: false,
+    }));
+    expect(r.status.phase).toBe('ResigningOwner');
+    r = step(ctx(r.status), () => ({
+      type: 'resign',
+      captures: captures(),
+      resignIssued: false,
+      healthy: true,
+    }));
+    expect(r.status).toMatchObject({ phase: 'Draining', ownerResigned: true });
+  });
+
+  test('target re-elected as coordinator mid-drain goes back to resigning', () => {
+    const r = step(ctx(statusIn('Draining')), () => ({
+      type: 'error',
+      kind: 'OwnerNotDrainable',
+      message: 'cannot drain the owner',
+      retryable: false,
+    }));
+    expect(r.status).toMatchObject({ phase: 'ResigningOwner', ownerResigned: false });
+  });
+
+  test('podAction None completes right after the counts reach zero, leaving the pod alone', () => {
+    const c = ctx(statusIn('Draining'), { policy: policy({ podAction: 'None' }) });
+    const r = step(c, () => ({ type: 'drain', counts: { tables: 0 } }));
+    expect(r.status).toMatchObject({ phase: 'Completed', reason: 'Drained' });
+  });
+
+  test('CLI mode (no pod): drains a capture given by ID', () => {
+    const c = ctx(
+      {},
+      {
+        policy: policy({ trackPod: false, podAction: 'None' }),
+        pod: undefined,
+        target: { captureId: 'c2', addresses: [] },
+      },
+    );
+    const r = step(c, () => ({ type: 'discovered', captures: captures(), flavor: 'V1' }));
+    expect(r.status).toMatchObject({ phase: 'Draining', captureID: 'c2' });
+  });
+});
+
+describe('queueing', () => {
+  test('a drain waits while another drain of the same cluster holds the slot, then starts', () => {
+    let r = step(ctx({}, { slot: { free: false, holder: 'ns/first' } }), () => ({ type: 'none' }));
+    expect(r.status).toMatchObject({ phase: 'Queued', reason: 'WaitingForCluster' });
+    expect(r.status.message).toContain('ns/first');
+    expect(holdsSlot(r.status)).toBe(false);
+    r = step(ctx(r.status), () => ({ type: 'discovered', captures: captures(), flavor: 'V2' }));
+    expect(r.status.phase).toBe('Draining');
+    expect(holdsSlot(r.status)).toBe(true);
+  });
+});
+
+describe('failures and the timeout policy', () => {
+  test('Hold keeps the pod on timeout; Release proceeds to delete it', () => {
+    const late = T0 + 601_000;
+    const hold = step(ctx(statusIn('Draining'), { now: late }), () => ({ type: 'none' }));
+    expect(hold.status).toMatchObject({ phase: 'Failed', reason: 'TimedOut' });
+    const rel = step(
+      ctx(statusIn('Draining'), { now: late, policy: policy({ onTimeout: 'Release' }) }),
+      () => ({
+        type: 'none',
+      }),
+    );
+    expect(rel.status).toMatchObject({ phase: 'Releasing', reason: 'TimedOut' });
+    expect(nextAction(ctx(rel.status))).toEqual({ type: 'deletePod', podUID: 'uid-1' });
+    const cond = Object.fromEntries(rel.status.conditions!.map((x) => [x.type, x.status]));
+    expect(cond.Drained).toBe('Unknown');
+  });
+
+  test('a stall (no progress within stallTimeout) is detected before the overall timeout', () => {
+    const s: CaptureDrainStatus = {
+      ...statusIn('Draining'),
+      lastProgressTime: new Date(T0 + 10_000).toISOString(),
+    };
+    expect(
+      step(ctx(s, { now: T0 + 189_000 }), () => ({
+        type: 'drain',
+        counts: { maintainers: 2, dispatchers: 10 },
+      })).status.phase,
+    ).toBe('Draining');
+    expect(step(ctx(s, { now: T0 + 191_000 }), () => ({ type: 'none' })).status).toMatchObject({
+      phase: 'Failed',
+      reason: 'Stalled',
+    });
+  });
+
+  test('progress resets the stall clock', () => {
+    const s: CaptureDrainStatus = { ...statusIn('Draining') };
+    const r = step(ctx(s, { now: T0 + 170_000 }), () => ({
+      type: 'drain',
+      counts: { maintainers: 1, dispatchers: 10 },
+    }));
+    expect(r.status.lastProgressTime).toBe(new Date(T0 + 170_000).toISOString());
+    expect(
+      step(ctx(r.status, { now: T0 + 300_000 }), () => ({
+        type: 'drain',
+        counts: { maintainers: 1, dispatchers: 9 },
+      })).status.phase,
+    ).toBe('Draining');
+  });
+
+  test('Unauthorized fails even under Release: a configuration error needs a human', () => {
+    const r = step(ctx(statusIn('Draining'), { policy: policy({ onTimeout: 'Release' }) }), () => ({
+      type: 'error',
+      kind: 'Unauthorized',
+      message: '401',
+      retryable: false,
+    }));
+    expect(r.status).toMatchObject({ phase: 'Failed', reason: 'Unauthorized' });
+  });
+
+  test('unsupported server and single capture follow the policy', () => {
+    for (const [kind, reason] of [
+      ['Unsupported', 'Unsupported'],
+      ['OnlyOneCapture', 'SingleCapture'],
+    ] as const) {
+      const err = () => ({ type: 'error' as const, kind, message: 'x', retryable: false });
+      expect(step(ctx(statusIn('Pending')), err).status).toMatchObject({ phase: 'Failed', reason });
+      expect(
+        step(ctx(statusIn('Pending'), { policy: policy({ onTimeout: 'Release' }) }), err).status,
+      ).toMatchObject({
+        phase: 'Releasing',
+        reason,
+      });
+    }
+  });
+
+  test('fewer than two captures is detected from the capture list', () => {
+    const only = [{ id: 'c1', isOwner: true, address: 'ticdc-1.ticdc-peer.ns.svc:8300' }];
+    const r = step(ctx(statusIn('Pending')), () => ({ type: 'discovered', captures: only, flavor: 'V1' }));
+    expect(r.status).toMatchObject({ phase: 'Failed', reason: 'SingleCapture' });
+  });
+
+  test('capture not registered: keep looking until stallTimeout, then CaptureNotFound', () => {
+    const missing = (): Outcome => ({ type: 'discovered', captures: captures(false, false), flavor: 'V2' });
+    expect(step(ctx(statusIn('Pending'), { now: T0 + 60_000 }), missing).status.phase).toBe('Pending');
+    expect(step(ctx(statusIn('Pending'), { now: T0 + 180_000 }), missing).status).toMatchObject({
+      phase: 'Failed',
+      reason: 'CaptureNotFound',
+    });
+  });
+
+  test('transient errors back off exponentially, bounded, and never count as progress', () => {
+    let s = statusIn('Draining');
+    const delays: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = step(ctx(s), () => ({ type: 'error', kind: 'Transient', message: '502', retryable: true }));
+      delays.push(r.requeueAfterMs!);
+      s = r.status;
+    }
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    expect(s.remaining).toEqual({ maintainers: 2, dispatchers: 10 });
+    expect(s.phase).toBe('Draining');
+    expect(s.lastError).toContain('502');
+    const ok = step(ctx(s), () => ({ type: 'drain', counts: { maintainers: 2, dispatchers: 10 } }));
+    expect(ok.status.consecutiveErrors).toBe(0);
+  });
+
+  test('capture vanished before zero is CaptureGone, not drained', () => {
+    const r = step(ctx(statusIn('Draining')), () => ({
+      type: 'error',
+      kind: 'CaptureNotFound',
+      message: 'capture not exists',
+      retryable: false,
+    }));
+    expect(r.status).toMatchObject({ phase: 'Failed', reason: 'CaptureGone' });
+    expect(r.status.drainedTime).toBeUndefined();
+  });
+});
+
+describe('polling and estimates', () => {
+  test('poll interval is bounded and shrinks as the estimate nears completion', () => {
+    expect(pollInterval(100, undefined)).toBe(2000);
+    expect(pollInterval(1000, 1)).toBe(MAX_POLL_MS);
+    expect(pollInterval(6, 1)).toBe(2000);
+    expect(pollInterval(1, 10)).toBe(MIN_POLL_MS);
+  });
+
+  test('ETA comes from the observed drain rate', () => {
+    let r = step(ctx({}, { now: T0 }), () => ({ type: 'discovered', captures: captures(), flavor: 'V1' }));
+    r = step(ctx(r.status, { now: T0 + 1000 }), () => ({ type: 'drain', counts: { tables: 100 } }));
+    r = step(ctx(r.status, { now: T0 + 11_000 }), () => ({ type: 'drain', counts: { tables: 50 } }));
+    // 50 tables in 11 s since Draining began: 50 more take ~11 s.
+    const eta = Date.parse(r.status.estimatedCompletionTime!);
+    expect(eta).toBeGreaterThan(T0 + 20_000);
+    expect(eta).toBeLessThan(T0 + 24_000);
+    expect(r.status.drainRate).toBe('4.55/s');
+  });
+
+  test('history stays bounded', () => {
+    let s = statusIn('Draining');
+    for (let i = 0; i < 50; i++) {
+      s = step(ctx(s), () => ({
+        type: 'error',
+        kind: 'OwnerNotDrainable',
+        message: 'x',
+        retryable: false,
+      })).status;
+      s = step(ctx(s), () => ({
+        type: 'resign',
+        captures: captures(),
+        resignIssued: false,
+        healthy: true,
+      })).status;
+    }
+    expect(s.history!.length).toBe(HISTORY_LIMIT);
+  });
+});
+
+describe('crash safety: resuming from any persisted status repeats only idempotent actions', () => {
+  test('Releasing after the delete was issued but not recorded: the replacement pod is never deleted', () => {
+    const s = statusIn('Releasing'); // released flag lost in the crash
+    expect(nextAction(ctx(s, { pod: { uid: 'uid-2', terminating: false } }))).toEqual({
+      type: 'awaitDeparture',
+      captureId: 'c1',
+    });
+    expect(nextAction(ctx(s, { pod: { uid: 'uid-1', terminating: true } })).type).toBe('awaitDeparture');
+    expect(nextAction(ctx(s, { pod: undefined })).type).toBe('awaitDeparture');
+  });
+});
