@@ -68,7 +68,7 @@ export const ClusterRefSchema = z.object({
 export type ClusterRef = z.infer<typeof ClusterRefSchema>;
 
 export const CaptureDrainSpecSchema = z.object({
-  podName: z.string().min(1),
+  podName: z.string().min(1).optional(),
   captureAddress: z.string().optional(),
   cluster: ClusterRefSchema.optional(),
   podAction: z.enum(POD_ACTIONS).optional(),

@@ -35,13 +35,13 @@ function desired(s: CaptureDrainStatus): Desired[] {
 }
 
 export function computeConditions(s: CaptureDrainStatus, now: number, generation?: number): Condition[] {
-  let conditions: Condition[] = [...(s.conditions ?? [])];
-  const time = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // setStatusCondition mutates in place: work on copies, the previous status stays untouched.
+  const conditions: Condition[] = (s.conditions ?? []).map((c) => ({ ...c }));
   for (const d of desired(s)) {
-    conditions = setStatusCondition(
+    setStatusCondition(
       conditions,
       { ...d, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
-      time,
+      new Date(now),
     );
   }
   return conditions;

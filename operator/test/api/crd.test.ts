@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from '@jest/globals';
+import { parse } from 'yaml';
+import {
+  API_FLAVORS,
+  DURATION_PATTERN,
+  PHASES,
+  POD_ACTIONS,
+  TIMEOUT_POLICIES,
+  TRIGGERS,
+  parseDuration,
+  formatDuration,
+} from '../../src/api/capturedrain.js';
+
+interface Schema {
+  type?: string;
+  description?: string;
+  enum?: string[];
+  pattern?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+}
+
+const crd = parse(readFileSync(new URL('../../../../crds/capturedrain.yaml', import.meta.url), 'utf8'));
+const version = crd.spec.versions[0];
+const root: Schema = version.schema.openAPIV3Schema;
+const spec = root.properties!.spec!;
+const status = root.properties!.status!;
+
+describe('CRD and zod schemas agree', () => {
+  test('enums', () => {
+    expect(spec.properties!.podAction!.enum).toEqual([...POD_ACTIONS]);
+    expect(spec.properties!.onTimeout!.enum).toEqual([...TIMEOUT_POLICIES]);
+    expect(spec.properties!.trigger!.enum).toEqual([...TRIGGERS]);
+    expect(spec.properties!.cluster!.properties!.apiFlavor!.enum).toEqual([...API_FLAVORS]);
+    expect(status.properties!.phase!.enum).toEqual([...PHASES]);
+  });
+
+  test('duration pattern', () => {
+    expect(spec.properties!.timeout!.pattern).toBe(DURATION_PATTERN);
+    expect(spec.properties!.stallTimeout!.pattern).toBe(DURATION_PATTERN);
+  });
+
+  test('every field has a description (kubectl explain)', () => {
+    const missing: string[] = [];
+    const walk = (s: Schema, path: string) => {
+      if (!s.description && !['.apiVersion', '.kind', '.metadata'].includes(path)) missing.push(path || '.');
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
+      if (s.items?.properties)
+        for (const [k, v] of Object.entries(s.items.properties)) walk(v, `${path}[].${k}`);
+    };
+    walk(root, '');
+    expect(missing).toEqual([]);
+  });
+
+  test('printer columns, short names, status subresource', () => {
+    const cols = version.additionalPrinterColumns.map((c: { name: string }) => c.name);
+    expect(cols).toEqual(
+      expect.arrayContaining(['Pod', 'Phase', 'Maintainers', 'Dispatchers', 'Tables', 'Reason', 'Age']),
+    );
+    expect(crd.spec.names.shortNames).toEqual(['cdrain', 'cdr']);
+    expect(version.subresources).toEqual({ status: {} });
+  });
+});
+
+describe('durations', () => {
+  test('parse Go-style durations', () => {
+    expect(parseDuration('10m')).toBe(600_000);
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('1.5s')).toBe(1500);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(() => parseDuration('10')).toThrow(/invalid duration/);
+    expect(() => parseDuration('-1s')).toThrow(/invalid duration/);
+  });
+  test('format', () => {
+    expect(formatDuration(65_000)).toBe('1m5s');
+    expect(formatDuration(3_600_000)).toBe('1h');
+  });
+});
