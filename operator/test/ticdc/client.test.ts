@@ -97,14 +97,12 @@ describe('detectFlavor', () => {
   it('V1 when v2 is absent and the v1 probe says the probe capture does not exist', async () => {
     server.on('PUT /api/v1/captures/drain', (req, res) => {
       const id = (JSON.parse(req.body) as { capture_id: string }).capture_id;
-      res
-        .writeHead(400, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            error_msg: `[CDC:ErrCaptureNotExist]capture not exists, ${id}`,
-            error_code: 'CDC:ErrCaptureNotExist',
-          }),
-        );
+      res.writeHead(400, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          error_msg: `[CDC:ErrCaptureNotExist]capture not exists, ${id}`,
+          error_code: 'CDC:ErrCaptureNotExist',
+        }),
+      );
     });
     await expect(client.detectFlavor(ID)).resolves.toBe('V1');
     const probe = JSON.parse(server.seen[1]!.body) as { capture_id: string };
