@@ -71,7 +71,12 @@ export type Outcome =
   | { type: 'drain'; counts: DrainCounts }
   | { type: 'podDeleted' }
   | { type: 'departure'; captures: CaptureInfo[] }
-  | { type: 'error'; kind: TicdcErrorKind | 'Kubernetes'; message: string; retryable: boolean };
+  | {
+      type: 'error';
+      kind: TicdcErrorKind | 'Kubernetes' | 'Configuration';
+      message: string;
+      retryable: boolean;
+    };
 
 export interface DrainEvent {
   type: 'Normal' | 'Warning';
@@ -94,7 +99,12 @@ export const MAX_ERROR_BACKOFF_MS = 30_000;
 export const HISTORY_LIMIT = 20;
 
 /** Failures that need a human whatever the timeout policy says. */
-const HARD_FAILURES: ReadonlySet<string> = new Set(['Unauthorized', 'Tls', 'InvalidRequest']);
+const HARD_FAILURES: ReadonlySet<string> = new Set([
+  'Unauthorized',
+  'Tls',
+  'InvalidRequest',
+  'Configuration',
+]);
 
 export function isTerminal(phase: Phase | undefined): boolean {
   return phase === 'Completed' || phase === 'Failed';
@@ -291,7 +301,9 @@ function limitReached(ctx: DrainContext): { reason: string; message: string } | 
 
 /** The drain cannot finish. The timeout policy decides: keep the pod (Hold) or let it go (Release). */
 function giveUp(step: Step, reason: string, message: string): StepResult {
-  if (step.ctx.policy.onTimeout === 'Hold' || HARD_FAILURES.has(reason)) {
+  if (HARD_FAILURES.has(reason))
+    return step.to('Failed', reason, `${message}; the pod is kept`, 'Warning').result();
+  if (step.ctx.policy.onTimeout === 'Hold') {
     return step.to('Failed', reason, `${message}; the pod is kept (onTimeout: Hold)`, 'Warning').result();
   }
   return release(step, reason, `${message}; releasing the pod anyway (onTimeout: Release)`, 'Warning');
@@ -383,6 +395,7 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>): StepResu
     case 'Unauthorized':
     case 'Tls':
     case 'InvalidRequest':
+    case 'Configuration':
       return giveUp(step, err.kind, err.message);
     default:
       break;

@@ -1,0 +1,111 @@
+// Operator configuration: flags, then environment variables, validated with zod.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DURATION_PATTERN, TIMEOUT_POLICIES, parseDuration } from './api/capturedrain.js';
+
+const duration = z.string().regex(new RegExp(DURATION_PATTERN), 'a duration such as 30s, 10m or 1h');
+
+export const ConfigSchema = z.object({
+  kubeconfig: z.string().optional(),
+  /** Namespaces to watch; empty means all. */
+  namespaces: z.array(z.string().min(1)),
+  leaderElect: z.boolean(),
+  leaderElectionNamespace: z.string().min(1),
+  leaderElectionId: z.string().min(1),
+  identity: z.string().min(1),
+  httpHost: z.string(),
+  httpPort: z.number().int().min(0).max(65535),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  workers: z.number().int().min(1).max(64),
+  defaultTimeout: duration,
+  defaultStallTimeout: duration,
+  defaultOnTimeout: z.enum(TIMEOUT_POLICIES),
+  defaultEndpoint: z.string().url().optional(),
+  ticdcRequestTimeout: duration,
+  fieldManager: z.string().min(1),
+});
+export type OperatorConfig = z.infer<typeof ConfigSchema>;
+
+export const CONFIG_USAGE = `Usage: capture-drain operator [options]
+
+Options (environment variable in brackets):
+  --kubeconfig F                 kubeconfig file [KUBECONFIG]; in-cluster config when unset
+  --namespaces NS[,NS]           namespaces to watch [WATCH_NAMESPACES]; all when unset
+  --leader-elect true|false      Lease-based leader election (default true) [LEADER_ELECT]
+  --leader-election-namespace NS [POD_NAMESPACE] (default default)
+  --leader-election-id NAME      Lease name (default capture-drain-operator)
+  --http-address HOST:PORT       /metrics, /healthz, /readyz (default 0.0.0.0:8080) [HTTP_ADDRESS]
+  --log-level LEVEL              trace|debug|info|warn|error (default info) [LOG_LEVEL]
+  --workers N                    concurrent reconciles (default 4)
+  --default-timeout DUR          drain timeout when neither spec nor StatefulSet sets one (default 10m)
+  --default-stall-timeout DUR    (default 3m)
+  --default-on-timeout Hold|Release  (default Hold)
+  --default-endpoint URL         TiCDC endpoint when neither spec nor StatefulSet names one
+  --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)`;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespaces: { type: 'string' },
+        'leader-elect': { type: 'string' },
+        'leader-election-namespace': { type: 'string' },
+        'leader-election-id': { type: 'string' },
+        'http-address': { type: 'string' },
+        'log-level': { type: 'string' },
+        workers: { type: 'string' },
+        'default-timeout': { type: 'string' },
+        'default-stall-timeout': { type: 'string' },
+        'default-on-timeout': { type: 'string' },
+        'default-endpoint': { type: 'string' },
+        'ticdc-request-timeout': { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const http = values['http-address'] ?? env.HTTP_ADDRESS ?? '0.0.0.0:8080';
+  const m = /^(.*):(\d+)$/.exec(http);
+  if (!m) throw new ConfigError(`--http-address must be HOST:PORT, got "${http}"`);
+  const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const leaderElect = (values['leader-elect'] ?? env.LEADER_ELECT ?? 'true').toLowerCase();
+  if (leaderElect !== 'true' && leaderElect !== 'false')
+    throw new ConfigError(`--leader-elect must be true or false, got "${leaderElect}"`);
+  const raw = {
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
+    namespaces,
+    leaderElect: leaderElect === 'true',
+    leaderElectionNamespace: values['leader-election-namespace'] ?? env.POD_NAMESPACE ?? 'default',
+    leaderElectionId: values['leader-election-id'] ?? 'capture-drain-operator',
+    identity: `${env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`,
+    httpHost: m[1] || '0.0.0.0',
+    httpPort: Number(m[2]),
+    logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
+    workers: Number(values.workers ?? 4),
+    defaultTimeout: values['default-timeout'] ?? '10m',
+    defaultStallTimeout: values['default-stall-timeout'] ?? '3m',
+    defaultOnTimeout: values['default-on-timeout'] ?? 'Hold',
+    defaultEndpoint: values['default-endpoint'] ?? env.TICDC_ENDPOINT,
+    ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
+    fieldManager: 'capture-drain-operator',
+  };
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${issues}`);
+  }
+  if (parseDuration(parsed.data.defaultStallTimeout) > parseDuration(parsed.data.defaultTimeout))
+    throw new ConfigError('--default-stall-timeout must not be longer than --default-timeout');
+  return parsed.data;
+}

@@ -1,0 +1,172 @@
+// Resolves what a CaptureDrain needs from its spec, then its pod's StatefulSet annotations,
+// then the operator's defaults. Pure: the controller fetches the objects, this decides.
+import {
+  DEFAULTS,
+  TIMEOUT_POLICIES,
+  parseDuration,
+  type CaptureDrainSpec,
+  type TimeoutPolicy,
+} from '../api/capturedrain.js';
+import { podAddressCandidates } from '../drain/address.js';
+import type { DrainPolicy, DrainTarget } from '../drain/machine.js';
+import type { KubeObject } from '../kube/port.js';
+import type { ApiFlavorSetting } from '../ticdc/types.js';
+
+/** Annotations a TiCDC StatefulSet carries to tell the operator how to reach TiCDC. */
+export const ANNOTATIONS = {
+  endpoint: 'drain.ticdc.io/endpoint',
+  tlsSecret: 'drain.ticdc.io/tls-secret',
+  credentialsSecret: 'drain.ticdc.io/credentials-secret',
+  apiFlavor: 'drain.ticdc.io/api-flavor',
+  capturePort: 'drain.ticdc.io/capture-port',
+  timeout: 'drain.ticdc.io/timeout',
+  stallTimeout: 'drain.ticdc.io/stall-timeout',
+  onTimeout: 'drain.ticdc.io/on-timeout',
+} as const;
+
+export const DEFAULT_CAPTURE_PORT = 8300;
+
+export interface OperatorDefaults {
+  timeout: string;
+  stallTimeout: string;
+  onTimeout: TimeoutPolicy;
+  /** Used when neither the spec nor the StatefulSet names an endpoint. */
+  endpoint?: string;
+}
+
+export const BUILTIN_DEFAULTS: OperatorDefaults = {
+  timeout: DEFAULTS.timeout,
+  stallTimeout: DEFAULTS.stallTimeout,
+  onTimeout: DEFAULTS.onTimeout,
+};
+
+export interface PodLike extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: { podIP?: string; phase?: string };
+}
+
+export interface StatefulSetLike extends KubeObject {
+  spec?: { serviceName?: string; replicas?: number };
+}
+
+export interface ClusterSettings {
+  /** Normalized endpoint URL: also the key that serializes drains per TiCDC cluster. */
+  endpoint: string;
+  tlsSecret?: string;
+  credentialsSecret?: string;
+  insecureSkipVerify: boolean;
+}
+
+export interface DrainSettings {
+  policy: DrainPolicy;
+  target: DrainTarget;
+  cluster: ClusterSettings;
+}
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+const FLAVORS: readonly ApiFlavorSetting[] = ['Auto', 'V1', 'V2', 'V2Classic'];
+
+export function normalizeEndpoint(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SettingsError(`TiCDC endpoint "${url}" is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new SettingsError(`TiCDC endpoint "${url}" must use http or https`);
+  // Credentials never belong in the key (or in status); they come from a Secret.
+  return `${u.protocol}//${u.host}`;
+}
+
+function duration(value: string, where: string): number {
+  try {
+    const ms = parseDuration(value);
+    if (ms <= 0) throw new Error('must be positive');
+    return ms;
+  } catch (err) {
+    throw new SettingsError(`${where}: ${(err as Error).message}`);
+  }
+}
+
+export function resolveSettings(opts: {
+  namespace: string;
+  spec: CaptureDrainSpec;
+  pod?: PodLike;
+  statefulSet?: StatefulSetLike;
+  defaults: OperatorDefaults;
+}): DrainSettings {
+  const { spec, statefulSet: sts, defaults } = opts;
+  const ann = sts?.metadata.annotations ?? {};
+  const stsName = sts ? `StatefulSet ${sts.metadata.name} annotation` : '';
+
+  const endpointRaw = spec.cluster?.endpoint ?? ann[ANNOTATIONS.endpoint] ?? defaults.endpoint;
+  if (!endpointRaw)
+    throw new SettingsError(
+      `no TiCDC endpoint: set spec.cluster.endpoint, or the ${ANNOTATIONS.endpoint} annotation on the pod's StatefulSet`,
+    );
+  const tlsSecret = spec.cluster?.tlsSecretRef?.name ?? ann[ANNOTATIONS.tlsSecret];
+  const credentialsSecret = spec.cluster?.credentialsSecretRef?.name ?? ann[ANNOTATIONS.credentialsSecret];
+  let endpoint = normalizeEndpoint(endpointRaw);
+  if (tlsSecret && endpoint.startsWith('http:')) endpoint = endpoint.replace(/^http:/, 'https:');
+
+  const flavor = (spec.cluster?.apiFlavor ??
+    ann[ANNOTATIONS.apiFlavor] ??
+    DEFAULTS.apiFlavor) as ApiFlavorSetting;
+  if (!FLAVORS.includes(flavor))
+    throw new SettingsError(
+      `${stsName} ${ANNOTATIONS.apiFlavor}: "${flavor}" is not one of ${FLAVORS.join(', ')}`,
+    );
+
+  const timeoutText = spec.timeout ?? ann[ANNOTATIONS.timeout] ?? defaults.timeout;
+  const stallText = spec.stallTimeout ?? ann[ANNOTATIONS.stallTimeout] ?? defaults.stallTimeout;
+  const onTimeout = (spec.onTimeout ?? ann[ANNOTATIONS.onTimeout] ?? defaults.onTimeout) as TimeoutPolicy;
+  if (!TIMEOUT_POLICIES.includes(onTimeout))
+    throw new SettingsError(`${stsName} ${ANNOTATIONS.onTimeout}: "${onTimeout}" is not Release or Hold`);
+
+  const portText = ann[ANNOTATIONS.capturePort];
+  const port = portText === undefined ? DEFAULT_CAPTURE_PORT : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new SettingsError(`${stsName} ${ANNOTATIONS.capturePort}: "${portText}" is not a port`);
+
+  const addresses = spec.captureAddress
+    ? [spec.captureAddress]
+    : spec.podName
+      ? podAddressCandidates({
+          podName: spec.podName,
+          namespace: opts.namespace,
+          ...(sts?.spec?.serviceName ? { serviceName: sts.spec.serviceName } : {}),
+          ...(opts.pod?.status?.podIP ? { podIP: opts.pod.status.podIP } : {}),
+          port,
+        })
+      : [];
+
+  return {
+    policy: {
+      podAction: spec.podAction ?? DEFAULTS.podAction,
+      timeoutMs: duration(timeoutText, spec.timeout ? 'spec.timeout' : `${ANNOTATIONS.timeout}`),
+      stallTimeoutMs: duration(
+        stallText,
+        spec.stallTimeout ? 'spec.stallTimeout' : `${ANNOTATIONS.stallTimeout}`,
+      ),
+      onTimeout,
+      apiFlavor: flavor,
+      trackPod: !!spec.podName,
+    },
+    target: { addresses },
+    cluster: {
+      endpoint,
+      ...(tlsSecret ? { tlsSecret } : {}),
+      ...(credentialsSecret ? { credentialsSecret } : {}),
+      insecureSkipVerify: spec.cluster?.insecureSkipVerify ?? false,
+    },
+  };
+}
+
+/** The StatefulSet that controls a pod, from its owner references. */
+export function controllingStatefulSet(pod: KubeObject | undefined): string | undefined {
+  return pod?.metadata.ownerReferences?.find((r) => r.kind === 'StatefulSet' && r.controller)?.name;
+}

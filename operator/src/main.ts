@@ -1,0 +1,82 @@
+// `capture-drain operator`: configuration, logger, Kubernetes client, leader election,
+// controllers and the probe/metrics server; graceful shutdown on SIGTERM.
+import { KubeConfig } from '@kubernetes/client-node';
+import { CONFIG_USAGE, ConfigError, loadConfig } from './config.js';
+import { createKubeClient } from './kube/client.js';
+import { EventRecorder } from './kube/events.js';
+import { LeaderElector } from './kube/leader.js';
+import { createManager } from './manager.js';
+import { createLogger } from './observability/logger.js';
+import { createRegistry } from './observability/metrics.js';
+import { createProbeServer, informersHealthyCheck, syncedCheck } from './observability/server.js';
+
+export async function operatorCommand(
+  argv: string[],
+  io: { out: (line: string) => void; err: (line: string) => void; signal?: AbortSignal },
+): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(CONFIG_USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig(argv);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`capture-drain operator: ${err.message}\n\n${CONFIG_USAGE}`);
+    return 64;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const kc = new KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  const kube = createKubeClient(kc, {
+    fieldManager: config.fieldManager,
+    userAgent: 'capture-drain-operator',
+  });
+  const registry = createRegistry();
+  const events = new EventRecorder({
+    client: kube,
+    reportingController: 'drain.ticdc.io/capture-drain-operator',
+    reportingInstance: config.identity.slice(0, 128),
+    logger,
+  });
+  const manager = createManager({ config, kube, events, registry, logger });
+  const probes = createProbeServer({
+    registry,
+    port: config.httpPort,
+    host: config.httpHost,
+    logger,
+    healthChecks: { informers: informersHealthyCheck(manager.informers) },
+    readyChecks: { informers: syncedCheck(manager.informers) },
+  });
+  const port = await probes.listen();
+  logger.info({ port, identity: config.identity, namespaces: config.namespaces }, 'Operator starting');
+
+  const stop = new AbortController();
+  io.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  let lost = false;
+  if (config.leaderElect) {
+    const elector = new LeaderElector({
+      client: kube,
+      namespace: config.leaderElectionNamespace,
+      name: config.leaderElectionId,
+      identity: config.identity,
+      logger,
+      registry,
+      onStartedLeading: (signal) => manager.run(signal),
+      onStoppedLeading: () => {
+        if (!stop.signal.aborted) lost = true;
+      },
+    });
+    await elector.run(stop.signal);
+  } else {
+    await manager.run(stop.signal);
+  }
+  await events.flush();
+  await probes.close();
+  await kube.close();
+  logger.info({ lost }, 'Operator stopped');
+  // Like controller-runtime's manager: a lost lease ends the process so it restarts clean.
+  return lost ? 1 : 0;
+}
