@@ -1,0 +1,36 @@
+// The TiCDC API pipeline of one request, after it reached a capture: route match (gin: absent
+// route or wrong method → 404), the old-arch ready middleware, forwarding to the owner, handler.
+
+import type { Flavor } from './flavor.js';
+import type { SimRequest, SimResponse } from './http-types.js';
+import { header, notFound } from './http-types.js';
+import type { Capture, Cluster } from './model.js';
+
+/** Both generations refuse to forward more than twice (§1 Forwarding, `maxForwardTimes = 2`). */
+export const MAX_FORWARD_TIMES = 2;
+export const FORWARD_TIMES_HEADER = 'TiCDC-ForwardTimes';
+
+export function handleApi(
+  cluster: Cluster,
+  flavor: Flavor,
+  receiver: Capture,
+  req: SimRequest,
+  opts: { forwardLoop?: boolean } = {},
+): SimResponse {
+  const route = flavor.routes.find((r) => r.method === req.method && r.pattern.test(req.path));
+  if (!route) return notFound();
+  const params = route.pattern.exec(req.path)!.slice(1);
+  const notReady = flavor.notReady(receiver);
+  if (notReady) return notReady;
+  let self = receiver;
+  if (route.forward && cluster.owner?.id !== receiver.id) {
+    // The receiving capture proxies to the owner with the hop count incremented. A loop (stale
+    // owner views) ends at the first capture that sees more than the limit.
+    const hops = Number.parseInt(header(req, FORWARD_TIMES_HEADER) ?? '0', 10) || 0;
+    if (hops > MAX_FORWARD_TIMES || opts.forwardLoop) return flavor.forwardLimit();
+    const owner = cluster.owner;
+    if (!owner) return flavor.noOwner();
+    self = owner;
+  }
+  return route.handle({ cluster, self, req, params });
+}

@@ -1,0 +1,90 @@
+// The simulator's own control API under /sim/ (never faulted, never authenticated).
+//
+//   GET    /sim/state                 full state (captures, owner, counts, drain session, faults)
+//   GET    /sim/violations            removals of captures that still held work
+//   GET    /sim/faults                current faults
+//   POST   /sim/faults                merge a JSON patch of FaultConfig
+//   DELETE /sim/faults                clear all faults
+//   POST   /sim/failover              {"kind":"resign"|"crash"}: forced coordinator failover
+//   POST   /sim/resign                the owner resigns as through the API (it may win again)
+//   GET    /sim/captures              capture views
+//   POST   /sim/captures              {"name"?, "address"?}: a new capture joins (static mode)
+//   DELETE /sim/captures/{id}         the capture exits (SIGTERM, no drain); id or address
+//   POST   /sim/captures/{id}/crash   crash injection: leaves at once, recorded as injected
+//   POST   /sim/advance               {"ms": N}: move a ManualClock forward
+
+import { z } from 'zod';
+import { faultPatchSchema } from './faults.js';
+import type { SimRequest, SimResponse } from './http-types.js';
+import { json } from './http-types.js';
+import type { TicdcSimulator } from './simulator.js';
+import { SimError } from './simulator.js';
+
+const captureSpecSchema = z
+  .object({ name: z.string().min(1).optional(), address: z.string().min(1).optional() })
+  .strict();
+const failoverSchema = z.object({ kind: z.enum(['resign', 'crash']).optional() }).strict();
+const advanceSchema = z.object({ ms: z.number().min(0).max(86_400_000) }).strict();
+
+function parseBody<T>(schema: z.ZodType<T>, body: string): T {
+  let value: unknown = {};
+  if (body.trim() !== '') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      throw new SimError(400, 'body is not valid JSON');
+    }
+  }
+  const r = schema.safeParse(value);
+  if (!r.success) throw new SimError(400, z.prettifyError(r.error));
+  return r.data;
+}
+
+export async function handleControl(sim: TicdcSimulator, req: SimRequest): Promise<SimResponse> {
+  try {
+    return await route(sim, req);
+  } catch (err) {
+    if (err instanceof SimError) return json(err.status, { error: err.message });
+    return json(500, { error: (err as Error).message });
+  }
+}
+
+async function route(sim: TicdcSimulator, req: SimRequest): Promise<SimResponse> {
+  const { method, path } = req;
+  const key = `${method} ${path.replace(/\/+$/, '')}`;
+  switch (key) {
+    case 'GET /sim/state':
+      return json(200, sim.state());
+    case 'GET /sim/violations':
+      return json(200, sim.violations());
+    case 'GET /sim/faults':
+      return json(200, sim.faults());
+    case 'POST /sim/faults':
+      return json(200, sim.setFaults(parseBody(faultPatchSchema, req.body)));
+    case 'DELETE /sim/faults':
+      return json(200, sim.clearFaults());
+    case 'POST /sim/failover': {
+      const { kind } = parseBody(failoverSchema, req.body);
+      const previous = sim.failover(kind ?? 'resign');
+      return json(200, { previousOwner: previous });
+    }
+    case 'POST /sim/resign':
+      return json(200, { previousOwner: sim.resignOwner() });
+    case 'GET /sim/captures':
+      return json(200, sim.captures());
+    case 'POST /sim/captures':
+      return json(201, await sim.addCapture(parseBody(captureSpecSchema, req.body)));
+    case 'POST /sim/advance': {
+      const { ms } = parseBody(advanceSchema, req.body);
+      sim.advance(ms);
+      return json(200, { time: sim.state().time });
+    }
+  }
+  const m = /^\/sim\/captures\/([^/]+)(\/crash)?$/.exec(path);
+  if (m) {
+    const id = decodeURIComponent(m[1]!);
+    if (method === 'DELETE' && !m[2]) return json(200, { violation: (await sim.removeCapture(id)) ?? null });
+    if (method === 'POST' && m[2]) return json(200, { violation: sim.crash(id) ?? null });
+  }
+  return json(404, { error: `no control route ${method} ${path}` });
+}

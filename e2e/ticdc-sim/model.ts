@@ -1,0 +1,469 @@
+// The work model of one simulated TiCDC cluster: captures (membership), the owner (coordinator)
+// and its election, changefeeds with one maintainer each and one dispatcher per table span, and
+// the scheduler that moves work on every tick. The drain protocol of each API flavour plugs in
+// through DrainPolicy; everything here is flavour-neutral.
+
+import type { Clock } from './clock.js';
+import type { Rng } from './random.js';
+
+export type SimMode = 'newarch' | 'v2' | 'stub' | 'tiflow';
+export const SIM_MODES: readonly SimMode[] = ['newarch', 'v2', 'stub', 'tiflow'];
+
+/** Capture-wide liveness. Old arch only knows alive and stopping (§2.3); new arch all three (§4.5). */
+export type Liveness = 'alive' | 'draining' | 'stopping';
+
+/** Why a capture left the membership. Only `crash-injected` is a deliberate fault. */
+export type RemovalCause =
+  | 'crash-injected'
+  /** Static mode: the process got SIGTERM and exited (which does not drain, §2.5, §4.8). */
+  | 'removed'
+  /** Its pod got a deletionTimestamp: SIGTERM, exit, no drain. */
+  | 'pod-deleted'
+  /** Its pod vanished without a deletionTimestamp being seen (force delete, relist gap). */
+  | 'pod-gone'
+  /** A container restart: the process restarted, so the old capture is gone (new UUID, §1). */
+  | 'pod-restarted'
+  /** The pod phase became Failed or Succeeded. */
+  | 'pod-stopped';
+
+export interface CaptureSpec {
+  /** Advertise address, host:port. */
+  address: string;
+  name?: string;
+  podName?: string;
+  podUid?: string;
+}
+
+export interface Capture extends CaptureSpec {
+  readonly id: string;
+  readonly pid: number;
+  readonly joinedAt: number;
+  liveness: Liveness;
+}
+
+export interface WorkCounts {
+  maintainers: number;
+  dispatchers: number;
+}
+
+/** A capture that left the membership while still holding work (the invariant the operator protects). */
+export interface Violation extends WorkCounts {
+  captureId: string;
+  address: string;
+  name?: string;
+  podName?: string;
+  podUid?: string;
+  liveness: Liveness;
+  wasOwner: boolean;
+  cause: RemovalCause;
+  /** True for crash injections: expected by the test that asked for them. */
+  injected: boolean;
+  /** Simulated time (ms) and wall-clock time of the removal. */
+  time: number;
+  wallTime: string;
+}
+
+export type SimEvent =
+  | { type: 'capture-joined'; captureId: string; address: string; podName?: string }
+  | ({ type: 'capture-left'; captureId: string; address: string; cause: RemovalCause } & WorkCounts)
+  | { type: 'owner-changed'; owner: string | null; previous: string | null }
+  | { type: 'liveness-changed'; captureId: string; liveness: Liveness }
+  | {
+      type: 'drain';
+      captureId: string;
+      phase: 'started' | 'completed' | 'session-lost' | 'cleared' | 'ignored';
+    }
+  | { type: 'violation'; violation: Violation };
+
+/** The drain protocol of a flavour, as seen by the scheduler. */
+export interface DrainPolicy {
+  /** Captures whose work is being moved off right now. */
+  sources(): string[];
+  /** True when the coordinator schedules nothing at all (new arch after failover, §4.3). */
+  frozen(): boolean;
+  /** Called at the start of every tick (completion checks, timers). */
+  tick(): void;
+  /** The coordinator went away: in-memory drain state is lost (§4.3). */
+  onOwnerLost(previous: string): void;
+  onCaptureRemoved(capture: Capture): void;
+}
+
+const NO_DRAIN: DrainPolicy = {
+  sources: () => [],
+  frozen: () => false,
+  tick: () => {},
+  onOwnerLost: () => {},
+  onCaptureRemoved: () => {},
+};
+
+export interface ClusterOptions {
+  changefeeds: number;
+  tablesPerChangefeed: number;
+  /** Dispatchers moved per second off drain targets (and off removed captures). */
+  moveRatePerSec: number;
+  /** Maintainers moved per second (default: moveRatePerSec). */
+  maintainerMoveRatePerSec: number;
+  /** Units per second moved from the most to the least loaded alive capture. */
+  rebalanceRatePerSec: number;
+  /** No owner for this long after the owner resigned or died. */
+  electionDelayMs: number;
+  /** A new coordinator needs this long before it can serve drains (§4.2 "not bootstrapped"). */
+  bootstrapDelayMs: number;
+  /** Chance that a resigning owner wins the next election again while it is alive (§2.4, §4.4). */
+  reelectProbability: number;
+  /** Old arch: a capture answers 503 ErrServerIsNotReady for this long after joining (§2.1). */
+  readyDelayMs: number;
+  /** Old arch has no maintainers: the owner schedules tables itself. */
+  hasMaintainers: boolean;
+}
+
+interface Changefeed {
+  id: string;
+  maintainer: string | null;
+  dispatchers: (string | null)[];
+}
+
+type Kind = 'maintainers' | 'dispatchers';
+const MAX_UNITS_PER_TICK = 100_000;
+
+export class Cluster {
+  private readonly members = new Map<string, Capture>();
+  private readonly feeds: Changefeed[] = [];
+  private ownerId: string | null = null;
+  private bootstrapAt = 0;
+  private election: { at: number; resigned?: string; exclude?: string } | null = null;
+  private lastTick: number;
+  private readonly budget = { maintainers: 0, dispatchers: 0, rebalance: 0 };
+  private initialPlaced = false;
+  private nextPid = 1000;
+  private readonly listeners = new Set<(e: SimEvent) => void>();
+  readonly violations: Violation[] = [];
+  /** Fault: work stops moving. */
+  stalled = false;
+  policy: DrainPolicy = NO_DRAIN;
+
+  constructor(
+    readonly opts: ClusterOptions,
+    readonly clock: Clock,
+    readonly rng: Rng,
+  ) {
+    this.lastTick = clock.now();
+    for (let c = 0; c < opts.changefeeds; c++) {
+      this.feeds.push({
+        id: `changefeed-${c}`,
+        maintainer: null,
+        dispatchers: new Array<string | null>(opts.tablesPerChangefeed).fill(null),
+      });
+    }
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  on(listener: (e: SimEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(e: SimEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  // ---- membership -------------------------------------------------------------------------
+
+  /** Captures in join order, including draining and stopping ones (§3: the list shows every registered capture). */
+  list(): Capture[] {
+    return [...this.members.values()];
+  }
+
+  get(id: string): Capture | undefined {
+    return this.members.get(id);
+  }
+
+  byAddress(address: string): Capture | undefined {
+    return this.list().find((c) => c.address === address);
+  }
+
+  size(): number {
+    return this.members.size;
+  }
+
+  /** A new process registers: fresh UUID every time (§1 Capture ID). The first member becomes owner. */
+  join(spec: CaptureSpec, opts: { bootstrapNow?: boolean } = {}): Capture {
+    const capture: Capture = {
+      ...spec,
+      id: this.rng.uuid(),
+      pid: this.nextPid++,
+      joinedAt: this.now(),
+      liveness: 'alive',
+    };
+    this.members.set(capture.id, capture);
+    this.emit({
+      type: 'capture-joined',
+      captureId: capture.id,
+      address: capture.address,
+      podName: capture.podName,
+    });
+    if (this.ownerId === null && this.election === null)
+      this.becomeOwner(capture.id, opts.bootstrapNow === true);
+    return capture;
+  }
+
+  /**
+   * The capture leaves the membership at once (crash, SIGTERM exit, pod deleted). Work it still
+   * holds is recorded as a violation and then rescheduled reactively.
+   */
+  leave(id: string, cause: RemovalCause): Violation | undefined {
+    const capture = this.members.get(id);
+    if (!capture) return undefined;
+    const counts = this.countsOf(id);
+    let violation: Violation | undefined;
+    if (counts.maintainers + counts.dispatchers > 0) {
+      violation = {
+        captureId: id,
+        address: capture.address,
+        ...(capture.name !== undefined && { name: capture.name }),
+        ...(capture.podName !== undefined && { podName: capture.podName }),
+        ...(capture.podUid !== undefined && { podUid: capture.podUid }),
+        ...counts,
+        liveness: capture.liveness,
+        wasOwner: this.ownerId === id,
+        cause,
+        injected: cause === 'crash-injected',
+        time: this.now(),
+        wallTime: new Date().toISOString(),
+      };
+      this.violations.push(violation);
+    }
+    for (const f of this.feeds) {
+      if (f.maintainer === id) f.maintainer = null;
+      for (let i = 0; i < f.dispatchers.length; i++) if (f.dispatchers[i] === id) f.dispatchers[i] = null;
+    }
+    this.members.delete(id);
+    this.emit({ type: 'capture-left', captureId: id, address: capture.address, cause, ...counts });
+    if (violation) this.emit({ type: 'violation', violation });
+    this.policy.onCaptureRemoved(capture);
+    if (this.ownerId === id) this.loseOwner({});
+    return violation;
+  }
+
+  setLiveness(id: string, liveness: Liveness): void {
+    const c = this.members.get(id);
+    if (!c || c.liveness === liveness) return;
+    c.liveness = liveness;
+    this.emit({ type: 'liveness-changed', captureId: id, liveness });
+  }
+
+  /** Old arch: the capture's HTTP API answers once the capture is ready (§2.1). */
+  isReady(c: Capture): boolean {
+    return this.now() >= c.joinedAt + this.opts.readyDelayMs;
+  }
+
+  // ---- owner / coordinator -----------------------------------------------------------------
+
+  get owner(): Capture | undefined {
+    return this.ownerId === null ? undefined : this.members.get(this.ownerId);
+  }
+
+  /** The coordinator has finished bootstrapping and can serve drains. */
+  bootstrapped(): boolean {
+    return this.ownerId !== null && this.now() >= this.bootstrapAt;
+  }
+
+  electionPending(): boolean {
+    return this.election !== null;
+  }
+
+  /**
+   * The owner steps down (resign API, §2.4 and §4.4). It keeps campaigning while alive, so it may
+   * win again; `excludeSelf` (forced failover) keeps it out of this one election when others can win.
+   */
+  resign(opts: { excludeSelf?: boolean } = {}): string | null {
+    const prev = this.ownerId;
+    if (prev === null) return null;
+    this.loseOwner(opts.excludeSelf ? { exclude: prev } : { resigned: prev });
+    return prev;
+  }
+
+  private loseOwner(election: { resigned?: string; exclude?: string }): void {
+    const prev = this.ownerId;
+    if (prev === null) return;
+    this.ownerId = null;
+    this.election = { at: this.now() + this.opts.electionDelayMs, ...election };
+    this.policy.onOwnerLost(prev);
+    this.emit({ type: 'owner-changed', owner: null, previous: prev });
+  }
+
+  private becomeOwner(id: string, bootstrapNow: boolean): void {
+    const prev = this.ownerId;
+    this.ownerId = id;
+    this.election = null;
+    this.bootstrapAt = this.now() + (bootstrapNow ? 0 : this.opts.bootstrapDelayMs);
+    this.emit({ type: 'owner-changed', owner: id, previous: prev });
+  }
+
+  /** Only alive captures campaign; a draining or stopping one never becomes owner (§2.3, §4.4). */
+  private runElection(): void {
+    const e = this.election;
+    if (this.ownerId !== null || e === null || this.now() < e.at) return;
+    const alive = this.list().filter((c) => c.liveness === 'alive');
+    let candidates = alive.filter((c) => c.id !== e.exclude);
+    if (candidates.length === 0) candidates = alive;
+    if (candidates.length === 0) return; // nobody campaigns: stay leaderless until someone can
+    const resigned = candidates.find((c) => c.id === e.resigned);
+    const others = candidates.filter((c) => c.id !== e.resigned);
+    const winner =
+      resigned && (others.length === 0 || this.rng.chance(this.opts.reelectProbability))
+        ? resigned
+        : this.rng.pick(others);
+    if (winner) this.becomeOwner(winner.id, false);
+  }
+
+  // ---- work --------------------------------------------------------------------------------
+
+  countsOf(id: string): WorkCounts {
+    let maintainers = 0;
+    let dispatchers = 0;
+    for (const f of this.feeds) {
+      if (f.maintainer === id) maintainers++;
+      for (const d of f.dispatchers) if (d === id) dispatchers++;
+    }
+    return { maintainers, dispatchers };
+  }
+
+  /** Work held by nobody (its capture left and it is not rescheduled yet). */
+  orphans(): WorkCounts {
+    let maintainers = 0;
+    let dispatchers = 0;
+    for (const f of this.feeds) {
+      if (this.opts.hasMaintainers && f.maintainer === null) maintainers++;
+      for (const d of f.dispatchers) if (d === null) dispatchers++;
+    }
+    return { maintainers, dispatchers };
+  }
+
+  changefeedCount(): number {
+    return this.feeds.length;
+  }
+
+  tableCount(): number {
+    return this.feeds.reduce((n, f) => n + f.dispatchers.length, 0);
+  }
+
+  /** Destinations for work: alive captures only (draining and stopping ones get no new work, §2.3, §4.3). */
+  schedulable(): Capture[] {
+    return this.list().filter((c) => c.liveness === 'alive');
+  }
+
+  /** Places all work at once over the current captures: the cluster as it was when the sim started. */
+  placeInitial(): void {
+    const dests = this.schedulable();
+    if (dests.length === 0 || this.initialPlaced) return;
+    this.initialPlaced = true;
+    let m = 0;
+    let d = 0;
+    for (const f of this.feeds) {
+      if (this.opts.hasMaintainers && f.maintainer === null) f.maintainer = dests[m++ % dests.length]!.id;
+      for (let i = 0; i < f.dispatchers.length; i++)
+        if (f.dispatchers[i] === null) f.dispatchers[i] = dests[d++ % dests.length]!.id;
+    }
+  }
+
+  /** One scheduler step. Call periodically; the elapsed simulated time sets how much work moves. */
+  tick(): void {
+    const now = this.now();
+    const dt = Math.max(0, now - this.lastTick);
+    this.lastTick = now;
+    this.runElection();
+    this.policy.tick();
+    if (!this.initialPlaced) {
+      this.placeInitial();
+      return;
+    }
+    if (this.stalled || this.policy.frozen()) return;
+    const dests = this.schedulable();
+    if (dests.length === 0) return;
+
+    const sources = new Set(this.policy.sources());
+    const movable = (holder: string | null) => holder === null || sources.has(holder);
+    const accrue = (key: keyof typeof this.budget, rate: number) => {
+      const inc = (rate * dt) / 1000;
+      this.budget[key] += inc;
+      return inc;
+    };
+    const kinds: Kind[] = this.opts.hasMaintainers ? ['maintainers', 'dispatchers'] : ['dispatchers'];
+    for (const kind of kinds) {
+      const rate = kind === 'maintainers' ? this.opts.maintainerMoveRatePerSec : this.opts.moveRatePerSec;
+      const inc = accrue(kind, rate);
+      // Reactive rescheduling of orphans first, then the drain targets (§2.3, §4.3 step 3).
+      this.budget[kind] -= this.moveUnits(kind, Math.floor(this.budget[kind]), movable, dests);
+      this.budget[kind] = Math.min(this.budget[kind], Math.max(1, inc)); // no burst after idle time
+    }
+    const inc = accrue('rebalance', this.opts.rebalanceRatePerSec);
+    this.budget.rebalance -= this.rebalance(Math.floor(this.budget.rebalance), dests, kinds);
+    this.budget.rebalance = Math.min(this.budget.rebalance, Math.max(1, inc));
+  }
+
+  /** Moves up to `n` units whose holder matches, each to the least loaded destination. */
+  private moveUnits(
+    kind: Kind,
+    n: number,
+    match: (holder: string | null) => boolean,
+    dests: Capture[],
+  ): number {
+    if (n <= 0) return 0;
+    const load = new Map(dests.map((c) => [c.id, this.countsOf(c.id)[kind]]));
+    const leastLoaded = () => {
+      let best: Capture | undefined;
+      for (const c of dests) if (best === undefined || load.get(c.id)! < load.get(best.id)!) best = c;
+      return best!;
+    };
+    let moved = 0;
+    for (const unit of this.units(kind)) {
+      if (moved >= n || moved >= MAX_UNITS_PER_TICK) break;
+      if (!match(unit.holder)) continue;
+      const dest = leastLoaded();
+      if (dest.id === unit.holder) continue;
+      unit.set(dest.id);
+      load.set(dest.id, load.get(dest.id)! + 1);
+      moved++;
+    }
+    return moved;
+  }
+
+  /** Evens out load among alive captures, e.g. onto a newly joined capture. Returns units moved. */
+  private rebalance(n: number, dests: Capture[], kinds: Kind[]): number {
+    let moved = 0;
+    for (let guard = 0; moved < n && guard < MAX_UNITS_PER_TICK; guard++) {
+      let progressed = false;
+      for (const kind of kinds.slice().reverse()) {
+        const loads = dests.map((c) => ({ c, n: this.countsOf(c.id)[kind] }));
+        loads.sort((a, b) => a.n - b.n);
+        const min = loads[0]!;
+        const max = loads[loads.length - 1]!;
+        if (max.n - min.n < 2) continue;
+        this.moveUnits(kind, 1, (h) => h === max.c.id, [min.c]);
+        moved++;
+        progressed = true;
+        break;
+      }
+      if (!progressed) break;
+    }
+    return moved;
+  }
+
+  /** Work units interleaved across changefeeds, so moves spread evenly. */
+  private *units(kind: Kind): Generator<{ holder: string | null; set: (id: string) => void }> {
+    if (kind === 'maintainers') {
+      if (!this.opts.hasMaintainers) return;
+      for (const f of this.feeds) yield { holder: f.maintainer, set: (id) => (f.maintainer = id) };
+      return;
+    }
+    const width = Math.max(0, ...this.feeds.map((f) => f.dispatchers.length));
+    for (let i = 0; i < width; i++)
+      for (const f of this.feeds)
+        if (i < f.dispatchers.length)
+          yield { holder: f.dispatchers[i]!, set: (id) => (f.dispatchers[i] = id) };
+  }
+}

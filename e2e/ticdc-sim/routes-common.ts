@@ -1,0 +1,82 @@
+// Routes every flavour serves: capture list, owner resign, health and node-local status
+// (§2.1 for the old architecture, §3 for the new one).
+
+import { errs } from './errors.js';
+import type { Flavor, Route, RouteContext } from './flavor.js';
+import type { SimResponse } from './http-types.js';
+import { empty, json } from './http-types.js';
+import type { Capture, Cluster } from './model.js';
+
+export interface CommonRouteOptions {
+  /** Old arch: v1 resign and v1 health answer with an empty body (§2.1). */
+  tiflow: boolean;
+  healthy(cluster: Cluster, self: Capture): boolean;
+}
+
+export function captureItems(cluster: Cluster) {
+  const ownerId = cluster.owner?.id;
+  return cluster
+    .list()
+    .map((c) => ({ id: c.id, is_owner: c.id === ownerId, address: c.address, cluster_id: 'default' }));
+}
+
+function status(flavor: Flavor, ctx: RouteContext, withLiveness: boolean): SimResponse {
+  const c = ctx.self;
+  const base = { version: flavor.version, git_hash: flavor.gitHash, id: c.id };
+  const isOwner = ctx.cluster.owner?.id === c.id;
+  if (!withLiveness) return json(200, { ...base, pid: c.pid, is_owner: isOwner });
+  return json(200, {
+    ...base,
+    cluster_id: 'default',
+    pid: c.pid,
+    is_owner: isOwner,
+    liveness: flavor.livenessCode(c.liveness),
+  });
+}
+
+export function commonRoutes(flavor: () => Flavor, opts: CommonRouteOptions): Route[] {
+  const resign = (v1: boolean) => (ctx: RouteContext) => {
+    ctx.cluster.resign();
+    if (v1) return opts.tiflow ? empty(202) : json(202, {});
+    return json(200, {});
+  };
+  const health = (v1: boolean) => (ctx: RouteContext) => {
+    if (!opts.healthy(ctx.cluster, ctx.self)) return errs.clusterUnhealthy();
+    return v1 && opts.tiflow ? empty(200) : json(200, {});
+  };
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/api\/v2\/captures$/,
+      forward: true,
+      handle: (ctx) => {
+        const items = captureItems(ctx.cluster);
+        return json(200, { total: items.length, items });
+      },
+    },
+    // v1 list: same handler without the wrapper (§3, `from-ticdc-api-v1`).
+    {
+      method: 'GET',
+      pattern: /^\/api\/v1\/captures$/,
+      forward: true,
+      handle: (ctx) => json(200, captureItems(ctx.cluster)),
+    },
+    { method: 'POST', pattern: /^\/api\/v2\/owner\/resign$/, forward: true, handle: resign(false) },
+    { method: 'POST', pattern: /^\/api\/v1\/owner\/resign$/, forward: true, handle: resign(true) },
+    { method: 'GET', pattern: /^\/api\/v2\/health$/, forward: true, handle: health(false) },
+    { method: 'GET', pattern: /^\/api\/v1\/health$/, forward: true, handle: health(true) },
+    {
+      method: 'GET',
+      pattern: /^\/api\/v[12]\/status$/,
+      forward: false,
+      handle: (ctx) => status(flavor(), ctx, true),
+    },
+    // Old arch /status has no liveness and no cluster_id (§2.1); new arch shares the v2 handler (§3).
+    {
+      method: 'GET',
+      pattern: /^\/status$/,
+      forward: false,
+      handle: (ctx) => status(flavor(), ctx, !opts.tiflow),
+    },
+  ];
+}
