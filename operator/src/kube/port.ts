@@ -15,7 +15,13 @@ export const Resources = {
   nodes: { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
   secrets: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   namespaces: { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
-  statefulsets: { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true },
+  statefulsets: {
+    group: 'apps',
+    version: 'v1',
+    plural: 'statefulsets',
+    kind: 'StatefulSet',
+    namespaced: true,
+  },
   controllerrevisions: {
     group: 'apps',
     version: 'v1',
@@ -145,7 +151,11 @@ export class KubeApiError extends Error {
 
 export interface KubeClient {
   /** undefined when the object does not exist. */
-  get<T extends KubeObject>(type: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined>;
+  get<T extends KubeObject>(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined>;
   list<T extends KubeObject>(type: ResourceType, opts?: ListOptions): Promise<ListResult<T>>;
   watch<T extends KubeObject>(
     type: ResourceType,
@@ -164,7 +174,12 @@ export interface KubeClient {
     opts?: PatchOptions,
   ): Promise<T>;
   /** Returns false when the object was already gone (404). */
-  delete(type: ResourceType, namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<boolean>;
+  delete(
+    type: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    opts?: DeleteOptions,
+  ): Promise<boolean>;
   /** POST pods/{name}/eviction. */
   evict(namespace: string, name: string, opts?: { uid?: string; dryRun?: boolean }): Promise<void>;
 }
