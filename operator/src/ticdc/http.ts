@@ -176,12 +176,13 @@ export class Transport {
       return { status: res.statusCode, text };
     } catch (err) {
       if (isTicdcError(err)) throw err;
-      throw transportError(
-        site,
-        err,
-        this.cfg.redact,
-        deadline.signal.aborted ? this.cfg.requestTimeoutMs : undefined,
-      );
+      const deadlineMs = deadline.signal.aborted ? this.cfg.requestTimeoutMs : undefined;
+      const e = transportError(site, err, this.cfg.redact, deadlineMs);
+      // A TiCDC server with `mtls` or `cert-allowed-cn` (§1 "TLS") may just close the connection
+      // when no client certificate is presented. Still Transient (a restart looks the same), but say so.
+      if (e.details.code === 'UND_ERR_SOCKET' && target.origin.startsWith('https:') && !this.cfg.tls?.cert)
+        e.message += ' (no client certificate configured: the server may require one)';
+      throw e;
     } finally {
       clearTimeout(timer);
     }
