@@ -20,7 +20,8 @@ export function handleApi(
   const route = flavor.routes.find((r) => r.method === req.method && r.pattern.test(req.path));
   if (!route) return notFound();
   const params = route.pattern.exec(req.path)!.slice(1);
-  const notReady = flavor.notReady(receiver);
+  // The ready middleware guards the /api/v1 and /api/v2 groups only, not /status (§2.1).
+  const notReady = req.path.startsWith('/api/') ? flavor.notReady(receiver) : undefined;
   if (notReady) return notReady;
   let self = receiver;
   if (route.forward && cluster.owner?.id !== receiver.id) {
