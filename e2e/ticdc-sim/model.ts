@@ -125,6 +125,8 @@ interface Changefeed {
 
 type Kind = 'maintainers' | 'dispatchers';
 const MAX_UNITS_PER_TICK = 100_000;
+/** Whole units in a budget; tolerant of float sums (ten ticks of 0.1 make 1). */
+const whole = (budget: number) => Math.floor(budget + 1e-9);
 
 export class Cluster {
   private readonly members = new Map<string, Capture>();
@@ -397,11 +399,11 @@ export class Cluster {
       const rate = kind === 'maintainers' ? this.opts.maintainerMoveRatePerSec : this.opts.moveRatePerSec;
       const inc = accrue(kind, rate);
       // Reactive rescheduling of orphans first, then the drain targets (§2.3, §4.3 step 3).
-      this.budget[kind] -= this.moveUnits(kind, Math.floor(this.budget[kind]), movable, dests);
+      this.budget[kind] -= this.moveUnits(kind, whole(this.budget[kind]), movable, dests);
       this.budget[kind] = Math.min(this.budget[kind], Math.max(1, inc)); // no burst after idle time
     }
     const inc = accrue('rebalance', this.opts.rebalanceRatePerSec);
-    this.budget.rebalance -= this.rebalance(Math.floor(this.budget.rebalance), dests, kinds);
+    this.budget.rebalance -= this.rebalance(whole(this.budget.rebalance), dests, kinds);
     this.budget.rebalance = Math.min(this.budget.rebalance, Math.max(1, inc));
   }
 
