@@ -7,6 +7,8 @@ const common = {
 };
 
 export default {
+  // Integration tests spawn the CLI and run the simulator; e2e suites override per test.
+  testTimeout: 30000,
   projects: [
     {
       ...common,
