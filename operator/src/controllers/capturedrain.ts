@@ -125,7 +125,7 @@ export class CaptureDrainReconciler {
         stallTimeoutMs: 1,
         onTimeout: 'Hold',
         apiFlavor: 'Auto',
-        trackPod: false,
+        trackPod: !!drain.spec.podName,
       },
       target: settings?.target ?? { addresses: [] },
       ...(pod?.metadata.uid
@@ -136,7 +136,8 @@ export class CaptureDrainReconciler {
 
     let action: Action = { type: 'wait' };
     let outcome: Outcome;
-    if (settingsError) {
+    // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
+    if (settingsError && !(drain.spec.podName && !pod)) {
       outcome = { type: 'error', kind: 'Configuration', message: settingsError, retryable: false };
     } else {
       action = nextAction(dctx);

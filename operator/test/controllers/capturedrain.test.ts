@@ -1,0 +1,319 @@
+// The CaptureDrain controller, wired as in production (manager: informers, work queue, status
+// patcher, events), over the in-memory Kubernetes fake, against the real TiCDC simulator whose
+// captures follow the fake pods. The real-API-server path is covered by e2e/specs.
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { Registry } from 'prom-client';
+import { TicdcSimulator, type PodHandler, type PodSource } from '../../../e2e/ticdc-sim/index.js';
+import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
+import type { OperatorConfig } from '../../src/config.js';
+import { EventRecorder } from '../../src/kube/events.js';
+import { Resources, type KubeObject } from '../../src/kube/port.js';
+import { createManager } from '../../src/manager.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { FakeKube } from '../support/fake-kube.js';
+
+const NS = 'tidb';
+
+const config: OperatorConfig = {
+  namespaces: [],
+  leaderElect: false,
+  leaderElectionNamespace: NS,
+  leaderElectionId: 'test',
+  identity: 'test',
+  httpHost: '127.0.0.1',
+  httpPort: 0,
+  logLevel: 'silent',
+  workers: 2,
+  defaultTimeout: '10m',
+  defaultStallTimeout: '3m',
+  defaultOnTimeout: 'Hold',
+  ticdcRequestTimeout: '2s',
+  fieldManager: 'capture-drain-operator',
+};
+
+/** Feeds the simulator's capture registry from the fake API server's pods. */
+class FakeKubePodSource implements PodSource {
+  private stopWatch: (() => void) | undefined;
+  constructor(private readonly kube: FakeKube) {}
+  async start(handler: PodHandler): Promise<void> {
+    const list = await this.kube.list(Resources.pods, { namespace: NS });
+    handler.sync(list.items);
+    const w = await this.kube.watch(
+      Resources.pods,
+      { namespace: NS, resourceVersion: list.resourceVersion },
+      (type, pod) => {
+        if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') handler.event(type, pod);
+      },
+    );
+    this.stopWatch = () => w.abort();
+  }
+  async stop(): Promise<void> {
+    this.stopWatch?.();
+  }
+}
+
+interface Harness {
+  kube: FakeKube;
+  sim: TicdcSimulator;
+  stop: () => Promise<void>;
+  startOperator: () => void;
+  stopOperator: () => Promise<void>;
+  pod: (name: string) => Promise<KubeObject | undefined>;
+  createDrain: (name: string, spec: Record<string, unknown>) => Promise<void>;
+  status: (name: string) => Promise<CaptureDrainStatus>;
+  waitFor: (
+    name: string,
+    pred: (s: CaptureDrainStatus) => boolean,
+    timeoutMs?: number,
+  ) => Promise<CaptureDrainStatus>;
+}
+
+let uid = 0;
+function podObject(name: string, ordinal: number): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: NS,
+      uid: `pod-uid-${++uid}`,
+      labels: { app: 'ticdc' },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: 'sts-uid', controller: true },
+      ],
+    },
+    spec: { subdomain: 'ticdc-peer', hostname: name, terminationGracePeriodSeconds: 0 },
+    status: {
+      phase: 'Running',
+      podIP: `10.244.0.${ordinal + 10}`,
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
+  };
+}
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.stop()));
+});
+
+async function harness(
+  opts: { replicas?: number; moveRatePerSec?: number; annotations?: Record<string, string> } = {},
+) {
+  const kube = new FakeKube({ gracefulPodDeletion: false });
+  const replicas = opts.replicas ?? 4;
+  const sim = await TicdcSimulator.start({
+    mode: 'newarch',
+    changefeeds: 3,
+    tablesPerChangefeed: 8,
+    moveRatePerSec: opts.moveRatePerSec ?? 20,
+    host: '127.0.0.1',
+    seed: 3,
+    reelectProbability: 0,
+    podSource: new FakeKubePodSource(kube),
+    kube: { namespace: NS, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },
+  });
+  await kube.create(Resources.statefulsets, {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: {
+      name: 'ticdc',
+      namespace: NS,
+      uid: 'sts-uid',
+      annotations: { 'drain.ticdc.io/endpoint': sim.url, ...opts.annotations },
+    },
+    spec: { serviceName: 'ticdc-peer', replicas },
+  });
+  for (let i = 0; i < replicas; i++) await kube.create(Resources.pods, podObject(`ticdc-${i}`, i));
+  await sim.waitFor((s) => s.captures.length === replicas);
+
+  let run: { ac: AbortController; done: Promise<void> } | undefined;
+  const h: Harness = {
+    kube,
+    sim,
+    startOperator() {
+      const events = new EventRecorder({
+        client: kube,
+        reportingController: 'test',
+        reportingInstance: 'test',
+      });
+      const manager = createManager({
+        config,
+        kube,
+        events,
+        registry: new Registry(),
+        logger: silentLogger(),
+      });
+      const ac = new AbortController();
+      run = { ac, done: manager.run(ac.signal) };
+    },
+    async stopOperator() {
+      run?.ac.abort();
+      await run?.done;
+      run = undefined;
+    },
+    async stop() {
+      await h.stopOperator();
+      await sim.stop();
+    },
+    pod: (name) => kube.get(Resources.pods, NS, name),
+    async createDrain(name, spec) {
+      await kube.create(Resources.capturedrains, {
+        apiVersion: 'drain.ticdc.io/v1alpha1',
+        kind: 'CaptureDrain',
+        metadata: { name, namespace: NS },
+        spec,
+      });
+    },
+    async status(name) {
+      const d = await kube.get<KubeObject & { status?: CaptureDrainStatus }>(
+        Resources.capturedrains,
+        NS,
+        name,
+      );
+      return d?.status ?? {};
+    },
+    async waitFor(name, pred, timeoutMs = 15_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const s = await h.status(name);
+        if (pred(s)) return s;
+        if (Date.now() > end) throw new Error(`timed out waiting on ${name}: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+  harnesses.push(h);
+  return h;
+}
+
+/** The StatefulSet controller's part: recreate a deleted pod under the same name. */
+async function recreateWhenDeleted(h: Harness, name: string, ordinal: number) {
+  for (let i = 0; i < 300; i++) {
+    if (!(await h.pod(name))) {
+      await h.kube.create(Resources.pods, podObject(name, ordinal));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${name} was never deleted`);
+}
+
+describe('CaptureDrain controller', () => {
+  test('podAction Delete: drains to zero, then deletes exactly the drained pod', async () => {
+    const h = await harness();
+    const target = h.sim.captures().find((c) => !c.isOwner)!;
+    const podName = target.podName!;
+    const before = await h.pod(podName);
+    h.startOperator();
+    await h.createDrain('d1', { podName, podAction: 'Delete' });
+    const recreated = recreateWhenDeleted(h, podName, Number(podName.split('-')[1]));
+    const s = await h.waitFor('d1', (st) => st.phase === 'Completed');
+    await recreated;
+    expect(s).toMatchObject({ reason: 'Drained', captureID: target.id, podUID: before!.metadata.uid });
+    expect(s.remaining).toEqual({ tables: 0 });
+    expect(s.initial!.tables).toBeGreaterThan(0);
+    expect(h.sim.unintendedViolations()).toEqual([]);
+    const deletes = h.kube.callsOf('delete').filter((c) => c.type?.includes('pods'));
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]!.opts).toMatchObject({ uid: before!.metadata.uid });
+    // The replacement pod is a new capture and keeps running.
+    await h.sim.waitFor((st) => st.captures.some((c) => c.podName === podName && c.id !== target.id));
+    const conds = Object.fromEntries(s.conditions!.map((c) => [c.type, c.status]));
+    expect(conds).toMatchObject({ Complete: 'True', Drained: 'True', Failed: 'False' });
+    const events = (await h.kube.list(Resources.events, { namespace: NS })).items.map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(['Started', 'DrainRequested', 'CountsZero', 'Drained']));
+  });
+
+  test('the coordinator is resigned first', async () => {
+    const h = await harness();
+    const owner = h.sim.captures().find((c) => c.isOwner)!;
+    h.startOperator();
+    await h.createDrain('own', { podName: owner.podName, podAction: 'None' });
+    const s = await h.waitFor('own', (st) => st.phase === 'Completed');
+    expect(s).toMatchObject({ ownerResigned: true, reason: 'Drained' });
+    expect(s.history!.map((x) => x.phase)).toContain('ResigningOwner');
+    expect(h.sim.capture(owner.id)!.isOwner).toBe(false);
+  });
+
+  test('two drains of one cluster run one after the other', async () => {
+    const h = await harness({ moveRatePerSec: 10 });
+    const [a, b] = h.sim.captures().filter((c) => !c.isOwner);
+    h.startOperator();
+    await h.createDrain('first', { podName: a!.podName, podAction: 'Delete' });
+    await h.waitFor('first', (st) => st.phase === 'Draining');
+    await h.createDrain('second', { podName: b!.podName, podAction: 'Delete' });
+    const queued = await h.waitFor('second', (st) => st.phase === 'Queued');
+    expect(queued.message).toContain(`${NS}/first`);
+    const recreateA = recreateWhenDeleted(h, a!.podName!, 1);
+    await h.waitFor('first', (st) => st.phase === 'Completed');
+    await recreateA;
+    const recreateB = recreateWhenDeleted(h, b!.podName!, 2);
+    const second = await h.waitFor('second', (st) => st.phase === 'Completed', 20_000);
+    await recreateB;
+    const first = await h.status('first');
+    expect(Date.parse(second.startTime!)).toBeGreaterThanOrEqual(Date.parse(first.completionTime!) - 1000);
+    expect(h.sim.unintendedViolations()).toEqual([]);
+  });
+
+  test('an operator restart mid-drain resumes from status and deletes the pod once', async () => {
+    const h = await harness({ moveRatePerSec: 3 });
+    const target = h.sim.captures().find((c) => !c.isOwner)!;
+    h.startOperator();
+    await h.createDrain('resume', { podName: target.podName, podAction: 'Delete' });
+    await h.waitFor('resume', (st) => st.phase === 'Draining' && (st.remaining?.tables ?? 0) > 0);
+    await h.stopOperator();
+    const paused = await h.status('resume');
+    expect(paused.phase).toBe('Draining');
+    h.startOperator();
+    const recreated = recreateWhenDeleted(h, target.podName!, 1);
+    const s = await h.waitFor('resume', (st) => st.phase === 'Completed', 20_000);
+    await recreated;
+    expect(s.reason).toBe('Drained');
+    expect(h.kube.callsOf('delete').filter((c) => c.type?.includes('pods'))).toHaveLength(1);
+    expect(h.sim.unintendedViolations()).toEqual([]);
+  });
+
+  test('timeout with Hold keeps the pod; Release deletes it', async () => {
+    const h = await harness({ moveRatePerSec: 0.2 });
+    const [a, b] = h.sim.captures().filter((c) => !c.isOwner);
+    h.sim.setFaults({ stall: true });
+    h.startOperator();
+    await h.createDrain('hold', {
+      podName: a!.podName,
+      podAction: 'Delete',
+      timeout: '1s',
+      onTimeout: 'Hold',
+    });
+    const held = await h.waitFor('hold', (st) => st.phase === 'Failed');
+    expect(held.reason).toBe('TimedOut');
+    expect((await h.pod(a!.podName!))?.metadata.uid).toBe(held.podUID);
+    // The held capture stays in its TiCDC drain session; free the cluster for the next drain.
+    await h.kube.delete(Resources.pods, NS, a!.podName!);
+    await h.createDrain('release', {
+      podName: b!.podName,
+      podAction: 'Delete',
+      timeout: '1s',
+      onTimeout: 'Release',
+    });
+    const released = await h.waitFor('release', (st) => st.phase === 'Completed', 20_000);
+    expect(released.reason).toBe('TimedOut');
+    expect(await h.pod(b!.podName!)).toBeUndefined();
+  });
+
+  test('a drain without a reachable endpoint fails with a readable reason', async () => {
+    const h = await harness({ annotations: { 'drain.ticdc.io/timeout': 'soon' } });
+    h.startOperator();
+    await h.createDrain('bad', { podName: 'ticdc-1' });
+    const s = await h.waitFor('bad', (st) => st.phase === 'Failed');
+    expect(s.reason).toBe('Configuration');
+    expect(s.message).toMatch(/drain.ticdc.io\/timeout: invalid duration "soon"/);
+  });
+
+  test('a drain for a pod that does not exist fails with PodNotFound', async () => {
+    const h = await harness();
+    h.startOperator();
+    await h.createDrain('ghost', { podName: 'ticdc-9' });
+    const s = await h.waitFor('ghost', (st) => st.phase === 'Failed');
+    expect(s.reason).toBe('PodNotFound');
+  });
+});
