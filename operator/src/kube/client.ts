@@ -252,8 +252,11 @@ export class RestKubeClient implements KubeClient {
       timeoutSeconds: opts.timeoutSeconds,
       allowWatchBookmarks: opts.allowWatchBookmarks || undefined,
     };
+    // Watch requests cluster.server + path: with a trailing slash in the kubeconfig server URL that
+    // would become "//api/v1/…", so drop our leading slash in that case.
+    const server = this.kc.getCurrentCluster()?.server ?? '';
     stream.controller = await w.watch(
-      path,
+      server.endsWith('/') ? path.slice(1) : path,
       query,
       (phase, obj) => {
         if (settled) return;

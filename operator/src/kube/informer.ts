@@ -378,6 +378,7 @@ export class Informer<T extends KubeObject = KubeObject> implements EventSource<
       return;
     }
     this.watchEvents++;
+    this.stats.consecutiveFailures = 0; // a live stream: the next failure starts the backoff afresh
     this.lastWatchProgressAt = Date.now();
     this.stats.lastEventAt = this.lastWatchProgressAt;
     this.touch();

@@ -20,11 +20,11 @@ export interface PatchStatusResult<T> {
  * Writes `status` as the object's new status. `current` must be the object the status was computed
  * from (its resourceVersion is the precondition). Throws KubeApiError 409 on a stale read.
  */
-export async function patchStatus<S, T extends KubeObject & { status?: S }>(
+export async function patchStatus<T extends KubeObject & { status?: unknown }>(
   client: KubeClient,
   type: ResourceType,
   current: T,
-  status: S,
+  status: NonNullable<T['status']>,
   opts: PatchStatusOptions = {},
 ): Promise<PatchStatusResult<T>> {
   const { name, namespace, resourceVersion } = current.metadata;
@@ -45,14 +45,14 @@ export async function patchStatus<S, T extends KubeObject & { status?: S }>(
 /**
  * Convenience: clone current.status, let `mutate` edit it (e.g. setStatusCondition), then patchStatus.
  */
-export async function updateStatus<S extends object, T extends KubeObject & { status?: S }>(
+export async function updateStatus<T extends KubeObject & { status?: object }>(
   client: KubeClient,
   type: ResourceType,
   current: T,
-  mutate: (status: S) => void,
+  mutate: (status: NonNullable<T['status']>) => void,
   opts: PatchStatusOptions = {},
 ): Promise<PatchStatusResult<T>> {
-  const draft = structuredClone(current.status ?? ({} as S));
+  const draft = structuredClone(current.status ?? {}) as NonNullable<T['status']>;
   mutate(draft);
   return patchStatus(client, type, current, draft, opts);
 }

@@ -1,5 +1,5 @@
 // pino JSON logger with secret redaction: tokens and auth headers must never reach the logs.
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -21,13 +21,15 @@ export const REDACT_PATHS = [
   '*.keyData',
 ];
 
-export function createLogger(opts: LoggerOptions = {}): Logger {
-  return pino({
+/** JSON to stdout by default; `destination` lets tests capture the output. */
+export function createLogger(opts: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level: process.env.LOG_LEVEL ?? 'info',
     base: { name: 'capture-drain-operator' },
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     ...opts,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A logger that discards everything (default for library code when none is injected). */

@@ -222,6 +222,17 @@ export class FakeKube implements KubeClient {
     this.failures.set(method, list);
   }
 
+  /** Drops pending failNext injections (of one method, or all). */
+  clearFailures(method?: FakeMethod): void {
+    if (method) this.failures.delete(method);
+    else this.failures.clear();
+  }
+
+  /** Recorded calls of one method. */
+  callsOf(method: FakeMethod): FakeCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
   /** Stores an object, status included, as if it already existed (watchers see ADDED); returns the stored copy. */
   seed<T extends KubeObject>(type: ResourceType, obj: T): T {
     return this.doCreate(type, clone(obj), true, true);
