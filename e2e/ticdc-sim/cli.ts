@@ -21,6 +21,7 @@ Cluster:
   --mode M                     newarch | v2 | stub | tiflow (default newarch)
   --captures N                 static captures at start (default 3)
   --capture-names A,B          static capture names (address = name, ":8300" added without a port)
+  --legacy-captures N          newarch: the last N static captures run a pre-v8.5.7 binary
   --changefeeds N              (default 3)
   --tables-per-changefeed N    (default 8)
   --move-rate R                dispatchers/tables moved per second while draining (default 5)
@@ -78,6 +79,7 @@ const OPTIONS = {
   mode: { type: 'string' },
   captures: { type: 'string' },
   'capture-names': { type: 'string' },
+  'legacy-captures': { type: 'string' },
   changefeeds: { type: 'string' },
   'tables-per-changefeed': { type: 'string' },
   'move-rate': { type: 'string' },
@@ -159,6 +161,12 @@ export function parseSimArgs(
       .map((s) => s.trim())
       .filter((s) => s !== '');
   }
+  set(
+    'legacyCaptures',
+    number('legacy-captures', values['legacy-captures'], { int: true, min: 0, max: 1000 }),
+  );
+  if (o.legacyCaptures && mode !== 'newarch')
+    throw new UsageError('--legacy-captures only applies to --mode newarch');
   set('changefeeds', number('changefeeds', values.changefeeds, { int: true, min: 0, max: 10_000 }));
   set(
     'tablesPerChangefeed',

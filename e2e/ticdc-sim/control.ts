@@ -8,7 +8,7 @@
 //   POST   /sim/failover              {"kind":"resign"|"crash"}: forced coordinator failover
 //   POST   /sim/resign                the owner resigns as through the API (it may win again)
 //   GET    /sim/captures              capture views
-//   POST   /sim/captures              {"name"?, "address"?}: a new capture joins (static mode)
+//   POST   /sim/captures              {"name"?, "address"?, "legacy"?}: a new capture joins (static mode)
 //   DELETE /sim/captures/{id}         the capture exits (SIGTERM, no drain); id or address
 //   POST   /sim/captures/{id}/crash   crash injection: leaves at once, recorded as injected
 //   POST   /sim/advance               {"ms": N}: move a ManualClock forward
@@ -21,7 +21,11 @@ import type { TicdcSimulator } from './simulator.js';
 import { SimError } from './simulator.js';
 
 const captureSpecSchema = z
-  .object({ name: z.string().min(1).optional(), address: z.string().min(1).optional() })
+  .object({
+    name: z.string().min(1).optional(),
+    address: z.string().min(1).optional(),
+    legacy: z.boolean().optional(),
+  })
   .strict();
 const failoverSchema = z.object({ kind: z.enum(['resign', 'crash']).optional() }).strict();
 const advanceSchema = z.object({ ms: z.number().min(0).max(86_400_000) }).strict();

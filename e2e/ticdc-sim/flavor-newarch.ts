@@ -8,7 +8,7 @@ import type { SimResponse } from './http-types.js';
 import { json } from './http-types.js';
 import type { Capture, Cluster, Liveness } from './model.js';
 import { commonRoutes } from './routes-common.js';
-import { newArchHealthy } from './flavor-stub.js';
+import { newArchHealthy, StubDrainRoute } from './flavor-stub.js';
 
 interface Session {
   target: string;
@@ -27,6 +27,8 @@ export class NewArchFlavor implements Flavor {
   private clearUntil: number | null = null;
   /** Only the last completed target is remembered after it left (§4.2 first row). */
   private tombstone: string | null = null;
+  /** A legacy (pre-v8.5.7) coordinator serves the stub (§4.9). */
+  private readonly stub = new StubDrainRoute();
 
   constructor(
     private readonly cluster: Cluster,
@@ -46,6 +48,7 @@ export class NewArchFlavor implements Flavor {
 
   /** api/v1/api.go drainCapture, after forwarding (§4.1): auth, bind, owner check, DrainNode. */
   private drainRoute(ctx: RouteContext): SimResponse {
+    if (ctx.self.legacy) return this.stub.answer(ctx.self);
     if (this.opts.credentials) {
       const denied = authenticate(ctx.req, this.opts.credentials);
       if (denied) return denied;
@@ -65,6 +68,9 @@ export class NewArchFlavor implements Flavor {
     if (this.session && this.session.target !== target) return 1;
     if (!this.session && this.clearUntil !== null && c.now() < this.clearUntil) return 1;
     if (!c.bootstrapped()) return 1;
+    // Legacy fallback: "the caller is expected to continue with the legacy hard-restart removal
+    // flow"; this 0 does not mean drained (§4.2, §4.9).
+    if (!this.session && c.list().some((m) => m.legacy && m.liveness === 'alive')) return 0;
     if (!this.session) {
       this.session = { target, completed: false };
       this.tombstone = null;

@@ -3,6 +3,7 @@
 // no validation, no auth, nothing moves.
 
 import type { DrainSnapshot, Flavor, FlavorOptions, Route } from './flavor.js';
+import type { SimResponse } from './http-types.js';
 import { json } from './http-types.js';
 import { errs } from './errors.js';
 import type { Capture, Cluster, Liveness } from './model.js';
@@ -16,12 +17,14 @@ export class StubDrainRoute {
       method: 'PUT',
       pattern: /^\/api\/v1\/captures\/drain$/,
       forward: true,
-      handle: ({ self }) => {
-        const n = (this.calls.get(self.id) ?? 0) + 1;
-        this.calls.set(self.id, n);
-        return json(202, { current_table_count: n % 10 === 0 ? 10 : 0 });
-      },
+      handle: ({ self }) => this.answer(self),
     };
+  }
+
+  answer(self: Capture): SimResponse {
+    const n = (this.calls.get(self.id) ?? 0) + 1;
+    this.calls.set(self.id, n);
+    return json(202, { current_table_count: n % 10 === 0 ? 10 : 0 });
   }
 }
 

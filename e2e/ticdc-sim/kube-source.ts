@@ -15,6 +15,7 @@ export interface PodLike {
     namespace?: string;
     uid?: string;
     deletionTimestamp?: Date | string | null;
+    annotations?: Record<string, string>;
   };
   spec?: { subdomain?: string; hostname?: string };
   status?: {
@@ -40,6 +41,8 @@ export interface PodSource {
 }
 
 export const DEFAULT_ADDRESS_TEMPLATE = '{pod}.{service}.{namespace}.svc:8300';
+/** Pod annotation: "true" marks a pre-v8.5.7 binary (newarch rolling upgrade, §4.9). */
+export const LEGACY_ANNOTATION = 'ticdc-sim/legacy';
 
 export interface PodRegistryOptions {
   /** Placeholders: {pod} {service} {namespace} {ip} {hostname}. */
@@ -136,6 +139,7 @@ export class PodCaptureRegistry implements PodHandler {
       address: renderAddress(this.template, pod, this.opts),
       ...(name !== undefined && { name, podName: name }),
       podUid: uid,
+      ...(pod.metadata?.annotations?.[LEGACY_ANNOTATION] === 'true' && { legacy: true }),
     });
     this.byUid.set(uid, { key, captureId: capture.id });
   }

@@ -32,6 +32,11 @@ export interface CaptureSpec {
   name?: string;
   podName?: string;
   podUid?: string;
+  /**
+   * newarch only: this process runs a pre-v8.5.7 binary (drain protocol version 0) in a rolling
+   * upgrade (§4.9): as coordinator it serves the stub; as a peer it makes drains answer 0 at once.
+   */
+  legacy?: boolean;
 }
 
 export interface Capture extends CaptureSpec {

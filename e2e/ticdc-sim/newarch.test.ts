@@ -233,4 +233,26 @@ describe('newarch drain', () => {
     expect(second.id).not.toBe(first.id);
     expect(second.id).not.toBe(draining.id);
   });
+
+  it('rolling upgrade from the stub: a legacy peer makes drains answer 0 at once, a legacy coordinator is the stub', async () => {
+    await start({ captures: 3, legacyCaptures: 1 });
+    const legacy = sim.captures().at(-1)!;
+    expect(legacy.legacy).toBe(true);
+    const st = await call(sim.url, 'GET', '/api/v2/status', { headers: { 'X-Sim-Capture': legacy.id } });
+    expect(st.json()).toMatchObject({ version: 'v8.5.6', liveness: 0 });
+    const t = nonOwner(sim, 0);
+    expect(t.legacy).toBe(false);
+    expect(await count(t.id)).toBe(0); // legacy fallback: NOT drained
+    clock.advance(2000);
+    expect(sim.capture(t.id)).toMatchObject({ liveness: 'alive', dispatchers: 8 });
+    await sim.removeCapture(legacy.id); // upgraded: the real drain works again
+    expect(await count(t.id)).toBeGreaterThan(0);
+    await sim.stop();
+
+    await start({ captures: 2, legacyCaptures: 2 });
+    const peer = nonOwner(sim);
+    const counts: number[] = [];
+    for (let i = 0; i < 10; i++) counts.push(await count(peer.id));
+    expect(counts).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 10]);
+  });
 });

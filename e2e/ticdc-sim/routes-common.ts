@@ -7,6 +7,8 @@ import type { SimResponse } from './http-types.js';
 import { empty, json } from './http-types.js';
 import type { Capture, Cluster } from './model.js';
 
+export const LEGACY_VERSION = 'v8.5.6';
+
 export interface CommonRouteOptions {
   /** Old arch: v1 resign and v1 health answer with an empty body (§2.1). */
   tiflow: boolean;
@@ -22,7 +24,10 @@ export function captureItems(cluster: Cluster) {
 
 function status(flavor: Flavor, ctx: RouteContext, withLiveness: boolean): SimResponse {
   const c = ctx.self;
-  const base = { version: flavor.version, git_hash: flavor.gitHash, id: c.id };
+  // A legacy process in a rolling upgrade (§4.9) reports its own version and the pre-#4522 enum.
+  const version = c.legacy ? LEGACY_VERSION : flavor.version;
+  const liveness = c.legacy ? (c.liveness === 'alive' ? 0 : 1) : flavor.livenessCode(c.liveness);
+  const base = { version, git_hash: flavor.gitHash, id: c.id };
   const isOwner = ctx.cluster.owner?.id === c.id;
   if (!withLiveness) return json(200, { ...base, pid: c.pid, is_owner: isOwner });
   return json(200, {
@@ -30,7 +35,7 @@ function status(flavor: Flavor, ctx: RouteContext, withLiveness: boolean): SimRe
     cluster_id: 'default',
     pid: c.pid,
     is_owner: isOwner,
-    liveness: flavor.livenessCode(c.liveness),
+    liveness,
   });
 }
 

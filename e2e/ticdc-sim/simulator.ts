@@ -43,6 +43,8 @@ export interface SimulatorOptions {
   captures?: number;
   /** Static registry: capture names; an address is the name (with ":8300" added if it has no port). */
   captureNames?: string[];
+  /** newarch: the last N static captures run a pre-v8.5.7 binary (rolling upgrade, §4.9). */
+  legacyCaptures?: number;
   changefeeds?: number;
   tablesPerChangefeed?: number;
   /** Dispatchers (tables) moved per second off a drain target or a removed capture (default 5). */
@@ -100,6 +102,8 @@ export interface CaptureView extends WorkCounts {
   /** The integer /api/v2/status reports for this mode (§4.5). */
   livenessCode: number;
   ready: boolean;
+  /** Pre-v8.5.7 binary in a newarch rolling upgrade (§4.9). */
+  legacy: boolean;
   joinedAt: number;
   /** Per-capture listener URL, when perCaptureListeners is on. */
   url?: string;
@@ -124,6 +128,14 @@ export interface SimState {
   drain: DrainSnapshot;
   violations: number;
   faults: FaultConfig;
+}
+
+export interface StaticCaptureSpec {
+  name?: string;
+  /** Default: the per-capture listener's address, else derived from the name. */
+  address?: string;
+  /** newarch: a pre-v8.5.7 process (§4.9). */
+  legacy?: boolean;
 }
 
 export class SimError extends Error {
@@ -213,9 +225,13 @@ export class TicdcSimulator {
       } else {
         const names = opts.captureNames ?? [];
         const n = Math.max(names.length, Math.floor(num(opts.captures, 3, 'captures')));
+        const legacyFrom = n - Math.floor(num(opts.legacyCaptures, 0, 'legacyCaptures'));
         for (let i = 0; i < n; i++) {
           const name = names[i];
-          await sim.addStatic(name !== undefined ? { name } : {}, true);
+          await sim.addStatic(
+            { ...(name !== undefined && { name }), ...(i >= legacyFrom && { legacy: true }) },
+            true,
+          );
         }
         cluster.placeInitial();
       }
@@ -359,10 +375,10 @@ export class TicdcSimulator {
     return this.opts.podSource === undefined && this.opts.kube === undefined;
   }
 
-  private async addStatic(
-    spec: { name?: string; address?: string },
-    bootstrapNow: boolean,
-  ): Promise<Capture> {
+  private async addStatic(spec: StaticCaptureSpec, bootstrapNow: boolean): Promise<Capture> {
+    if (spec.legacy && this.flavor.mode !== 'newarch') {
+      throw new SimError(400, 'legacy captures exist only in newarch mode (a rolling upgrade from the stub)');
+    }
     const seq = this.staticSeq++;
     const name = spec.name ?? `capture-${seq}`;
     let entry: CaptureListener | undefined;
@@ -380,7 +396,7 @@ export class TicdcSimulator {
     this.suppressAutoListener = true;
     let capture: Capture;
     try {
-      capture = this.cluster.join({ address, name }, { bootstrapNow });
+      capture = this.cluster.join({ address, name, ...(spec.legacy && { legacy: true }) }, { bootstrapNow });
     } finally {
       this.suppressAutoListener = false;
     }
@@ -400,7 +416,7 @@ export class TicdcSimulator {
   // ---- programmatic API ---------------------------------------------------------------------
 
   /** A new capture process joins (static registry only). */
-  async addCapture(spec: { name?: string; address?: string } = {}): Promise<CaptureView> {
+  async addCapture(spec: StaticCaptureSpec = {}): Promise<CaptureView> {
     if (!this.isStatic) throw new SimError(409, 'captures come from Kubernetes pods in this simulator');
     const c = await this.addStatic(spec, false);
     return this.view(c);
@@ -478,6 +494,7 @@ export class TicdcSimulator {
       liveness: c.liveness,
       livenessCode: this.flavor.livenessCode(c.liveness),
       ready: this.cluster.isReady(c),
+      legacy: c.legacy === true,
       joinedAt: c.joinedAt,
       ...this.cluster.countsOf(c.id),
       ...(url !== undefined && { url }),
