@@ -36,7 +36,7 @@ test-e2e: build controlplane
 test: test-unit test-e2e
 
 demo: build controlplane
-	node dist/operator/src/demo/main.js
+	node dist/e2e/demo/main.js
 
 bench: build
 	node --expose-gc dist/bench/run.js

@@ -1,2 +1,23 @@
-// Starts the local control plane once for the e2e suites (filled in with the control-plane work).
-export default async function globalSetup(): Promise<void> {}
+// Starts the local control plane once for every e2e suite and installs the CRD. Suites find
+// it through CDO_E2E_STATE (jest runs them in this process: --runInBand).
+import { join } from 'node:path';
+import { REPO, startCluster, stopCluster } from '../../harness/cluster.js';
+
+export const STATE_DIR = process.env.CDO_E2E_STATE ?? join(REPO, 'e2e/controlplane/.state-e2e');
+
+export default async function globalSetup(): Promise<void> {
+  const t0 = Date.now();
+  await stopCluster(STATE_DIR); // a leftover from an interrupted run
+  const cluster = await startCluster(STATE_DIR);
+  await cluster.kubectlOk(['apply', '--server-side', '-f', join(REPO, 'crds/capturedrain.yaml')]);
+  await cluster.kubectlOk([
+    'wait',
+    '--for=condition=Established',
+    'crd/capturedrains.drain.ticdc.io',
+    '--timeout=60s',
+  ]);
+  process.env.CDO_E2E_STATE = STATE_DIR;
+  console.log(
+    `\ne2e control plane ready in ${((Date.now() - t0) / 1000).toFixed(1)}s at ${cluster.apiServerUrl}`,
+  );
+}

@@ -1,0 +1,104 @@
+// A TiCDC StatefulSet as users deploy it, on kwok nodes, wired to the operator by annotations;
+// the simulator plays TiCDC for its pods.
+import { TicdcSimulator, type SimulatorOptions } from '../ticdc-sim/index.js';
+import { eventually, type Cluster } from './cluster.js';
+
+export interface TicdcWorkload {
+  namespace: string;
+  name: string;
+  sim: TicdcSimulator;
+}
+
+export function statefulSetManifest(opts: {
+  namespace: string;
+  name?: string;
+  replicas: number;
+  endpoint: string;
+  annotations?: Record<string, string>;
+}): string {
+  const name = opts.name ?? 'ticdc';
+  const annotations = { 'drain.ticdc.io/endpoint': opts.endpoint, ...opts.annotations };
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: `${name}-peer`, namespace: opts.namespace },
+        spec: { clusterIP: 'None', selector: { app: name }, ports: [{ name: 'http', port: 8300 }] },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: {
+          name,
+          namespace: opts.namespace,
+          annotations,
+          labels: { 'drain.ticdc.io/managed': 'true' },
+        },
+        spec: {
+          serviceName: `${name}-peer`,
+          replicas: opts.replicas,
+          podManagementPolicy: 'Parallel',
+          selector: { matchLabels: { app: name } },
+          template: {
+            metadata: { labels: { app: name, 'drain.ticdc.io/managed': 'true' } },
+            spec: {
+              terminationGracePeriodSeconds: 2,
+              containers: [
+                { name: 'ticdc', image: 'pingcap/ticdc:v8.5.7', ports: [{ containerPort: 8300 }] },
+              ],
+            },
+          },
+        },
+      },
+    ],
+  });
+}
+
+/** Deploys the StatefulSet and a simulator whose captures follow its pods. */
+export async function deployTicdc(
+  cluster: Cluster,
+  opts: {
+    namespace: string;
+    replicas: number;
+    name?: string;
+    sim?: SimulatorOptions;
+    annotations?: Record<string, string>;
+  },
+): Promise<TicdcWorkload> {
+  const name = opts.name ?? 'ticdc';
+  const sim = await TicdcSimulator.start({
+    mode: 'newarch',
+    changefeeds: 3,
+    tablesPerChangefeed: 8,
+    moveRatePerSec: 4,
+    host: '127.0.0.1',
+    ...opts.sim,
+    kube: {
+      kubeconfigPath: cluster.kubeconfig,
+      namespace: opts.namespace,
+      selector: `app=${name}`,
+      addressTemplate: `{pod}.${name}-peer.{namespace}.svc:8300`,
+    },
+  });
+  await cluster.kubectl(['create', 'namespace', opts.namespace]);
+  await cluster.kubectlOk(['apply', '-f', '-'], {
+    input: statefulSetManifest({
+      namespace: opts.namespace,
+      name,
+      replicas: opts.replicas,
+      endpoint: sim.url,
+      ...(opts.annotations ? { annotations: opts.annotations } : {}),
+    }),
+  });
+  await eventually(
+    `${opts.replicas} captures registered`,
+    async () => sim.captures().length === opts.replicas,
+    {
+      timeoutMs: 90_000,
+    },
+  );
+  return { namespace: opts.namespace, name, sim };
+}
