@@ -31,6 +31,9 @@ export function handleApi(
     if (hops > MAX_FORWARD_TIMES || opts.forwardLoop) return flavor.forwardLimit();
     const owner = cluster.owner;
     if (!owner) return flavor.noOwner();
+    // The forwarded request passes the owner's middleware too.
+    const ownerNotReady = flavor.notReady(owner);
+    if (ownerNotReady) return ownerNotReady;
     self = owner;
   }
   return route.handle({ cluster, self, req, params });
