@@ -48,7 +48,6 @@ export async function operatorCommand(
     host: config.httpHost,
     logger,
     healthChecks: { informers: informersHealthyCheck(manager.informers) },
-    readyChecks: { informers: syncedCheck(manager.informers) },
   });
   const port = await probes.listen();
   logger.info({ port, identity: config.identity, namespaces: config.namespaces }, 'Operator starting');
@@ -57,7 +56,10 @@ export async function operatorCommand(
   io.signal?.addEventListener('abort', () => stop.abort(), { once: true });
   let lost = false;
   if (config.leaderElect) {
-    const elector = new LeaderElector({
+    // A standby replica is ready (it serves probes and metrics); only the leader runs caches.
+    const synced = syncedCheck(manager.informers);
+    probes.addReadyCheck('informers', () => (elector.isLeader() ? synced() : undefined));
+    const elector: LeaderElector = new LeaderElector({
       client: kube,
       namespace: config.leaderElectionNamespace,
       name: config.leaderElectionId,
@@ -71,6 +73,7 @@ export async function operatorCommand(
     });
     await elector.run(stop.signal);
   } else {
+    probes.addReadyCheck('informers', syncedCheck(manager.informers));
     await manager.run(stop.signal);
   }
   await events.flush();

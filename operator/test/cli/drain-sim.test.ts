@@ -109,7 +109,8 @@ describe('capture-drain drain against the simulator', () => {
   });
 
   test('text output shows counts and an ETA', async () => {
-    const s = await sim({ mode: 'v2', moveRatePerSec: 1.5 });
+    // Slow enough for several probes with work left, even on a loaded machine.
+    const s = await sim({ mode: 'v2', moveRatePerSec: 1, tablesPerChangefeed: 10 });
     const r = await runCli(['--endpoint', s.url, '--capture-id', nonOwner(s).id]);
     expect(r.code).toBe(0);
     const text = r.lines.join('\n');
