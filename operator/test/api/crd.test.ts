@@ -53,6 +53,42 @@ describe('CRD and zod schemas agree', () => {
     expect(missing).toEqual([]);
   });
 
+  test('schema nodes use only OpenAPI keywords (a stray comma in flow YAML would add keys)', () => {
+    const allowed = new Set([
+      'type',
+      'description',
+      'properties',
+      'items',
+      'enum',
+      'pattern',
+      'minLength',
+      'maxLength',
+      'minimum',
+      'maxItems',
+      'format',
+      'required',
+      'x-kubernetes-validations',
+      'x-kubernetes-list-type',
+      'x-kubernetes-list-map-keys',
+    ]);
+    const bad: string[] = [];
+    const walk = (s: Schema, path: string) => {
+      for (const k of Object.keys(s)) if (!allowed.has(k)) bad.push(`${path}: ${k}`);
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
+      if (s.items) walk(s.items, `${path}[]`);
+    };
+    walk(root, '');
+    expect(bad).toEqual([]);
+  });
+
+  test('the chart ships the same CRD', () => {
+    const chart = readFileSync(
+      new URL('../../../../charts/capture-drain-operator/crds/capturedrain.yaml', import.meta.url),
+      'utf8',
+    );
+    expect(chart).toBe(readFileSync(new URL('../../../../crds/capturedrain.yaml', import.meta.url), 'utf8'));
+  });
+
   test('printer columns, short names, status subresource', () => {
     const cols = version.additionalPrinterColumns.map((c: { name: string }) => c.name);
     expect(cols).toEqual(
