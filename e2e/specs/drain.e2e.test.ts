@@ -72,7 +72,8 @@ describe('manual drains with kubectl', () => {
     const can = async (...args: string[]) =>
       (await c.kubectl(['auth', 'can-i', ...args, '--as', as])).stdout.trim();
     expect(await can('delete', 'pods', '-n', NS)).toBe('yes');
-    expect(await can('patch', 'capturedrains.drain.ticdc.io/status', '-n', NS)).toBe('yes');
+    expect(await can('patch', 'capturedrains.drain.ticdc.io', '--subresource=status', '-n', NS)).toBe('yes');
+    expect(await can('patch', 'capturedrains.drain.ticdc.io', '-n', NS)).toBe('no');
     expect(await can('list', 'secrets', '-n', NS)).toBe('no');
     expect(await can('delete', 'statefulsets', '-n', NS)).toBe('no');
     expect(await can('create', 'capturedrains.drain.ticdc.io', '-n', NS)).toBe('no');
