@@ -7,9 +7,11 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 .PHONY: install build lint format test test-unit test-e2e controlplane demo bench clean
 
-# npm ci only when the lock file changed since the last install.
+# Install when the lock file changed since the last install. `npm install` (not `npm ci`): the
+# registry mirror lacks some other platforms' optional binaries (e.g. @unrs/resolver-binding-*),
+# which `npm ci` refuses as an out-of-sync lock; `npm install` keeps the committed lock unchanged.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	touch $@
 
 install: node_modules/.installed
