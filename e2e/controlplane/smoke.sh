@@ -51,13 +51,13 @@ now_ms() { date +%s%3N; }
 tmp="$(mktemp -d)"
 cleanup() {
   # Our webhook process (by PID) and the cluster-wide admission objects.
-  [ -n "${webhook_pid:-}" ] && kill "$webhook_pid" 2>/dev/null || true
+  if [ -n "${webhook_pid:-}" ]; then kill "$webhook_pid" 2>/dev/null || true; fi
   k delete validatingwebhookconfiguration "$ns-webhook" --ignore-not-found >/dev/null 2>&1 || true
   k delete validatingadmissionpolicybinding "$ns-policy" --ignore-not-found >/dev/null 2>&1 || true
   k delete validatingadmissionpolicy "$ns-policy" --ignore-not-found >/dev/null 2>&1 || true
   rm -rf "$tmp"
   # Leave no cordoned node or namespace behind if we failed half-way.
-  [ -n "${drained_node:-}" ] && k uncordon "$drained_node" >/dev/null 2>&1 || true
+  if [ -n "${drained_node:-}" ]; then k uncordon "$drained_node" >/dev/null 2>&1 || true; fi
   k delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -223,7 +223,7 @@ openssl req -new -key "$tmp/webhook.key" -subj "/CN=cdo-smoke-webhook" 2>/dev/nu
   openssl x509 -req -CA "$CA_CERT_FILE" -CAkey "$CA_KEY_FILE" -set_serial "0x$(openssl rand -hex 16)" -days 1 \
     -extfile <(printf '%s\n' "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1") \
     -out "$tmp/webhook.crt" 2>/dev/null
-(cd "$here/smoke-webhook" && CGO_ENABLED=0 go build -o "$tmp/smoke-webhook" .)
+(cd "$here/smoke-webhook" && CGO_ENABLED=0 go build -buildvcs=false -o "$tmp/smoke-webhook" .)
 "$tmp/smoke-webhook" -cert "$tmp/webhook.crt" -key "$tmp/webhook.key" -port-file "$tmp/webhook.port" \
   >"$tmp/webhook.log" 2>&1 &
 webhook_pid=$!
