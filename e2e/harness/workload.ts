@@ -100,5 +100,13 @@ export async function deployTicdc(
       timeoutMs: 90_000,
     },
   );
+  // New captures receive work by rebalancing: wait until every capture holds some.
+  await eventually(
+    'work spread over the captures',
+    async () => sim.captures().every((x) => x.dispatchers > 0),
+    {
+      timeoutMs: 60_000,
+    },
+  );
   return { namespace: opts.namespace, name, sim };
 }
