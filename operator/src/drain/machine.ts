@@ -306,7 +306,7 @@ function giveUp(step: Step, reason: string, message: string): StepResult {
   if (step.ctx.policy.onTimeout === 'Hold') {
     return step.to('Failed', reason, `${message}; the pod is kept (onTimeout: Hold)`, 'Warning').result();
   }
-  return release(step, reason, `${message}; releasing the pod anyway (onTimeout: Release)`, 'Warning');
+  return release(step, reason, `${message}; giving up (onTimeout: Release)`, 'Warning');
 }
 
 /** Drained or given up under Release: hand the pod over. */
@@ -318,9 +318,10 @@ function release(
 ): StepResult {
   const s = step.status;
   s.releaseTime = iso(step.ctx.now);
-  if (step.ctx.policy.podAction === 'None' || !step.ctx.policy.trackPod)
-    return complete(step, reason, message, type);
-  return step.to('Releasing', reason, message, type).after(0).result();
+  if (!step.ctx.policy.trackPod) return complete(step, reason, message, type);
+  if (step.ctx.policy.podAction === 'None')
+    return complete(step, reason, `${message}; the pod is kept (podAction None)`, type);
+  return step.to('Releasing', reason, `${message}; releasing the pod`, type).after(0).result();
 }
 
 function complete(
@@ -349,7 +350,7 @@ function onWait(step: Step): StepResult {
     }
   }
   if (phase === 'Drained') {
-    return release(step, 'Drained', 'Capture drained; releasing the pod');
+    return release(step, 'Drained', 'Capture drained');
   }
   if (phase === 'Releasing' && !s.captureID) {
     // Released without ever finding the capture (e.g. Unsupported under Release): nothing to wait for.
@@ -544,7 +545,7 @@ function onDrain(step: Step, counts: DrainCounts): StepResult {
     s.drainedTime = now;
     delete s.estimatedCompletionTime;
     step.to('Drained', 'CountsZero', `Capture ${s.captureID} holds no more work`);
-    return release(step, 'Drained', 'Capture drained; releasing the pod');
+    return release(step, 'Drained', 'Capture drained');
   }
   const rate = drainRate(s, ctx.now);
   if (rate) s.estimatedCompletionTime = iso(ctx.now + (total / rate) * 1000);
