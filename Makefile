@@ -1,4 +1,4 @@
-# Every target runs with the project's own Node 24 (node_modules/.bin/node, installed by `npm ci`),
+# Every target runs with the project's own Node 24 (node_modules/.bin/node, installed by `make install`),
 # whatever node the machine has.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
