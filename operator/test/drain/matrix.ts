@@ -15,7 +15,8 @@ export const PHASES = [
   'Failed',
 ];
 
-const ERRORS: TicdcErrorKind[] = [
+/** Every TiCDC error kind the machine may be told about. */
+export const ERRORS: TicdcErrorKind[] = [
   'Transient',
   'NotReady',
   'DrainBusy',

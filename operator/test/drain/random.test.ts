@@ -13,8 +13,8 @@ import {
   type DrainContext,
   type Outcome,
 } from '../../src/drain/machine.js';
-import type { TicdcErrorKind } from '../../src/ticdc/types.js';
 import { ADDR, T0, policy } from './fixtures.js';
+import { ERRORS } from './matrix.js';
 
 /** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
 function rng(seed: number) {
@@ -29,17 +29,6 @@ function rng(seed: number) {
 }
 
 const GIVE_UP_REASONS = new Set(['TimedOut', 'Stalled', 'Unsupported', 'SingleCapture', 'CaptureNotFound']);
-const ERRORS: TicdcErrorKind[] = [
-  'Transient',
-  'NotReady',
-  'DrainBusy',
-  'Unauthorized',
-  'Tls',
-  'Unsupported',
-  'OnlyOneCapture',
-  'OwnerNotDrainable',
-  'CaptureNotFound',
-];
 
 function randomRun(seed: number) {
   const r = rng(seed);

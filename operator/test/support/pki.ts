@@ -55,6 +55,6 @@ export function makeTestPki(): TestPki {
     );
   };
   leaf('server', 'ticdc', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  leaf('client', 'capture-drain', 'extendedKeyUsage=clientAuth\n');
+  leaf('client', 'capture-drain-operator', 'extendedKeyUsage=clientAuth\n');
   return { dir, path: (f) => join(dir, f), pem: (f) => readFileSync(join(dir, f), 'utf8') };
 }

@@ -1,89 +1,23 @@
 // TLS: CA + client certificate (mTLS as TiCDC `mtls = true` / `cert-allowed-cn`, ticdc-api.md §1),
 // verification failures → Tls. Throwaway certificates are made with openssl in a tmp dir.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { createTicdcClient, type TicdcClientOptions } from '../../src/ticdc/client.js';
 import { TicdcError } from '../../src/ticdc/types.js';
+import { makeTestPki } from '../support/pki.js';
 import { startFakeServer, type FakeServer } from './fake-server.js';
 
-let dir: string;
+let dirs: string[] = [];
 let pem: (name: string) => Buffer;
 let mtls: FakeServer; // requires a client certificate signed by the CA
 let plain: FakeServer; // plain HTTP
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
-function makeCa(name: string): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
-}
-
-function makeLeaf(name: string, cn: string, ext: string): void {
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${cn}`,
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '1',
-    '-extfile',
-    `${name}.ext`,
-  );
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ticdc-tls-'));
-  pem = (name) => readFileSync(join(dir, name));
-  makeCa('ca');
-  makeCa('wrong-ca');
-  makeLeaf('server', 'ticdc', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  makeLeaf('client', 'capture-drain-operator', 'extendedKeyUsage=clientAuth\n');
+  const pki = makeTestPki();
+  const other = makeTestPki(); // an unrelated CA: its certificate must not verify our server
+  dirs = [pki.dir, other.dir];
+  pem = (name) =>
+    name === 'wrong-ca.crt' ? readFileSync(other.path('ca.crt')) : readFileSync(pki.path(name));
   mtls = await startFakeServer({
     key: pem('server.key'),
     cert: pem('server.crt'),
@@ -102,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await mtls?.close();
   await plain?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const PASSWORD = 'tls-test-password';
