@@ -43,3 +43,13 @@ export function podAddressCandidates(opts: {
   if (opts.podIP) out.push(`${opts.podIP}:${opts.port}`);
   return out;
 }
+
+/** The drain target in a capture list: by ID when given (CLI), else by the pod's addresses. */
+export function findTarget<T extends { id: string; address: string }>(
+  captures: readonly T[],
+  target: { captureId?: string; addresses: readonly string[] },
+): T | undefined {
+  return target.captureId
+    ? captures.find((c) => c.id === target.captureId)
+    : findCaptureByAddress(captures, target.addresses);
+}

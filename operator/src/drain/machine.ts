@@ -14,7 +14,7 @@ import type {
   DrainCounts,
   TicdcErrorKind,
 } from '../ticdc/types.js';
-import { findCaptureByAddress } from './address.js';
+import { findTarget } from './address.js';
 import { computeConditions } from './conditions.js';
 
 export interface DrainPolicy {
@@ -435,9 +435,7 @@ function onDiscovered(step: Step, o: Extract<Outcome, { type: 'discovered' }>): 
     step.to('Pending', 'Started', 'Looking up the capture');
   }
   if (o.version) s.serverVersion = o.version;
-  const target = ctx.target.captureId
-    ? o.captures.find((c) => c.id === ctx.target.captureId)
-    : findCaptureByAddress(o.captures, ctx.target.addresses);
+  const target = findTarget(o.captures, ctx.target);
   if (!target) {
     const waited = ctx.now - ms(s.startTime);
     const what = ctx.target.captureId ?? ctx.target.addresses.join(' or ');
@@ -549,8 +547,8 @@ function onDrain(step: Step, counts: DrainCounts): StepResult {
   }
   const rate = drainRate(s, ctx.now);
   if (rate) s.estimatedCompletionTime = iso(ctx.now + (total / rate) * 1000);
-  s.drainRate = rate ? `${rate.toFixed(2)}/s` : undefined;
-  if (!s.drainRate) delete s.drainRate;
+  if (rate) s.drainRate = `${rate.toFixed(2)}/s`;
+  else delete s.drainRate;
   return step
     .note(`Draining: ${describeCounts(next)} remaining`)
     .after(pollInterval(total, rate))

@@ -1,6 +1,6 @@
 // Performs the state machine's TiCDC actions and turns every answer, including failures,
 // into an Outcome. Shared by the CaptureDrain controller and the CLI.
-import { findCaptureByAddress } from './address.js';
+import { findTarget } from './address.js';
 import type { Action, DrainTarget, Outcome } from './machine.js';
 import { isTicdcError, type TicdcClient } from '../ticdc/types.js';
 
@@ -19,9 +19,7 @@ export async function performTicdcAction(
     switch (action.type) {
       case 'discover': {
         const captures = await client.listCaptures();
-        const found = target.captureId
-          ? captures.find((c) => c.id === target.captureId)
-          : findCaptureByAddress(captures, target.addresses);
+        const found = findTarget(captures, target);
         if (!found) return { type: 'discovered', captures };
         if (action.known) return { type: 'discovered', captures, flavor: action.known };
         const flavor = action.flavor === 'Auto' ? await client.detectFlavor(found.id) : action.flavor;
