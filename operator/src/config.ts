@@ -6,6 +6,14 @@ import { z } from 'zod';
 import { DURATION_PATTERN, TIMEOUT_POLICIES, parseDuration } from './api/capturedrain.js';
 
 const duration = z.string().regex(new RegExp(DURATION_PATTERN), 'a duration such as 30s, 10m or 1h');
+// A Secret name is a DNS-1123 subdomain; checked here so a typo fails at start-up, not per drain.
+const secretName = z
+  .string()
+  .max(253)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'a Secret name (lower-case letters, digits, "-" and ".")',
+  );
 
 export const ConfigSchema = z.object({
   kubeconfig: z.string().optional(),
@@ -23,6 +31,9 @@ export const ConfigSchema = z.object({
   defaultStallTimeout: duration,
   defaultOnTimeout: z.enum(TIMEOUT_POLICIES),
   defaultEndpoint: z.string().url().optional(),
+  /** TLS / credentials Secret (in the drain's namespace) when neither spec nor StatefulSet names one. */
+  defaultTlsSecret: secretName.optional(),
+  defaultCredentialsSecret: secretName.optional(),
   ticdcRequestTimeout: duration,
   fieldManager: z.string().min(1),
 });
@@ -43,6 +54,9 @@ Options (environment variable in brackets):
   --default-stall-timeout DUR    (default 3m)
   --default-on-timeout Hold|Release  (default Hold)
   --default-endpoint URL         TiCDC endpoint when neither spec nor StatefulSet names one
+  --default-tls-secret NAME      TLS Secret, looked up in the drain's namespace, when neither spec nor
+                                 StatefulSet names one [DEFAULT_TLS_SECRET]
+  --default-credentials-secret NAME  credentials Secret, likewise [DEFAULT_CREDENTIALS_SECRET]
   --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)`;
 
 export class ConfigError extends Error {}
@@ -66,6 +80,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'default-stall-timeout': { type: 'string' },
         'default-on-timeout': { type: 'string' },
         'default-endpoint': { type: 'string' },
+        'default-tls-secret': { type: 'string' },
+        'default-credentials-secret': { type: 'string' },
         'ticdc-request-timeout': { type: 'string' },
       },
     }));
@@ -97,6 +113,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     defaultStallTimeout: values['default-stall-timeout'] ?? '3m',
     defaultOnTimeout: values['default-on-timeout'] ?? 'Hold',
     defaultEndpoint: values['default-endpoint'] ?? env.TICDC_ENDPOINT,
+    // An empty value (e.g. an unset chart value) means no default.
+    defaultTlsSecret: (values['default-tls-secret'] ?? env.DEFAULT_TLS_SECRET) || undefined,
+    defaultCredentialsSecret:
+      (values['default-credentials-secret'] ?? env.DEFAULT_CREDENTIALS_SECRET) || undefined,
     ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
     fieldManager: 'capture-drain-operator',
   };

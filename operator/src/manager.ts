@@ -55,6 +55,8 @@ export function createManager(opts: {
       stallTimeout: config.defaultStallTimeout,
       onTimeout: config.defaultOnTimeout,
       ...(config.defaultEndpoint ? { endpoint: config.defaultEndpoint } : {}),
+      ...(config.defaultTlsSecret ? { tlsSecret: config.defaultTlsSecret } : {}),
+      ...(config.defaultCredentialsSecret ? { credentialsSecret: config.defaultCredentialsSecret } : {}),
     },
     enqueue: (key) => controller?.enqueue(key),
     fieldManager: config.fieldManager,

@@ -32,6 +32,9 @@ export interface OperatorDefaults {
   onTimeout: TimeoutPolicy;
   /** Used when neither the spec nor the StatefulSet names an endpoint. */
   endpoint?: string;
+  /** Secret names (in the drain's namespace) used when neither the spec nor the StatefulSet names one. */
+  tlsSecret?: string;
+  credentialsSecret?: string;
 }
 
 export const BUILTIN_DEFAULTS: OperatorDefaults = {
@@ -108,8 +111,11 @@ export function resolveSettings(opts: {
     throw new SettingsError(
       `no TiCDC endpoint: set spec.cluster.endpoint, or the ${ANNOTATIONS.endpoint} annotation on the pod's StatefulSet`,
     );
-  const tlsSecret = spec.cluster?.tlsSecretRef?.name ?? ann[ANNOTATIONS.tlsSecret];
-  const credentialsSecret = spec.cluster?.credentialsSecretRef?.name ?? ann[ANNOTATIONS.credentialsSecret];
+  const tlsSecret = spec.cluster?.tlsSecretRef?.name ?? ann[ANNOTATIONS.tlsSecret] ?? defaults.tlsSecret;
+  const credentialsSecret =
+    spec.cluster?.credentialsSecretRef?.name ??
+    ann[ANNOTATIONS.credentialsSecret] ??
+    defaults.credentialsSecret;
   let endpoint = normalizeEndpoint(endpointRaw);
   if (tlsSecret && endpoint.startsWith('http:')) endpoint = endpoint.replace(/^http:/, 'https:');
 

@@ -1,0 +1,56 @@
+// Operator flags and their environment variables: parsing, defaults and readable errors.
+import { describe, expect, test } from '@jest/globals';
+import { CONFIG_USAGE, ConfigError, loadConfig } from '../src/config.js';
+
+const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env);
+
+describe('operator config: default Secrets', () => {
+  test('unset by default', () => {
+    const c = load([]);
+    expect(c.defaultTlsSecret).toBeUndefined();
+    expect(c.defaultCredentialsSecret).toBeUndefined();
+  });
+
+  test('flags set them', () => {
+    const c = load(['--default-tls-secret', 'ticdc-tls', '--default-credentials-secret=ticdc.auth']);
+    expect(c.defaultTlsSecret).toBe('ticdc-tls');
+    expect(c.defaultCredentialsSecret).toBe('ticdc.auth');
+  });
+
+  test('environment variables set them; flags win over them', () => {
+    const env = { DEFAULT_TLS_SECRET: 'env-tls', DEFAULT_CREDENTIALS_SECRET: 'env-creds' };
+    expect(load([], env)).toMatchObject({
+      defaultTlsSecret: 'env-tls',
+      defaultCredentialsSecret: 'env-creds',
+    });
+    expect(load(['--default-tls-secret', 'flag-tls'], env)).toMatchObject({
+      defaultTlsSecret: 'flag-tls',
+      defaultCredentialsSecret: 'env-creds',
+    });
+  });
+
+  test('an empty value means no default (an unset chart value renders as "")', () => {
+    const c = load(['--default-tls-secret='], { DEFAULT_CREDENTIALS_SECRET: '' });
+    expect(c.defaultTlsSecret).toBeUndefined();
+    expect(c.defaultCredentialsSecret).toBeUndefined();
+  });
+
+  test.each([
+    ['--default-tls-secret', 'Bad_Name', /defaultTlsSecret: a Secret name/],
+    ['--default-credentials-secret', 'has space', /defaultCredentialsSecret: a Secret name/],
+    ['--default-tls-secret', '-leading-dash', /defaultTlsSecret: a Secret name/],
+    ['--default-tls-secret', 'a'.repeat(254), /defaultTlsSecret: .*253/],
+  ])('%s %s is rejected', (flag, value, message) => {
+    expect(() => load([`${flag}=${value}`])).toThrow(ConfigError);
+    expect(() => load([`${flag}=${value}`])).toThrow(message);
+  });
+
+  test('a missing value is a usage error', () => {
+    expect(() => load(['--default-tls-secret'])).toThrow(/--default-tls-secret.*argument/);
+  });
+
+  test('the usage text lists both flags and their environment variables', () => {
+    expect(CONFIG_USAGE).toMatch(/--default-tls-secret NAME .*\[DEFAULT_TLS_SECRET\]/s);
+    expect(CONFIG_USAGE).toMatch(/--default-credentials-secret NAME .*\[DEFAULT_CREDENTIALS_SECRET\]/);
+  });
+});
