@@ -1,0 +1,28 @@
+# The operator image: `docker build -t capture-drain-operator:0.1.0 .`
+# Build stage: all dependencies (TypeScript is a devDependency) and tsc -> dist/.
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# `npm install` against the committed lock, as `make install` does (see the Makefile for why not `npm ci`);
+# --ignore-scripts: no install script is needed to compile.
+RUN npm install --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json ./
+COPY operator ./operator
+COPY e2e ./e2e
+RUN ./node_modules/.bin/tsc -p tsconfig.json
+
+# Runtime stage: Node 24 and production dependencies only (no TypeScript, jest, or the `node`
+# devDependency that pins the toolchain for development).
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+# The CLI and what it loads: the operator, and the TiCDC simulator behind `capture-drain sim`.
+COPY --from=build /src/dist/operator/src ./dist/operator/src
+COPY --from=build /src/dist/e2e/ticdc-sim ./dist/e2e/ticdc-sim
+# Same non-root user as the chart's securityContext (runAsUser 65532); the files stay root-owned
+# and read-only to it.
+USER 65532:65532
+EXPOSE 8080 9443
+ENTRYPOINT ["node", "dist/operator/src/cli.js", "operator"]
