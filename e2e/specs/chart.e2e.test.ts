@@ -1,0 +1,484 @@
+// The Helm chart with the real helm binary (built with the control plane): lint, what it renders
+// for the values users set, values rejected by values.schema.json, the CRD it ships, and one real
+// install/uninstall (deployment.enabled=false, as e2e runs the operator outside the cluster).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { parseAllDocuments, parse } from 'yaml';
+import { CONFIG_USAGE, loadConfig } from '../../operator/src/config.js';
+import { CONTROLPLANE, Cluster, REPO, run, type RunResult } from '../harness/cluster.js';
+import { CHART } from '../harness/operator.js';
+
+const HELM = join(CONTROLPLANE, 'bin/helm');
+const NS = 'e2e-chart';
+const RELEASE = 'cdo-chart';
+const FULLNAME = `${RELEASE}-capture-drain-operator`;
+const helmHome = mkdtempSync(join(tmpdir(), 'cdo-helm-'));
+const chartYaml = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+
+// helm needs no cluster for lint and template: only its own state dirs, kept out of $HOME.
+const helm = (args: string[]): Promise<RunResult> =>
+  run(HELM, args, {
+    HELM_CACHE_HOME: join(helmHome, 'cache'),
+    HELM_CONFIG_HOME: join(helmHome, 'config'),
+    HELM_DATA_HOME: join(helmHome, 'data'),
+    KUBECONFIG: join(helmHome, 'no-kubeconfig'),
+  });
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: unknown;
+}
+
+/** `helm template` with `--set`-style values; throws with helm's stderr when it fails. */
+async function render(...set: string[]): Promise<Manifest[]> {
+  const r = await helm(['template', RELEASE, CHART, '--namespace', NS, ...set]);
+  if (r.code !== 0) throw new Error(`helm template ${set.join(' ')} failed: ${r.stderr}`);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJSON() as Manifest | null)
+    .filter((m): m is Manifest => !!m);
+}
+const kinds = (ms: Manifest[]) => ms.map((m) => m.kind).sort();
+const find = (ms: Manifest[], kind: string, name?: string) =>
+  ms.find((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are read field by field */
+const deploymentOf = (ms: Manifest[]) => find(ms, 'Deployment', FULLNAME) as any;
+const containerOf = (ms: Manifest[]) => deploymentOf(ms).spec.template.spec.containers[0];
+const argsOf = async (...set: string[]): Promise<string[]> => containerOf(await render(...set)).args;
+
+afterAll(() => rmSync(helmHome, { recursive: true, force: true }));
+
+describe('chart: lint and defaults', () => {
+  test.each([
+    [[]],
+    [['--set', 'deployment.enabled=false']],
+    [['--set', 'webhook.certificate.mode=certManager', '--set', 'metrics.serviceMonitor.enabled=true']],
+    [['--set', 'replicaCount=1', '--set', 'leaderElection.enabled=false', '--set', 'webhook.enabled=false']],
+  ])('helm lint --strict %j is clean', async (set) => {
+    const r = await helm(['lint', '--strict', CHART, ...set]);
+    expect(r.stderr + r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+    expect(r.code).toBe(0);
+  });
+
+  test('the defaults render every kind the operator needs', async () => {
+    const ms = await render();
+    expect(kinds(ms)).toEqual(
+      expect.arrayContaining([
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Deployment',
+        'PodDisruptionBudget',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ]),
+    );
+    expect(find(ms, 'ServiceMonitor')).toBeUndefined();
+    for (const m of ms) expect(m.metadata.labels?.['app.kubernetes.io/instance']).toBe(RELEASE);
+    // Namespaced objects land in the release namespace.
+    for (const m of ms.filter(
+      (x) => !x.kind.startsWith('Cluster') && x.kind !== 'ValidatingWebhookConfiguration',
+    ))
+      expect(m.metadata.namespace).toBe(NS);
+  });
+
+  test('the Deployment: 2 replicas, hardened pod, probes, downward API, spread over nodes', async () => {
+    const ms = await render();
+    const d = deploymentOf(ms);
+    expect(d.spec.replicas).toBe(2);
+    const pod = d.spec.template.spec;
+    expect(pod.serviceAccountName).toBe(find(ms, 'ServiceAccount')!.metadata.name);
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const c = containerOf(ms);
+    expect(c.image).toBe(`capture-drain-operator:${chartYaml.appVersion}`);
+    expect(c.command).toBeUndefined(); // the image's entrypoint runs `capture-drain operator`
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'webhook', containerPort: 9443, protocol: 'TCP' },
+    ]);
+    expect(c.resources.requests).toBeDefined();
+    expect(c.env).toEqual([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ]);
+    const selector = d.spec.selector.matchLabels;
+    expect(selector).toEqual({
+      'app.kubernetes.io/name': 'capture-drain-operator',
+      'app.kubernetes.io/instance': RELEASE,
+    });
+    const anti =
+      pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+    expect(anti).toEqual({ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } });
+    // The metrics Service and the PDB select the same pods.
+    expect((find(ms, 'Service', `${FULLNAME}-metrics`) as any).spec.selector).toEqual(selector);
+    expect((find(ms, 'PodDisruptionBudget') as any).spec.selector.matchLabels).toEqual(selector);
+    // A user's affinity replaces the default one.
+    const custom = await render('--set', 'affinity.nodeAffinity.x=y');
+    expect(deploymentOf(custom).spec.template.spec.affinity).toEqual({ nodeAffinity: { x: 'y' } });
+  });
+
+  test('the image is configurable', async () => {
+    const ms = await render(
+      '--set',
+      'image.repository=registry.example/cdo',
+      '--set',
+      'image.tag=v9',
+      '--set',
+      'image.pullPolicy=Always',
+      '--set',
+      'imagePullSecrets[0].name=pull',
+    );
+    expect(containerOf(ms)).toMatchObject({ image: 'registry.example/cdo:v9', imagePullPolicy: 'Always' });
+    expect(deploymentOf(ms).spec.template.spec.imagePullSecrets).toEqual([{ name: 'pull' }]);
+  });
+});
+
+describe('chart: operator arguments', () => {
+  // Flags that other parts of the operator add (webhook, rollouts, node drains): the chart passes them
+  // per the shared contract; once they are in CONFIG_USAGE they go through loadConfig below too.
+  const CONTRACT_FLAGS = [
+    '--rollouts',
+    '--node-drains',
+    '--webhook-address',
+    '--webhook-cert-mode',
+    '--webhook-cert-dir',
+    '--webhook-secret',
+    '--webhook-configuration',
+    '--webhook-hosts',
+  ];
+  const flagOf = (a: string) => a.split('=')[0]!;
+  const known = (a: string) => CONFIG_USAGE.includes(`${flagOf(a)} `);
+
+  test('defaults: every argument is a flag the operator knows, and it accepts them', async () => {
+    const args = await argsOf();
+    for (const a of args.filter((x) => !known(x))) expect(CONTRACT_FLAGS).toContain(flagOf(a));
+    const config = loadConfig(args.filter(known), { POD_NAMESPACE: NS, POD_NAME: 'cdo-0' });
+    expect(config).toMatchObject({
+      namespaces: [],
+      leaderElect: true,
+      leaderElectionNamespace: NS,
+      leaderElectionId: FULLNAME,
+      httpPort: 8080,
+      logLevel: 'info',
+      defaultTimeout: '10m',
+      defaultStallTimeout: '3m',
+      defaultOnTimeout: 'Hold',
+    });
+    expect(config.defaultEndpoint).toBeUndefined();
+    expect(config.defaultTlsSecret).toBeUndefined();
+    expect(args).toEqual(expect.arrayContaining(['--rollouts=true', '--node-drains=true']));
+  });
+
+  test('values become flags: defaults, namespaces, log level, controllers', async () => {
+    const args = await argsOf(
+      '--set',
+      'logLevel=debug',
+      '--set',
+      'watchNamespaces={tidb-a,tidb-b}',
+      '--set',
+      'defaults.timeout=20m',
+      '--set',
+      'defaults.stallTimeout=90s',
+      '--set',
+      'defaults.onTimeout=Release',
+      '--set',
+      'defaults.endpoint=https://ticdc.tidb:8300',
+      '--set',
+      'defaults.tlsSecret=ticdc-tls',
+      '--set',
+      'defaults.credentialsSecret=ticdc-auth',
+      '--set',
+      'metrics.port=9090',
+      '--set',
+      'rollouts.enabled=false',
+      '--set',
+      'nodeDrain.enabled=false',
+    );
+    const config = loadConfig(args.filter(known), { POD_NAMESPACE: NS });
+    expect(config).toMatchObject({
+      namespaces: ['tidb-a', 'tidb-b'],
+      logLevel: 'debug',
+      httpPort: 9090,
+      defaultTimeout: '20m',
+      defaultStallTimeout: '90s',
+      defaultOnTimeout: 'Release',
+      defaultEndpoint: 'https://ticdc.tidb:8300',
+      defaultTlsSecret: 'ticdc-tls',
+      defaultCredentialsSecret: 'ticdc-auth',
+    });
+    expect(args).toEqual(expect.arrayContaining(['--rollouts=false', '--node-drains=false']));
+  });
+
+  test('webhook, operator certificate mode: the operator writes <fullname>-webhook-cert', async () => {
+    const ms = await render();
+    const args: string[] = containerOf(ms).args;
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--webhook-address=:9443',
+        '--webhook-cert-mode=operator',
+        `--webhook-secret=${FULLNAME}-webhook-cert`,
+        `--webhook-configuration=${FULLNAME}`,
+        `--webhook-hosts=${FULLNAME}-webhook.${NS}.svc,${FULLNAME}-webhook.${NS}.svc.cluster.local`,
+      ]),
+    );
+    expect(args.some((a) => a.startsWith('--webhook-cert-dir'))).toBe(false);
+    expect(containerOf(ms).volumeMounts.map((v: { name: string }) => v.name)).toEqual(['tmp']);
+  });
+
+  test('webhook, certManager mode: the cert-manager Secret is mounted and read as files', async () => {
+    const ms = await render('--set', 'webhook.certificate.mode=certManager', '--set', 'webhook.port=10443');
+    const c = containerOf(ms);
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        '--webhook-address=:10443',
+        '--webhook-cert-mode=files',
+        '--webhook-cert-dir=/etc/capture-drain/webhook',
+      ]),
+    );
+    expect(c.args.some((a: string) => a.startsWith('--webhook-secret'))).toBe(false);
+    expect(c.ports).toContainEqual({ name: 'webhook', containerPort: 10443, protocol: 'TCP' });
+    expect(c.volumeMounts).toContainEqual({
+      name: 'webhook-cert',
+      mountPath: '/etc/capture-drain/webhook',
+      readOnly: true,
+    });
+    expect(deploymentOf(ms).spec.template.spec.volumes).toContainEqual({
+      name: 'webhook-cert',
+      secret: { secretName: `${FULLNAME}-webhook-cert` },
+    });
+  });
+
+  test('webhook disabled: no webhook port or flags', async () => {
+    const c = containerOf(await render('--set', 'webhook.enabled=false'));
+    expect(c.args.filter((a: string) => a.startsWith('--webhook'))).toEqual([]);
+    expect(c.ports.map((p: { name: string }) => p.name)).toEqual(['http']);
+  });
+});
+
+describe('chart: optional parts', () => {
+  test('deployment.enabled=false renders only the ServiceAccount and RBAC', async () => {
+    const ms = await render('--set', 'deployment.enabled=false', '--set', 'webhook.enabled=false');
+    const identity = ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount'];
+    expect([...new Set(kinds(ms))]).toEqual(identity);
+    // With the webhook on, its configuration may come too, but still nothing that runs the operator.
+    const withWebhook = await render(
+      '--set',
+      'deployment.enabled=false',
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+    );
+    expect(find(withWebhook, 'Deployment')).toBeUndefined();
+    expect(find(withWebhook, 'ServiceMonitor')).toBeUndefined();
+    expect(find(withWebhook, 'PodDisruptionBudget')).toBeUndefined();
+    expect(find(withWebhook, 'Service', `${FULLNAME}-metrics`)).toBeUndefined();
+  });
+
+  test('rbac.create=false and serviceAccount.create=false render neither', async () => {
+    const ms = await render(
+      '--set',
+      'rbac.create=false',
+      '--set',
+      'serviceAccount.create=false',
+      '--set',
+      'serviceAccount.name=mine',
+    );
+    expect(kinds(ms).filter((k) => /Role|ServiceAccount/.test(k))).toEqual([]);
+    expect(deploymentOf(ms).spec.template.spec.serviceAccountName).toBe('mine');
+  });
+
+  test('ServiceMonitor on: it scrapes the metrics Service by its labels and port name', async () => {
+    const ms = await render(
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.serviceMonitor.interval=15s',
+      '--set',
+      'metrics.serviceMonitor.labels.release=prom',
+    );
+    const sm = find(ms, 'ServiceMonitor') as any;
+    const svc = find(ms, 'Service', `${FULLNAME}-metrics`) as any;
+    expect(sm.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(sm.metadata.labels.release).toBe('prom');
+    expect(sm.spec.namespaceSelector).toEqual({ matchNames: [NS] });
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) expect(svc.metadata.labels[k]).toBe(v);
+    expect(sm.spec.endpoints).toEqual([{ port: svc.spec.ports[0].name, path: '/metrics', interval: '15s' }]);
+    expect(svc.spec.ports[0].targetPort).toBe('http');
+  });
+
+  test('ServiceMonitor without the metrics Service is refused with a reason', async () => {
+    const r = await helm([
+      'template',
+      RELEASE,
+      CHART,
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.service.enabled=false',
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/metrics.serviceMonitor.enabled needs metrics.service.enabled/);
+  });
+
+  test('one replica renders no PodDisruptionBudget (it would block every node drain)', async () => {
+    const ms = await render('--set', 'replicaCount=1');
+    expect(find(ms, 'PodDisruptionBudget')).toBeUndefined();
+  });
+});
+
+describe('chart: bad values are rejected with a readable message', () => {
+  const bad: [string, string[], RegExp][] = [
+    [
+      'unknown onTimeout',
+      ['--set', 'defaults.onTimeout=Maybe'],
+      /\/defaults\/onTimeout': value must be one of 'Hold', 'Release'/,
+    ],
+    [
+      'duration without unit',
+      ['--set-string', 'defaults.timeout=10'],
+      /\/defaults\/timeout': '10' does not match pattern/,
+    ],
+    [
+      'duration in words',
+      ['--set', 'defaults.stallTimeout=three minutes'],
+      /\/defaults\/stallTimeout'.*does not match/,
+    ],
+    [
+      'a number for a duration',
+      ['--set', 'defaults.timeout=10'],
+      /\/defaults\/timeout': got number, want string/,
+    ],
+    ['zero replicas', ['--set', 'replicaCount=0'], /\/replicaCount': minimum: got 0, want 1/],
+    ['unknown log level', ['--set', 'logLevel=loud'], /\/logLevel': value must be one of 'trace'/],
+    [
+      'unknown failurePolicy',
+      ['--set', 'webhook.failurePolicy=Maybe'],
+      /\/webhook\/failurePolicy': value must be one of 'Ignore', 'Fail'/,
+    ],
+    [
+      'unknown certificate mode',
+      ['--set', 'webhook.certificate.mode=selfSigned'],
+      /\/webhook\/certificate\/mode': value must be one of 'operator', 'certManager'/,
+    ],
+    ['a misspelt key', ['--set', 'defaults.onTimout=Hold'], /additional properties 'onTimout' not allowed/],
+    ['an unknown top-level key', ['--set', 'replicas=3'], /additional properties 'replicas' not allowed/],
+    [
+      'a bad Secret name',
+      ['--set', 'defaults.tlsSecret=TLS_Secret'],
+      /\/defaults\/tlsSecret': 'TLS_Secret' does not match pattern/,
+    ],
+    [
+      'an endpoint without scheme',
+      ['--set', 'defaults.endpoint=ticdc:8300'],
+      /\/defaults\/endpoint'.*does not match pattern/,
+    ],
+    ['a bad namespace', ['--set', 'watchNamespaces={Tidb}'], /\/watchNamespaces\/0'.*does not match pattern/],
+    [
+      'two replicas without leader election',
+      ['--set', 'leaderElection.enabled=false'],
+      /replicaCount > 1 needs leaderElection.enabled=true/,
+    ],
+  ];
+  test.each(bad)('%s', async (_what, set, message) => {
+    const r = await helm(['template', RELEASE, CHART, ...set]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+  });
+
+  test('helm lint --strict fails on them too', async () => {
+    const r = await helm(['lint', '--strict', CHART, '--set', 'defaults.onTimeout=Maybe']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/value must be one of 'Hold', 'Release'/);
+  });
+});
+
+describe('chart: CRD', () => {
+  test('the chart ships the repository CRD unchanged', async () => {
+    const repoCrd = readFileSync(join(REPO, 'crds/capturedrain.yaml'), 'utf8');
+    expect(readFileSync(join(CHART, 'crds/capturedrain.yaml'), 'utf8')).toBe(repoCrd);
+    const shown = await helm(['show', 'crds', CHART]);
+    expect(shown.code).toBe(0);
+    expect(parse(shown.stdout.replace(/^---\n/, ''))).toEqual(parse(repoCrd));
+  });
+});
+
+// The one part that needs the control plane the e2e global setup started.
+const stateDir = process.env.CDO_E2E_STATE;
+const haveCluster = !!stateDir && existsSync(join(stateDir, 'env'));
+(haveCluster ? describe : describe.skip)('chart: helm install into the control plane', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = new Cluster(stateDir!);
+    await c.kubectl(['create', 'namespace', NS]);
+  });
+  afterAll(async () => {
+    await c?.helm(['uninstall', RELEASE, '--namespace', NS]);
+    await c?.kubectl(['delete', 'namespace', NS, '--wait=false']);
+  });
+
+  test('install (no Deployment): the ServiceAccount gets the chart RBAC and no more; uninstall removes it', async () => {
+    const as = `system:serviceaccount:${NS}:${FULLNAME}`;
+    const can = async (...args: string[]) =>
+      (await c.kubectl(['auth', 'can-i', ...args, '--as', as])).stdout.trim();
+
+    const installed = await c.helm([
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NS,
+      '--set',
+      'deployment.enabled=false',
+      '--set',
+      'webhook.enabled=false',
+      '--wait',
+      '--timeout',
+      '60s',
+    ]);
+    expect({ code: installed.code, stderr: installed.stderr }).toEqual({
+      code: 0,
+      stderr: expect.not.stringMatching(/error/i),
+    });
+    expect(installed.stdout).toMatch(/STATUS: deployed/);
+    expect(installed.stdout).toMatch(/no Deployment \(deployment.enabled=false\)/);
+    expect(installed.stdout).toMatch(/kubectl get capturedrains -A -w/);
+
+    await c.kubectlOk(['get', 'serviceaccount', FULLNAME, '-n', NS]);
+    expect((await c.kubectl(['get', 'deployment', FULLNAME, '-n', NS])).code).not.toBe(0);
+    expect(await can('list', 'capturedrains.drain.ticdc.io', '--all-namespaces')).toBe('yes');
+    expect(await can('patch', 'capturedrains.drain.ticdc.io', '--subresource=status', '-n', 'other')).toBe(
+      'yes',
+    );
+    expect(await can('delete', 'pods', '-n', 'other')).toBe('yes');
+    expect(await can('update', 'leases.coordination.k8s.io', '-n', NS)).toBe('yes');
+    // Least privilege: the Lease only in its own namespace, Secrets only by name, nothing destructive beyond pods.
+    expect(await can('update', 'leases.coordination.k8s.io', '-n', 'default')).toBe('no');
+    expect(await can('list', 'secrets', '-n', 'other')).toBe('no');
+    expect(await can('delete', 'statefulsets', '-n', 'other')).toBe('no');
+    expect(await can('delete', 'nodes')).toBe('no');
+
+    const removed = await c.helm(['uninstall', RELEASE, '--namespace', NS, '--wait']);
+    expect(removed.code).toBe(0);
+    expect((await c.kubectl(['get', 'serviceaccount', FULLNAME, '-n', NS])).code).not.toBe(0);
+    expect((await c.kubectl(['get', 'clusterrole', FULLNAME])).code).not.toBe(0);
+    expect(await can('list', 'capturedrains.drain.ticdc.io', '--all-namespaces')).toBe('no');
+    // helm keeps CRDs on uninstall: drains survive an operator reinstall.
+    await c.kubectlOk(['get', 'crd', 'capturedrains.drain.ticdc.io']);
+  });
+});
