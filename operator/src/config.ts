@@ -25,6 +25,8 @@ export const ConfigSchema = z.object({
   defaultEndpoint: z.string().url().optional(),
   ticdcRequestTimeout: duration,
   fieldManager: z.string().min(1),
+  /** Drain capture pods off cordoned nodes (node cordon controller). */
+  nodeDrains: z.boolean(),
 });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
 
@@ -43,7 +45,8 @@ Options (environment variable in brackets):
   --default-stall-timeout DUR    (default 3m)
   --default-on-timeout Hold|Release  (default Hold)
   --default-endpoint URL         TiCDC endpoint when neither spec nor StatefulSet names one
-  --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)`;
+  --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)
+  --node-drains true|false       drain capture pods off cordoned nodes (default true) [NODE_DRAINS]`;
 
 export class ConfigError extends Error {}
 
@@ -67,6 +70,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'default-on-timeout': { type: 'string' },
         'default-endpoint': { type: 'string' },
         'ticdc-request-timeout': { type: 'string' },
+        'node-drains': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -82,6 +86,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const leaderElect = (values['leader-elect'] ?? env.LEADER_ELECT ?? 'true').toLowerCase();
   if (leaderElect !== 'true' && leaderElect !== 'false')
     throw new ConfigError(`--leader-elect must be true or false, got "${leaderElect}"`);
+  const nodeDrains = (values['node-drains'] ?? env.NODE_DRAINS ?? 'true').toLowerCase();
+  if (nodeDrains !== 'true' && nodeDrains !== 'false')
+    throw new ConfigError(`--node-drains must be true or false, got "${nodeDrains}"`);
   const raw = {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespaces,
@@ -99,6 +106,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     defaultEndpoint: values['default-endpoint'] ?? env.TICDC_ENDPOINT,
     ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
     fieldManager: 'capture-drain-operator',
+    nodeDrains: nodeDrains === 'true',
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
