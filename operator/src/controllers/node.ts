@@ -112,7 +112,10 @@ export class NodeReconciler {
     this.settle(nodeName, remaining);
     if (remaining > 0 && !this.announced.has(nodeName)) {
       this.announced.add(nodeName);
-      const names = onNode.filter((p) => !decision.ignored.some((i) => i.pod === p)).map(podRef);
+      const names = onNode
+        .filter((p) => !decision.ignored.some((i) => i.pod === p))
+        .map(podRef)
+        .sort();
       this.deps.events.event(
         NODE_REF(nodeName),
         'Normal',
