@@ -31,6 +31,7 @@ import { ensurePodDrain } from './pod-drains.js';
 
 /** Safety net while a cordoned node still holds capture pods (events normally wake it sooner). */
 export const CORDON_RECHECK_MS = 30_000;
+const RECENT_TTL_MS = 30_000;
 
 export interface NodeMetrics {
   drainsCreated: Counter;
@@ -70,8 +71,11 @@ const NODE_REF = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 const podRef = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`;
 
 export class NodeReconciler {
-  /** Drains created here that the informer may not show yet (keeps one-at-a-time exact). */
-  private readonly recent = new Map<string, CaptureDrainObject>();
+  /**
+   * Drains created here that the informer may not show yet (keeps one-at-a-time exact). Dropped once
+   * the cache has them, or after RECENT_TTL_MS in case the drain was deleted before the cache saw it.
+   */
+  private readonly recent = new Map<string, { drain: CaptureDrainObject; at: number }>();
   /** Nodes last seen cordoned with capture pods, to announce a cordon once. */
   private readonly announced = new Set<string>();
 
@@ -135,8 +139,10 @@ export class NodeReconciler {
   private drains(): CaptureDrainObject[] {
     const cached = this.deps.drains.list();
     const seen = new Set(cached.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
-    for (const k of [...this.recent.keys()]) if (seen.has(k)) this.recent.delete(k);
-    return [...cached, ...this.recent.values()];
+    const now = Date.now();
+    for (const [k, r] of [...this.recent])
+      if (seen.has(k) || now - r.at > RECENT_TTL_MS) this.recent.delete(k);
+    return [...cached, ...[...this.recent.values()].map((r) => r.drain)];
   }
 
   private async readOwners(onNode: PodLike[]) {
@@ -210,7 +216,7 @@ export class NodeReconciler {
       log.debug({ drain: ref, pod: podRef(pod) }, 'Capture pod already has a drain; reusing it');
       return;
     }
-    this.recent.set(ref, drain);
+    this.recent.set(ref, { drain, at: Date.now() });
     this.deps.metrics.drainsCreated.inc();
     log.info({ drain: ref, pod: podRef(pod), node: nodeName }, 'Started cordon drain of capture pod');
     this.deps.events.event(
