@@ -78,6 +78,8 @@ export class NodeReconciler {
   private readonly recent = new Map<string, { drain: CaptureDrainObject; at: number }>();
   /** Nodes last seen cordoned with capture pods, to announce a cordon once. */
   private readonly announced = new Set<string>();
+  /** Per node, why each waiting pod (by UID) waited last time: logged and reported on change only. */
+  private readonly waits = new Map<string, Map<string, string>>();
 
   constructor(private readonly deps: NodeReconcilerDeps) {}
 
@@ -130,8 +132,7 @@ export class NodeReconciler {
     }
     for (const { pod, reason } of decision.ignored)
       ctx.log.debug({ pod: podRef(pod), reason }, 'Cordon leaves this capture pod alone');
-    for (const { pod, reason, detail } of decision.waiting)
-      ctx.log.info({ pod: podRef(pod), reason }, `Capture pod waits: ${detail}`);
+    this.reportWaits(nodeName, decision, ctx.log);
     for (const pod of decision.drain) await this.startDrain(nodeName, pod, statefulSets, ctx.log);
     return remaining > 0 ? { requeueAfterMs: CORDON_RECHECK_MS } : undefined;
   };
@@ -241,6 +242,27 @@ export class NodeReconciler {
     );
   }
 
+  /** Pods are re-examined on every pod or drain event: say why one waits only when the reason changes. */
+  private reportWaits(nodeName: string, decision: NodeDecision, log: Logger) {
+    const before = this.waits.get(nodeName) ?? new Map<string, string>();
+    const now = new Map<string, string>();
+    for (const { pod, reason, detail } of decision.waiting) {
+      const uid = pod.metadata.uid ?? '';
+      now.set(uid, reason);
+      if (before.get(uid) === reason) continue;
+      log.info({ pod: podRef(pod), reason }, `Capture pod waits: ${detail}`);
+      if (reason === 'DrainHeld')
+        this.deps.events.event(
+          NODE_REF(nodeName),
+          'Warning',
+          'CordonDrainBlocked',
+          'Drain',
+          `Capture pod ${podRef(pod)} stays on cordoned node ${nodeName}: ${detail}`,
+        );
+    }
+    this.waits.set(nodeName, now);
+  }
+
   private settle(nodeName: string, remaining: number) {
     if (remaining > 0) {
       this.deps.metrics.capturePods.set({ node: nodeName }, remaining);
@@ -248,6 +270,7 @@ export class NodeReconciler {
     }
     this.deps.metrics.capturePods.remove({ node: nodeName });
     this.announced.delete(nodeName);
+    this.waits.delete(nodeName);
   }
 }
 

@@ -100,6 +100,7 @@ async function harness(opts: {
   annotations?: Record<string, Record<string, string>>;
   moveRatePerSec?: number;
   nodeDrains?: boolean;
+  stsAnnotations?: Record<string, string>;
 }) {
   const kube = new FakeKube({ gracefulPodDeletion: false });
   const replicas = Object.keys(opts.placement).length;
@@ -130,7 +131,7 @@ async function harness(opts: {
       name: 'ticdc',
       namespace: NS,
       labels: { 'drain.ticdc.io/managed': 'true' },
-      annotations: { 'drain.ticdc.io/endpoint': sim.url },
+      annotations: { 'drain.ticdc.io/endpoint': sim.url, ...opts.stsAnnotations },
     },
     spec: { serviceName: 'ticdc-peer', replicas },
   });
@@ -373,6 +374,35 @@ describe('node cordon controller', () => {
     expect(h.pod('ticdc-0')?.metadata.uid).toBe(before['ticdc-0']);
     expect(h.pod('ticdc-0')?.spec.nodeName).toBe('n1');
     expect(await h.nodeEvents()).toContain('Cordoned node n1: draining 1 capture pod (tidb/ticdc-2)');
+  });
+
+  test('a held cordon drain keeps the other pods of the StatefulSet in place and warns on the node', async () => {
+    const h = await harness({
+      placement: { 'ticdc-0': 'n1', 'ticdc-1': 'n2', 'ticdc-2': 'n1' },
+      stsAnnotations: {
+        'drain.ticdc.io/timeout': '1s',
+        'drain.ticdc.io/stall-timeout': '1s',
+        'drain.ticdc.io/on-timeout': 'Hold',
+      },
+      moveRatePerSec: 0.2,
+    });
+    h.sim.setFaults({ stall: true });
+    const before = uids(h, ['ticdc-0', 'ticdc-2']);
+    await h.setUnschedulable('n1', true);
+    const held = await h.until('the first drain held', () =>
+      h.cordonDrains().find((d) => d.status?.phase === 'Failed'),
+    );
+    expect(held.status!.reason).toBe('TimedOut');
+    await new Promise((r) => setTimeout(r, 700));
+    expect(h.cordonDrains()).toHaveLength(1);
+    expect(uids(h, ['ticdc-0', 'ticdc-2'])).toEqual(before);
+    expect(await h.nodeEvents()).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^Capture pod tidb\/ticdc-2 stays on cordoned node n1: drain tidb\/ticdc-0-[0-9a-f]{8} of StatefulSet tidb\/ticdc ended Failed \(TimedOut\) without releasing its pod$/,
+        ),
+      ]),
+    );
   });
 
   test('the unschedulable taint alone counts as a cordon', async () => {
