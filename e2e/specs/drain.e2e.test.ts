@@ -76,7 +76,7 @@ describe('manual drains with kubectl', () => {
     expect(await can('patch', 'capturedrains.drain.ticdc.io', '-n', NS)).toBe('no');
     expect(await can('list', 'secrets', '-n', NS)).toBe('no');
     expect(await can('delete', 'statefulsets', '-n', NS)).toBe('no');
-    expect(await can('create', 'capturedrains.drain.ticdc.io', '-n', NS)).toBe('no');
+    expect(await can('update', 'capturedrains.drain.ticdc.io', '-n', NS)).toBe('no');
   });
 
   test('podAction Delete: Pending -> Draining -> Drained -> Releasing -> Completed, pod deleted only after zero', async () => {

@@ -36,6 +36,8 @@ export const ConfigSchema = z.object({
   defaultCredentialsSecret: secretName.optional(),
   ticdcRequestTimeout: duration,
   fieldManager: z.string().min(1),
+  /** Drain capture pods off cordoned nodes (node cordon controller). */
+  nodeDrains: z.boolean(),
 });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
 
@@ -57,7 +59,8 @@ Options (environment variable in brackets):
   --default-tls-secret NAME      TLS Secret, looked up in the drain's namespace, when neither spec nor
                                  StatefulSet names one [DEFAULT_TLS_SECRET]
   --default-credentials-secret NAME  credentials Secret, likewise [DEFAULT_CREDENTIALS_SECRET]
-  --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)`;
+  --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)
+  --node-drains true|false       drain capture pods off cordoned nodes (default true) [NODE_DRAINS]`;
 
 export class ConfigError extends Error {}
 
@@ -83,6 +86,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'default-tls-secret': { type: 'string' },
         'default-credentials-secret': { type: 'string' },
         'ticdc-request-timeout': { type: 'string' },
+        'node-drains': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -98,6 +102,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const leaderElect = (values['leader-elect'] ?? env.LEADER_ELECT ?? 'true').toLowerCase();
   if (leaderElect !== 'true' && leaderElect !== 'false')
     throw new ConfigError(`--leader-elect must be true or false, got "${leaderElect}"`);
+  const nodeDrains = (values['node-drains'] ?? env.NODE_DRAINS ?? 'true').toLowerCase();
+  if (nodeDrains !== 'true' && nodeDrains !== 'false')
+    throw new ConfigError(`--node-drains must be true or false, got "${nodeDrains}"`);
   const raw = {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespaces,
@@ -119,6 +126,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       (values['default-credentials-secret'] ?? env.DEFAULT_CREDENTIALS_SECRET) || undefined,
     ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
     fieldManager: 'capture-drain-operator',
+    nodeDrains: nodeDrains === 'true',
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {

@@ -8,6 +8,7 @@ import {
   type CaptureDrainCache,
   type CaptureDrainObject,
 } from './controllers/capturedrain.js';
+import { createNodeController } from './controllers/node.js';
 import { TicdcClientPool } from './controllers/ticdc-clients.js';
 import { Controller, watchInto } from './kube/controller.js';
 import type { EventRecorder } from './kube/events.js';
@@ -69,6 +70,19 @@ export function createManager(opts: {
     registry,
   });
   for (const inf of drainInformers) watchInto(inf, controller);
+  // Node cordon: drain capture pods off unschedulable nodes before evictions arrive.
+  const nodeController = config.nodeDrains
+    ? createNodeController({
+        kube,
+        informers,
+        scopes,
+        drains,
+        drainInformers,
+        events: opts.events,
+        registry,
+        logger,
+      })
+    : undefined;
 
   return {
     informers,
@@ -81,7 +95,7 @@ export function createManager(opts: {
       }
       logger.info('Caches synced; starting controllers');
       // Resolves once the signal aborts and in-flight reconciles finished.
-      await controller.start(signal);
+      await Promise.all([controller.start(signal), nodeController?.start(signal)]);
       await informers.stop();
       await clients.close();
     },

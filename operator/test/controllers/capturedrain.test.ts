@@ -29,6 +29,7 @@ const config: OperatorConfig = {
   defaultOnTimeout: 'Hold',
   ticdcRequestTimeout: '2s',
   fieldManager: 'capture-drain-operator',
+  nodeDrains: false,
 };
 
 /** Feeds the simulator's capture registry from the fake API server's pods. */

@@ -1,0 +1,274 @@
+// Node cordon: which capture pods on a node to drain now, which queued cordon drains to cancel.
+// Pure: the controller reads nodes, pods, StatefulSets and drains from caches and the API; this
+// decides. The rules (docs/design.md, "Node cordon"):
+// - A node is cordoned when spec.unschedulable is true or it carries the
+//   node.kubernetes.io/unschedulable:NoSchedule taint (what the node lifecycle controller and
+//   maintenance operators set).
+// - Candidates: managed capture pods on the node that are not terminating, not annotated
+//   drain.ticdc.io/skip: "true", owned by a live StatefulSet in a live namespace, and without a
+//   drain for their incarnation yet (a drain from another trigger is reused, never doubled).
+// - One at a time per StatefulSet: a new drain starts only when no other operator drain of the
+//   StatefulSet is unfinished, none of its pods is held by a failed drain, and every other pod of
+//   it exists and is Ready (so the previous pod's replacement is up before the next capture goes).
+// - Uncordoned (or the pod opted out with the skip annotation): cordon drains that have not
+//   started (no status.startTime) are cancelled; started ones run to the end, because a
+//   half-drained capture is worse than a moved one.
+import type { CaptureDrainObject } from '../controllers/capturedrain.js';
+import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
+import { isTerminal } from '../drain/machine.js';
+import type { KubeObject } from '../kube/port.js';
+
+export const MANAGED_LABEL = 'drain.ticdc.io/managed';
+export const MANAGED_SELECTOR = `${MANAGED_LABEL}=true`;
+export const SKIP_ANNOTATION = 'drain.ticdc.io/skip';
+export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
+
+interface Taint {
+  key?: string;
+  effect?: string;
+}
+
+export interface NodeLike extends KubeObject {
+  spec?: { unschedulable?: boolean; taints?: Taint[] };
+}
+
+export interface PodLike extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+export interface StatefulSetLike extends KubeObject {
+  spec?: { replicas?: number };
+}
+
+export function isCordoned(node: NodeLike | undefined): boolean {
+  if (!node) return false;
+  if (node.spec?.unschedulable === true) return true;
+  return (node.spec?.taints ?? []).some((t) => t.key === UNSCHEDULABLE_TAINT && t.effect === 'NoSchedule');
+}
+
+export function isReady(pod: PodLike): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export function isSkipped(pod: KubeObject): boolean {
+  return pod.metadata.annotations?.[SKIP_ANNOTATION] === 'true';
+}
+
+/** The StatefulSet that controls the pod: its name and UID from the owner reference. */
+export function ownerStatefulSet(pod: KubeObject): { name: string; uid: string } | undefined {
+  const ref = pod.metadata.ownerReferences?.find(
+    (r) => r.kind === 'StatefulSet' && r.controller && r.apiVersion.startsWith('apps/'),
+  );
+  return ref ? { name: ref.name, uid: ref.uid } : undefined;
+}
+
+export interface NodeInputs {
+  nodeName: string;
+  cordoned: boolean;
+  /** Every managed capture pod the operator sees (those on other nodes count for readiness). */
+  pods: PodLike[];
+  /** The StatefulSets of the pods on the node, by "namespace/name"; absent = not found. */
+  statefulSets: ReadonlyMap<string, StatefulSetLike>;
+  /** Namespaces being deleted. */
+  terminatingNamespaces: ReadonlySet<string>;
+  /** Every CaptureDrain the operator sees. */
+  drains: CaptureDrainObject[];
+}
+
+export type IgnoreReason = 'Skipped' | 'NoStatefulSet' | 'StatefulSetDeleting' | 'NamespaceTerminating';
+
+export type WaitReason =
+  /** Another drain of the StatefulSet has not finished. */
+  | 'StatefulSetBusy'
+  /** A pod of the StatefulSet is missing or not Ready (e.g. the previous pod's replacement). */
+  | 'ReplicasNotReady'
+  /** A drain of a pod of the StatefulSet failed without releasing it: a human decides. */
+  | 'DrainHeld'
+  /** Another candidate of the same StatefulSet goes first. */
+  | 'Turn';
+
+export interface NodeDecision {
+  cordoned: boolean;
+  /** Pods to create a NodeCordon drain for now: at most one per StatefulSet. */
+  drain: PodLike[];
+  /** Unstarted NodeCordon drains to delete. */
+  cancel: CaptureDrainObject[];
+  /** Pods whose incarnation already has an unfinished drain (any trigger). */
+  draining: { pod: PodLike; drain: CaptureDrainObject }[];
+  /** Pods still on the node that wait for their turn. */
+  waiting: { pod: PodLike; reason: WaitReason; detail: string }[];
+  /** Pods the cordon leaves alone. */
+  ignored: { pod: PodLike; reason: IgnoreReason }[];
+  /** Pods whose drain released them (the drain's pod action or its trigger removes them). */
+  released: PodLike[];
+  /** Started NodeCordon drains on an uncordoned node: they run to the end. */
+  finishing: CaptureDrainObject[];
+}
+
+/** The drain for this pod incarnation, if any (matched by the labels ensurePodDrain sets). */
+function drainFor(pod: KubeObject, drains: CaptureDrainObject[]): CaptureDrainObject | undefined {
+  return drains.find(
+    (d) =>
+      d.metadata.namespace === pod.metadata.namespace &&
+      d.metadata.labels?.[DRAIN_LABELS.podUid] === pod.metadata.uid &&
+      !d.metadata.deletionTimestamp,
+  );
+}
+
+const isCordonDrain = (d: CaptureDrainObject) => d.metadata.labels?.[DRAIN_LABELS.trigger] === 'NodeCordon';
+const started = (d: CaptureDrainObject) => !!d.status?.startTime;
+
+function ordinal(name: string | undefined): number {
+  const m = /-(\d+)$/.exec(name ?? '');
+  return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
+}
+
+export function decideNode(input: NodeInputs): NodeDecision {
+  const out: NodeDecision = {
+    cordoned: input.cordoned,
+    drain: [],
+    cancel: [],
+    draining: [],
+    waiting: [],
+    ignored: [],
+    released: [],
+    finishing: [],
+  };
+  const onNode = input.pods.filter(
+    (p) => p.spec?.nodeName === input.nodeName && !p.metadata.deletionTimestamp,
+  );
+
+  if (!input.cordoned) {
+    for (const pod of onNode) {
+      const d = drainFor(pod, input.drains);
+      if (!d || !isCordonDrain(d) || isTerminal(d.status?.phase)) continue;
+      if (started(d)) out.finishing.push(d);
+      else out.cancel.push(d);
+    }
+    return out;
+  }
+
+  // Candidates grouped by StatefulSet ("namespace/name").
+  const candidates = new Map<string, PodLike[]>();
+  for (const pod of onNode) {
+    const ns = pod.metadata.namespace ?? '';
+    const d = drainFor(pod, input.drains);
+    const ignore = ignoreReason(pod, input);
+    if (ignore) {
+      out.ignored.push({ pod, reason: ignore });
+      // Opting out after a cordon drain was queued withdraws it while it still can be.
+      if (d && isCordonDrain(d) && !started(d) && !isTerminal(d.status?.phase)) out.cancel.push(d);
+      continue;
+    }
+    const state = podDrainState(d, pod.metadata.uid ?? '');
+    if (d && state === 'InProgress') {
+      out.draining.push({ pod, drain: d });
+      continue;
+    }
+    if (state === 'Released') {
+      out.released.push(pod);
+      continue;
+    }
+    if (state === 'Held') {
+      out.waiting.push({
+        pod,
+        reason: 'DrainHeld',
+        detail: `drain ${ns}/${d!.metadata.name} ended ${d!.status?.phase} (${d!.status?.reason ?? 'no reason'}) without releasing the pod`,
+      });
+      continue;
+    }
+    const key = `${ns}/${ownerStatefulSet(pod)!.name}`;
+    candidates.set(key, [...(candidates.get(key) ?? []), pod]);
+  }
+
+  for (const [key, pods] of candidates) {
+    const sts = input.statefulSets.get(key)!;
+    const block = stsBlock(sts, input);
+    // Unready pods first: draining them costs the cluster nothing, and while they stay, their
+    // siblings' readiness gate could never open.
+    const ordered = [...pods].sort(
+      (a, b) =>
+        Number(isReady(a)) - Number(isReady(b)) || ordinal(a.metadata.name) - ordinal(b.metadata.name),
+    );
+    const [first, ...rest] = ordered;
+    const notReady = block ? undefined : unreadySiblings(sts, first!, input.pods);
+    if (block) out.waiting.push({ pod: first!, ...block });
+    else if (notReady)
+      out.waiting.push({
+        pod: first!,
+        reason: 'ReplicasNotReady',
+        detail: `waiting until every other pod of StatefulSet ${key} is Ready (${notReady})`,
+      });
+    else out.drain.push(first!);
+    for (const pod of rest)
+      out.waiting.push({
+        pod,
+        reason: 'Turn',
+        detail: `after ${first!.metadata.name}: one capture of StatefulSet ${key} at a time`,
+      });
+  }
+  return out;
+}
+
+function ignoreReason(pod: PodLike, input: NodeInputs): IgnoreReason | undefined {
+  if (isSkipped(pod)) return 'Skipped';
+  const owner = ownerStatefulSet(pod);
+  if (!owner) return 'NoStatefulSet';
+  const ns = pod.metadata.namespace ?? '';
+  if (input.terminatingNamespaces.has(ns)) return 'NamespaceTerminating';
+  const sts = input.statefulSets.get(`${ns}/${owner.name}`);
+  // Missing, being deleted, or a newer StatefulSet of the same name (the pod is an orphan).
+  if (!sts || sts.metadata.deletionTimestamp || sts.metadata.uid !== owner.uid) return 'StatefulSetDeleting';
+  return undefined;
+}
+
+/** Why the StatefulSet may not start another drain now, from the drains alone. */
+function stsBlock(
+  sts: StatefulSetLike,
+  input: NodeInputs,
+): { reason: WaitReason; detail: string } | undefined {
+  const ns = sts.metadata.namespace;
+  const name = sts.metadata.name;
+  const mine = input.drains.filter(
+    (d) =>
+      d.metadata.namespace === ns &&
+      d.metadata.labels?.[DRAIN_LABELS.statefulSet] === name &&
+      !d.metadata.deletionTimestamp,
+  );
+  const busy = mine.find((d) => !isTerminal(d.status?.phase));
+  if (busy)
+    return {
+      reason: 'StatefulSetBusy',
+      detail: `drain ${ns}/${busy.metadata.name} of StatefulSet ${ns}/${name} has not finished`,
+    };
+  // A held drain of a pod that still exists: that capture is stuck in TiCDC; do not pile on.
+  const live = new Map(
+    input.pods.filter((p) => p.metadata.namespace === ns).map((p) => [p.metadata.uid ?? '', p]),
+  );
+  const held = mine.find((d) => {
+    const uid = d.metadata.labels?.[DRAIN_LABELS.podUid] ?? '';
+    const pod = live.get(uid);
+    return pod && !pod.metadata.deletionTimestamp && podDrainState(d, uid) === 'Held';
+  });
+  if (held)
+    return {
+      reason: 'DrainHeld',
+      detail: `drain ${ns}/${held.metadata.name} of StatefulSet ${ns}/${name} ended ${held.status?.phase} (${held.status?.reason ?? 'no reason'}) without releasing its pod`,
+    };
+  return undefined;
+}
+
+/** "2/3 other pods Ready" when the StatefulSet is not whole apart from `pod`; undefined when it is. */
+function unreadySiblings(sts: StatefulSetLike, pod: PodLike, pods: PodLike[]): string | undefined {
+  const want = (sts.spec?.replicas ?? 1) - 1;
+  const ready = pods.filter(
+    (p) =>
+      p !== pod &&
+      p.metadata.namespace === sts.metadata.namespace &&
+      ownerStatefulSet(p)?.uid === sts.metadata.uid &&
+      !p.metadata.deletionTimestamp &&
+      isReady(p),
+  ).length;
+  return ready >= want ? undefined : `${ready}/${want} other pods Ready`;
+}
