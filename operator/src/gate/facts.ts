@@ -20,7 +20,7 @@ export class DeadlineError extends Error {
 }
 
 /** Settles with `p`, or rejects with DeadlineError once `signal` aborts. */
-function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+export function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new DeadlineError('deadline exceeded'));
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(new DeadlineError('API read took too long'));
