@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import {
   admissionResponse,
@@ -41,8 +42,7 @@ function post(
         headers: { 'Content-Type': opts.contentType ?? 'application/json' },
       },
       (res) => {
-        const peer =
-          (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate()?.fingerprint256 ?? '';
+        const peer = (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 ?? '';
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () =>
