@@ -118,8 +118,7 @@ export function createDrainMetrics(registry: Registry): DrainMetrics {
     }),
     webhookUnprotectedTotal: getOrCreateCounter(registry, {
       name: 'capture_drain_webhook_unprotected_total',
-      help:
-        'Managed capture pods that started terminating without a drain and without the gate admitting it (webhook down under failurePolicy Ignore, or bypassed).',
+      help: 'Managed capture pods that started terminating without a drain and without the gate admitting it (webhook down under failurePolicy Ignore, or bypassed).',
     }),
   };
 }
