@@ -6,6 +6,12 @@
 {{- default (include "cdo.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
+{{/* What the Deployment, the metrics Service and the webhook Service select pods by. */}}
+{{- define "cdo.selectorLabels" -}}
+app.kubernetes.io/name: capture-drain-operator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
 {{- define "cdo.labels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
