@@ -1,4 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import {
   DEFAULT_CERT_POLICY,
@@ -220,5 +223,23 @@ describe('SecretCertSource', () => {
       await s.publishCaBundle(pkiFromSecret(kube.peek(Resources.secrets, NS, 'cdo-webhook-cert'))!.caBundle),
     ).toBe(true);
     expect(bundleOf(kube).every(Boolean)).toBe(true);
+  });
+});
+
+describe('FileCertSource', () => {
+  test('reads tls.crt/tls.key from the directory each time (a renewed mounted Secret is picked up)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdo-webhook-'));
+    const source = new FileCertSource(dir);
+    await expect(source.load()).rejects.toThrow(/tls\.crt|ENOENT/);
+    const a = renew(undefined, 'all', opts(T0)).serving;
+    writeFileSync(join(dir, 'tls.crt'), a.certPem);
+    writeFileSync(join(dir, 'tls.key'), a.keyPem);
+    expect(await source.load()).toEqual(a);
+    const b = renew(undefined, 'all', opts(T0)).serving;
+    writeFileSync(join(dir, 'tls.crt'), b.certPem);
+    writeFileSync(join(dir, 'tls.key'), b.keyPem);
+    expect(await source.load()).toEqual(b);
+    // A certificate with the wrong key cannot back the server.
+    expect(() => assertUsable({ certPem: a.certPem, keyPem: b.keyPem })).toThrow();
   });
 });
