@@ -14,7 +14,13 @@ import {
   splitPem,
   type CertPolicy,
 } from '../../src/webhook/certs.js';
-import { SecretCertSource, pkiFromSecret, secretData } from '../../src/webhook/cert-sources.js';
+import {
+  FileCertSource,
+  SecretCertSource,
+  assertUsable,
+  pkiFromSecret,
+  secretData,
+} from '../../src/webhook/cert-sources.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { FakeKube, conflict } from '../support/fake-kube.js';
 
