@@ -38,6 +38,19 @@ export const ConfigSchema = z.object({
   fieldManager: z.string().min(1),
   /** Drain capture pods off cordoned nodes (node cordon controller). */
   nodeDrains: z.boolean(),
+
+  /** The pod-termination gate's admission webhook server; absent = not served (no --webhook-address). */
+  webhook: z
+    .object({
+      host: z.string(),
+      port: z.number().int().min(0).max(65535),
+      certMode: z.enum(['operator', 'files']),
+      certDir: z.string().min(1),
+      secret: z.string().min(1),
+      configuration: z.string(),
+      hosts: z.array(z.string().min(1)),
+    })
+    .optional(),
 });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
 
@@ -60,7 +73,16 @@ Options (environment variable in brackets):
                                  StatefulSet names one [DEFAULT_TLS_SECRET]
   --default-credentials-secret NAME  credentials Secret, likewise [DEFAULT_CREDENTIALS_SECRET]
   --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)
-  --node-drains true|false       drain capture pods off cordoned nodes (default true) [NODE_DRAINS]`;
+  --node-drains true|false       drain capture pods off cordoned nodes (default true) [NODE_DRAINS]
+  --webhook-address HOST:PORT    serve the pod-termination admission webhook here (default: none)
+  --webhook-cert-mode operator|files  operator: self-signed CA + certificate in --webhook-secret;
+                                 files: tls.crt/tls.key from --webhook-cert-dir (default operator)
+  --webhook-cert-dir DIR         (default /etc/capture-drain/webhook)
+  --webhook-secret NAME          Secret in the operator's namespace [POD_NAMESPACE]
+                                 (default capture-drain-operator-webhook-cert)
+  --webhook-configuration NAME   ValidatingWebhookConfiguration whose caBundle the operator keeps
+                                 current in operator mode; empty = none (default capture-drain-operator)
+  --webhook-hosts H[,H]          DNS names / IPs of the serving certificate (required in operator mode)`;
 
 export class ConfigError extends Error {}
 
@@ -87,6 +109,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'default-credentials-secret': { type: 'string' },
         'ticdc-request-timeout': { type: 'string' },
         'node-drains': { type: 'string' },
+
+        'webhook-address': { type: 'string' },
+        'webhook-cert-mode': { type: 'string' },
+        'webhook-cert-dir': { type: 'string' },
+        'webhook-secret': { type: 'string' },
+        'webhook-configuration': { type: 'string' },
+        'webhook-hosts': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -95,6 +124,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const http = values['http-address'] ?? env.HTTP_ADDRESS ?? '0.0.0.0:8080';
   const m = /^(.*):(\d+)$/.exec(http);
   if (!m) throw new ConfigError(`--http-address must be HOST:PORT, got "${http}"`);
+  const webhookAddress = values['webhook-address'] ?? '';
+  const wm = /^(.*):(\d+)$/.exec(webhookAddress);
+  if (webhookAddress && !wm)
+    throw new ConfigError(`--webhook-address must be HOST:PORT, got "${webhookAddress}"`);
   const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -127,12 +160,30 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
     fieldManager: 'capture-drain-operator',
     nodeDrains: nodeDrains === 'true',
+
+    webhook: wm
+      ? {
+          host: wm[1] || '0.0.0.0',
+          port: Number(wm[2]),
+          certMode: values['webhook-cert-mode'] ?? 'operator',
+          certDir: values['webhook-cert-dir'] ?? '/etc/capture-drain/webhook',
+          secret: values['webhook-secret'] ?? 'capture-drain-operator-webhook-cert',
+          configuration: values['webhook-configuration'] ?? 'capture-drain-operator',
+          hosts: (values['webhook-hosts'] ?? '')
+            .split(',')
+            .map((h) => h.trim())
+            .filter(Boolean),
+        }
+      : undefined,
   };
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${issues}`);
   }
+  const c = parsed.data;
+  if (c.webhook?.certMode === 'operator' && !c.webhook.hosts.length)
+    throw new ConfigError('--webhook-hosts is required with --webhook-address in operator cert mode');
   if (parseDuration(parsed.data.defaultStallTimeout) > parseDuration(parsed.data.defaultTimeout))
     throw new ConfigError('--default-stall-timeout must not be longer than --default-timeout');
   return parsed.data;

@@ -9,6 +9,10 @@ import { createManager } from './manager.js';
 import { createLogger } from './observability/logger.js';
 import { createRegistry } from './observability/metrics.js';
 import { createProbeServer, informersHealthyCheck, syncedCheck } from './observability/server.js';
+import { GateHandler } from './gate/handler.js';
+import { createGateMetrics } from './gate/metrics.js';
+import { FileCertSource, SecretCertSource } from './webhook/cert-sources.js';
+import { WebhookServer } from './webhook/server.js';
 
 export async function operatorCommand(
   argv: string[],
@@ -54,6 +58,36 @@ export async function operatorCommand(
 
   const stop = new AbortController();
   io.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  // The pod-termination gate's webhook runs on every replica, leader or not.
+  const webhookStop = new AbortController();
+  stop.signal.addEventListener('abort', () => webhookStop.abort(), { once: true });
+  let webhookDone: Promise<void> = Promise.resolve();
+  if (config.webhook) {
+    const w = config.webhook;
+    const source =
+      w.certMode === 'files'
+        ? new FileCertSource(w.certDir)
+        : new SecretCertSource({
+            kube,
+            namespace: config.leaderElectionNamespace,
+            secretName: w.secret,
+            webhookConfiguration: w.configuration,
+            hosts: w.hosts,
+            logger,
+          });
+    const gate = new GateHandler({ kube, events, metrics: createGateMetrics(registry), logger });
+    const webhook = new WebhookServer({
+      host: w.host,
+      port: w.port,
+      source,
+      review: (req) => gate.review(req),
+      logger,
+      // Files: pick up a renewed mounted Secret soon; operator mode: renewal is months ahead.
+      refreshMs: w.certMode === 'files' ? 10_000 : 60_000,
+    });
+    probes.addReadyCheck('webhook', webhook.readyCheck);
+    webhookDone = webhook.run(webhookStop.signal);
+  }
   let lost = false;
   if (config.leaderElect) {
     // A standby replica is ready (it serves probes and metrics); only the leader runs caches.
@@ -76,6 +110,8 @@ export async function operatorCommand(
     probes.addReadyCheck('informers', syncedCheck(manager.informers));
     await manager.run(stop.signal);
   }
+  webhookStop.abort();
+  await webhookDone;
   await events.flush();
   await probes.close();
   await kube.close();

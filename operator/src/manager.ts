@@ -15,6 +15,11 @@ import type { EventRecorder } from './kube/events.js';
 import { InformerSet, type Informer } from './kube/informer.js';
 import { Resources, type KubeClient } from './kube/port.js';
 import { createDrainMetrics } from './observability/metrics.js';
+import { MANAGED_LABEL } from './gate/decide.js';
+import { createGateMetrics } from './gate/metrics.js';
+import { StatefulSetNudger } from './gate/nudge.js';
+import { UnprotectedDeleteWatcher } from './gate/unprotected.js';
+import type { KubeObject } from './kube/port.js';
 
 export interface Manager {
   informers: InformerSet;
@@ -83,6 +88,27 @@ export function createManager(opts: {
         logger,
       })
     : undefined;
+
+  // Pod-termination gate, leader side: report deletions that bypassed the webhook, and nudge
+  // StatefulSets whose controller waits to retry a delete the gate now admits.
+  if (config.webhook) {
+    const gateMetrics = createGateMetrics(registry);
+    const unprotected = new UnprotectedDeleteWatcher({
+      kube,
+      events: opts.events,
+      metrics: gateMetrics,
+      logger,
+    });
+    const nudger = new StatefulSetNudger({ kube, metrics: gateMetrics, logger });
+    for (const s of scopes)
+      informers
+        .informer<KubeObject>(Resources.pods, { ...s, labelSelector: `${MANAGED_LABEL}=true` })
+        .onUpdate(unprotected.onUpdate);
+    for (const inf of drainInformers) {
+      inf.onAdd(nudger.onDrain);
+      inf.onUpdate((_old, cur) => nudger.onDrain(cur));
+    }
+  }
 
   return {
     informers,

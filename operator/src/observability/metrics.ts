@@ -118,7 +118,7 @@ export function createDrainMetrics(registry: Registry): DrainMetrics {
     }),
     webhookUnprotectedTotal: getOrCreateCounter(registry, {
       name: 'capture_drain_webhook_unprotected_total',
-      help: 'Pod removals the webhook let through without a drain (fail-open or out of scope).',
+      help: 'Managed capture pods that started terminating without a drain and without the gate admitting it (webhook down under failurePolicy Ignore, or bypassed).',
     }),
   };
 }

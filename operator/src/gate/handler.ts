@@ -1,0 +1,220 @@
+// The admission side of the gate: turns a parsed AdmissionRequest (pods DELETE, pods/eviction
+// CREATE) into facts, asks decide(), starts the drain when one is needed (never on dry-run), and
+// records metrics, events and logs. Answers within `budgetMs`: every API call races one deadline.
+import type { Logger } from 'pino';
+import { ensurePodDrain } from '../controllers/pod-drains.js';
+import type { EventSink } from '../controllers/capturedrain.js';
+import type { KubeClient, KubeObject } from '../kube/port.js';
+import { silentLogger } from '../observability/logger.js';
+import {
+  DeleteOptionsSchema,
+  EvictionSchema,
+  type AdmissionRequest,
+  type AdmissionVerdict,
+} from '../webhook/admission.js';
+import {
+  decide,
+  quickDecision,
+  statefulSetOwner,
+  type GateDecision,
+  type GateRequest,
+  type PodFacts,
+} from './decide.js';
+import { bounded, drainFacts, gatherFacts, readPod } from './facts.js';
+import type { GateMetrics } from './metrics.js';
+
+export interface GateHandlerOptions {
+  kube: KubeClient;
+  events: EventSink;
+  metrics: GateMetrics;
+  logger?: Logger;
+  /** Time for all API calls of one request; keep it below the webhook's timeoutSeconds. Default 3 s. */
+  budgetMs?: number;
+}
+
+type Operation = 'delete' | 'evict';
+
+export class GateHandler {
+  private readonly log: Logger;
+  private readonly budgetMs: number;
+
+  constructor(private readonly opts: GateHandlerOptions) {
+    this.log = (opts.logger ?? silentLogger()).child({ component: 'gate' });
+    this.budgetMs = opts.budgetMs ?? 3_000;
+  }
+
+  async review(req: AdmissionRequest): Promise<AdmissionVerdict> {
+    const started = performance.now();
+    const op = operationOf(req);
+    if (!op) {
+      // Only reachable through a misconfigured webhook: never block what we do not understand.
+      this.log.warn(
+        { resource: req.resource, subResource: req.subResource, operation: req.operation },
+        'Unexpected admission request; admitting',
+      );
+      return { allowed: true };
+    }
+    const signal = AbortSignal.timeout(this.budgetMs);
+    let verdict: AdmissionVerdict;
+    try {
+      const { decision, request } = await this.decideRequest(req, op, signal);
+      verdict = await this.act(decision, request, req, op, signal);
+      this.opts.metrics.decisions.inc({ operation: op, reason: decision.reason });
+    } catch (err) {
+      // decideRequest never throws for API errors; this is a bug or an unexpected payload.
+      this.log.error({ err, uid: req.uid }, 'Gate failed to decide');
+      verdict = {
+        allowed: false,
+        code: op === 'evict' ? 429 : 500,
+        message: `capture-drain gate error: ${(err as Error).message}`,
+      };
+      this.opts.metrics.decisions.inc({ operation: op, reason: 'Error' });
+    }
+    this.opts.metrics.requests.inc({ operation: op, decision: verdict.allowed ? 'allowed' : 'denied' });
+    this.opts.metrics.duration.observe({ operation: op }, (performance.now() - started) / 1000);
+    return verdict;
+  }
+
+  private async decideRequest(
+    req: AdmissionRequest,
+    op: Operation,
+    signal: AbortSignal,
+  ): Promise<{ decision: GateDecision; request: GateRequest }> {
+    const username = req.userInfo.username ?? '';
+    let request: GateRequest;
+    if (op === 'delete') {
+      const options = DeleteOptionsSchema.safeParse(req.options ?? {});
+      const o = options.success ? options.data : {};
+      request = {
+        operation: 'Delete',
+        dryRun: !!req.dryRun || !!o.dryRun?.includes('All'),
+        username,
+        ...(o.preconditions?.uid ? { preconditionUid: o.preconditions.uid } : {}),
+        pod: (req.oldObject ?? undefined) as PodFacts | undefined,
+      };
+    } else {
+      const eviction = EvictionSchema.parse(req.object ?? {});
+      const o = eviction.deleteOptions ?? {};
+      const base = {
+        operation: 'Evict' as const,
+        dryRun: !!req.dryRun || !!o.dryRun?.includes('All'),
+        username,
+        ...(o.preconditions?.uid ? { preconditionUid: o.preconditions.uid } : {}),
+      };
+      const name = req.name ?? eviction.metadata?.name;
+      const namespace = req.namespace ?? eviction.metadata?.namespace;
+      try {
+        const pod = name && namespace ? await readPod(this.opts.kube, namespace, name, signal) : undefined;
+        request = { ...base, pod };
+      } catch (err) {
+        request = { ...base, pod: undefined };
+        return {
+          request,
+          decision: {
+            allowed: false,
+            reason: 'LookupFailed',
+            code: 429,
+            message: `capture-drain gate could not read pod ${namespace}/${name} (${(err as Error).message}); retry shortly`,
+          },
+        };
+      }
+    }
+    const quick = quickDecision(request);
+    if (quick) return { decision: quick, request };
+    const facts = await gatherFacts(this.opts.kube, request, signal);
+    return { decision: decide(facts), request };
+  }
+
+  /** Starts the drain a denial asks for, then answers; logs and events. */
+  private async act(
+    decision: GateDecision,
+    request: GateRequest,
+    req: AdmissionRequest,
+    op: Operation,
+    signal: AbortSignal,
+  ): Promise<AdmissionVerdict> {
+    const pod = request.pod;
+    const who = req.userInfo.username ?? '';
+    const ctx = {
+      uid: req.uid,
+      operation: op,
+      pod: pod && `${pod.metadata.namespace}/${pod.metadata.name}`,
+      user: who,
+      dryRun: request.dryRun,
+    };
+    if (decision.allowed) {
+      this.log.debug({ ...ctx, reason: decision.reason }, 'Admitted');
+      return decision.reason === 'Skip'
+        ? { allowed: true, warnings: [`${decision.message}; the capture's work is moved reactively`] }
+        : { allowed: true };
+    }
+    if (decision.startDrain && !request.dryRun && pod) {
+      const owner = statefulSetOwner(pod);
+      const statefulSet: KubeObject | undefined = owner
+        ? { metadata: { name: owner.name, uid: owner.uid } }
+        : undefined;
+      try {
+        const { drain, created } = await bounded(
+          ensurePodDrain(this.opts.kube, {
+            pod,
+            ...(statefulSet ? { statefulSet } : {}),
+            trigger: decision.startDrain.trigger,
+            podAction: decision.startDrain.podAction,
+          }),
+          signal,
+        );
+        if (created) {
+          this.log.info(
+            { ...ctx, drain: drain.metadata.name, trigger: decision.startDrain.trigger },
+            'Termination held; drain started',
+          );
+          this.opts.events.event(
+            podRef(pod),
+            'Normal',
+            'DrainRequested',
+            'Drain',
+            `${op === 'evict' ? 'Eviction' : 'Deletion'} by ${who || 'unknown'} held until drained: CaptureDrain ${drain.metadata.name} (trigger ${decision.startDrain.trigger})`,
+          );
+        }
+        // A drain someone else created may already be done.
+        const again = decide({
+          ...request,
+          namespaceTerminating: false,
+          statefulSet: undefined,
+          drain: drainFacts(drain, pod.metadata.uid!),
+        });
+        if (again.allowed) return { allowed: true };
+        // Reused: the answer shows that drain's phase and podAction.
+        if (!created) decision = again;
+      } catch (err) {
+        this.log.warn({ ...ctx, err: (err as Error).message }, 'Could not start the drain');
+        return {
+          allowed: false,
+          code: op === 'evict' ? 429 : 500,
+          message: `capture pod ${ctx.pod} must be drained first, but the drain could not be started (${(err as Error).message}); retry shortly`,
+        };
+      }
+    } else if (decision.reason === 'DrainHeld' && pod && !request.dryRun) {
+      this.opts.events.event(podRef(pod), 'Warning', 'TerminationBlocked', 'Drain', decision.message);
+    }
+    this.log.info({ ...ctx, reason: decision.reason, code: decision.code }, 'Termination denied');
+    return { allowed: false, code: decision.code, message: decision.message };
+  }
+}
+
+function operationOf(req: AdmissionRequest): Operation | undefined {
+  if (req.resource.group !== '' || req.resource.resource !== 'pods') return undefined;
+  if (req.operation === 'DELETE' && !req.subResource) return 'delete';
+  if (req.operation === 'CREATE' && req.subResource === 'eviction') return 'evict';
+  return undefined;
+}
+
+function podRef(pod: KubeObject) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    name: pod.metadata.name ?? '',
+    ...(pod.metadata.namespace ? { namespace: pod.metadata.namespace } : {}),
+    ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+  };
+}

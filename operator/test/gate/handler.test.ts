@@ -1,0 +1,309 @@
+import { describe, expect, test } from '@jest/globals';
+import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
+import { DRAIN_LABELS, podDrainName } from '../../src/controllers/pod-drains.js';
+import { STATEFULSET_CONTROLLER } from '../../src/gate/decide.js';
+import { GateHandler } from '../../src/gate/handler.js';
+import { createGateMetrics } from '../../src/gate/metrics.js';
+import { Resources, type KubeClient, type KubeObject } from '../../src/kube/port.js';
+import { createRegistry } from '../../src/observability/metrics.js';
+import type { AdmissionRequest } from '../../src/webhook/admission.js';
+import { FakeKube } from '../support/fake-kube.js';
+
+const NS = 'tidb';
+const sts: KubeObject = {
+  apiVersion: 'apps/v1',
+  kind: 'StatefulSet',
+  metadata: { name: 'ticdc', namespace: NS, uid: 'sts-uid', labels: { 'drain.ticdc.io/managed': 'true' } },
+  spec: { replicas: 3 },
+};
+// FakeKube assigns UIDs on seed: tests read the live objects back (live()).
+let stsUid = '';
+const pod = (name = 'ticdc-1', uid = `${name}-uid`): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name,
+    namespace: NS,
+    uid,
+    labels: { app: 'ticdc', 'drain.ticdc.io/managed': 'true' },
+    ownerReferences: [
+      { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: stsUid, controller: true },
+    ],
+  },
+  status: { phase: 'Running' },
+});
+
+let current: FakeKube;
+/** The pod as stored (with the UID FakeKube gave it). */
+const live = (name = 'ticdc-1') => current.peek<KubeObject>(Resources.pods, NS, name)!;
+const uidOf = (name = 'ticdc-1') => live(name).metadata.uid!;
+
+function setup() {
+  const kube = new FakeKube();
+  current = kube;
+  kube.seed(Resources.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: NS },
+    status: { phase: 'Active' },
+  });
+  stsUid = kube.seed(Resources.statefulsets, sts).metadata.uid!;
+  kube.seed(Resources.pods, pod());
+  const events: { reason: string; note: string; type: string }[] = [];
+  const registry = createRegistry({ defaultMetrics: false });
+  const metrics = createGateMetrics(registry);
+  const handler = new GateHandler({
+    kube,
+    events: { event: (_r, type, reason, _a, note) => events.push({ type, reason, note }) },
+    metrics,
+    budgetMs: 500,
+  });
+  return { kube, handler, events, registry, metrics };
+}
+
+let seq = 0;
+const deleteReq = (over: Partial<AdmissionRequest> = {}, p: KubeObject = live()): AdmissionRequest => ({
+  uid: `req-${++seq}`,
+  kind: { group: '', version: 'v1', kind: 'Pod' },
+  resource: { group: '', version: 'v1', resource: 'pods' },
+  name: p.metadata.name!,
+  namespace: NS,
+  operation: 'DELETE',
+  userInfo: { username: 'alice' },
+  oldObject: p as AdmissionRequest['oldObject'],
+  object: null,
+  options: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions' },
+  dryRun: false,
+  ...over,
+});
+const evictReq = (
+  name = 'ticdc-1',
+  deleteOptions: Record<string, unknown> = {},
+  dryRun = false,
+): AdmissionRequest => ({
+  uid: `req-${++seq}`,
+  kind: { group: 'policy', version: 'v1', kind: 'Eviction' },
+  resource: { group: '', version: 'v1', resource: 'pods' },
+  subResource: 'eviction',
+  name,
+  namespace: NS,
+  operation: 'CREATE',
+  userInfo: { username: 'admin' },
+  object: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: NS }, deleteOptions },
+  dryRun,
+});
+
+const drains = (kube: FakeKube) => kube.objects<CaptureDrainObject>(Resources.capturedrains, NS);
+
+async function release(kube: FakeKube, name: string, phase: 'Completed' | 'Releasing' = 'Completed') {
+  await kube.patch(
+    Resources.capturedrains,
+    NS,
+    name,
+    { status: { phase, podUID: uidOf(), releaseTime: '2026-01-01T00:00:00Z' } },
+    'merge',
+    { subresource: 'status' },
+  );
+}
+
+describe('gate handler', () => {
+  test('a user delete is denied, starts one PodDeletion drain, and passes once released', async () => {
+    const { kube, handler, events, registry } = setup();
+    const v = await handler.review(deleteReq());
+    expect(v.allowed).toBe(false);
+    expect(v.code).toBe(403);
+    expect(v.message).toContain('the operator deletes it once it is drained');
+    const [d] = drains(kube);
+    expect(d?.metadata.name).toBe(podDrainName('ticdc-1', uidOf()));
+    expect(d?.spec).toEqual({ podName: 'ticdc-1', podAction: 'Delete', trigger: 'PodDeletion' });
+    expect(d?.metadata.ownerReferences?.[0]?.uid).toBe(stsUid);
+    expect(events).toEqual([expect.objectContaining({ reason: 'DrainRequested', type: 'Normal' })]);
+
+    const again = await handler.review(deleteReq());
+    expect(again.allowed).toBe(false);
+    expect(drains(kube)).toHaveLength(1);
+    expect(events).toHaveLength(1);
+
+    await release(kube, d!.metadata.name, 'Releasing');
+    expect((await handler.review(deleteReq())).allowed).toBe(true);
+    const metrics = await registry.getMetricsAsJSON();
+    const reqs = metrics.find((m) => m.name === 'capture_drain_webhook_requests_total')!;
+    expect(reqs.values).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ labels: { operation: 'delete', decision: 'denied' }, value: 2 }),
+        expect.objectContaining({ labels: { operation: 'delete', decision: 'allowed' }, value: 1 }),
+      ]),
+    );
+  });
+
+  test('an eviction gets 429 and an Eviction drain that keeps the pod; the retry passes once drained', async () => {
+    const { kube, handler } = setup();
+    const v = await handler.review(evictReq());
+    expect(v).toMatchObject({ allowed: false, code: 429 });
+    expect(v.message).toContain('kubectl drain retries');
+    const [d] = drains(kube);
+    expect(d?.spec).toMatchObject({ podAction: 'None', trigger: 'Eviction' });
+    await release(kube, d!.metadata.name);
+    expect((await handler.review(evictReq())).allowed).toBe(true);
+  });
+
+  test('the StatefulSet controller: scale-in vs rolling update by ordinal', async () => {
+    const { kube, handler } = setup();
+    kube.seed(Resources.pods, pod('ticdc-2'));
+    await handler.review(deleteReq({ userInfo: { username: STATEFULSET_CONTROLLER } }, live('ticdc-2')));
+    await kube.patch(Resources.statefulsets, NS, 'ticdc', { spec: { replicas: 1 } }, 'merge');
+    await handler.review(deleteReq({ userInfo: { username: STATEFULSET_CONTROLLER } }, live('ticdc-1')));
+    const triggers = Object.fromEntries(
+      drains(kube).map((d) => [d.spec.podName, [d.spec.trigger, d.spec.podAction]]),
+    );
+    expect(triggers).toEqual({ 'ticdc-2': ['RollingUpdate', 'None'], 'ticdc-1': ['ScaleIn', 'None'] });
+  });
+
+  test('dry runs create nothing (delete dryRun, eviction deleteOptions.dryRun)', async () => {
+    const { kube, handler, events } = setup();
+    const a = await handler.review(deleteReq({ dryRun: true }));
+    const b = await handler.review(evictReq('ticdc-1', { dryRun: ['All'] }));
+    const c = await handler.review(evictReq('ticdc-1', {}, true));
+    expect([a.allowed, b.allowed, c.allowed]).toEqual([false, false, false]);
+    expect(a.message).toContain('would start');
+    expect(drains(kube)).toHaveLength(0);
+    expect(kube.callsOf('create')).toHaveLength(0);
+    expect(events).toHaveLength(0);
+  });
+
+  test('unmanaged, skipped and terminating pods pass without API reads', async () => {
+    const { kube, handler } = setup();
+    const unmanaged = structuredClone(live());
+    unmanaged.metadata.labels = { app: 'web' };
+    const skipped = structuredClone(live());
+    skipped.metadata.annotations = { 'drain.ticdc.io/skip': 'true' };
+    const terminating = structuredClone(live());
+    terminating.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    const before = kube.callsOf('get').length;
+    expect((await handler.review(deleteReq({}, unmanaged))).allowed).toBe(true);
+    const skip = await handler.review(deleteReq({}, skipped));
+    expect(skip.allowed).toBe(true);
+    expect(skip.warnings?.[0]).toContain('not drained');
+    expect((await handler.review(deleteReq({}, terminating))).allowed).toBe(true);
+    expect(kube.callsOf('get').length).toBe(before);
+  });
+
+  test('an eviction of an unmanaged or missing pod passes after one read', async () => {
+    const { kube, handler } = setup();
+    const web = pod('web-0');
+    web.metadata.labels = {};
+    kube.seed(Resources.pods, web);
+    expect((await handler.review(evictReq('web-0'))).allowed).toBe(true);
+    expect((await handler.review(evictReq('nope'))).allowed).toBe(true);
+    expect(drains(kube)).toHaveLength(0);
+  });
+
+  test('an eviction with a stale UID precondition passes', async () => {
+    const { handler, kube } = setup();
+    const v = await handler.review(evictReq('ticdc-1', { preconditions: { uid: 'old-uid' } }));
+    expect(v.allowed).toBe(true);
+    expect(drains(kube)).toHaveLength(0);
+  });
+
+  test('namespace deletion and StatefulSet deletion are never held', async () => {
+    const { kube, handler } = setup();
+    await kube.patch(Resources.namespaces, undefined, NS, { status: { phase: 'Terminating' } }, 'merge', {
+      subresource: 'status',
+    });
+    expect(
+      (
+        await handler.review(
+          deleteReq({ userInfo: { username: 'system:serviceaccount:kube-system:namespace-controller' } }),
+        )
+      ).allowed,
+    ).toBe(true);
+    const { kube: kube2, handler: handler2 } = setup();
+    await kube2.delete(Resources.statefulsets, NS, 'ticdc');
+    expect(
+      (
+        await handler2.review(
+          deleteReq({
+            userInfo: { username: 'system:serviceaccount:kube-system:generic-garbage-collector' },
+          }),
+        )
+      ).allowed,
+    ).toBe(true);
+    expect(drains(kube)).toHaveLength(0);
+    expect(drains(kube2)).toHaveLength(0);
+  });
+
+  test('a failed read denies retryably and starts nothing', async () => {
+    const { kube, handler } = setup();
+    // One injection per read (namespace, StatefulSet, drain); only the drain read fails.
+    kube.failNext(
+      'get',
+      (call) => (call.type?.endsWith('/capturedrains') ? new Error('connection reset') : undefined),
+      3,
+    );
+    const v = await handler.review(deleteReq());
+    expect(v).toMatchObject({ allowed: false, code: 500 });
+    expect(v.message).toContain('connection reset');
+    expect(drains(kube)).toHaveLength(0);
+  });
+
+  test('a read that outlasts the budget is answered in time', async () => {
+    const { kube, handler } = setup();
+    const slow: KubeClient = Object.create(kube) as KubeClient;
+    slow.get = (() => new Promise(() => undefined)) as KubeClient['get'];
+    const h = new GateHandler({
+      kube: slow,
+      events: { event: () => undefined },
+      metrics: createGateMetrics(createRegistry({ defaultMetrics: false })),
+      budgetMs: 100,
+    });
+    const t = Date.now();
+    const v = await h.review(evictReq());
+    expect(Date.now() - t).toBeLessThan(1_000);
+    expect(v).toMatchObject({ allowed: false, code: 429 });
+    void handler;
+  });
+
+  test('a held drain denies with 403 and a Warning event, even for evictions', async () => {
+    const { kube, handler, events } = setup();
+    await handler.review(evictReq());
+    const [d] = drains(kube);
+    await kube.patch(
+      Resources.capturedrains,
+      NS,
+      d!.metadata.name,
+      {
+        status: { phase: 'Failed', reason: 'Timeout', message: 'drain timed out after 10m', podUID: uidOf() },
+      },
+      'merge',
+      { subresource: 'status' },
+    );
+    const v = await handler.review(evictReq());
+    expect(v).toMatchObject({ allowed: false, code: 403 });
+    expect(v.message).toContain('drain timed out after 10m');
+    expect(events.map((e) => e.reason)).toContain('TerminationBlocked');
+  });
+
+  test('a drain for an earlier incarnation does not count', async () => {
+    const { kube, handler } = setup();
+    // Same pod name, a drain labelled for another UID under this incarnation's name cannot exist;
+    // but a Released drain of the old pod must not admit the new one.
+    kube.seed(Resources.capturedrains, {
+      apiVersion: 'drain.ticdc.io/v1alpha1',
+      kind: 'CaptureDrain',
+      metadata: {
+        name: podDrainName('ticdc-1', 'old'),
+        namespace: NS,
+        labels: { [DRAIN_LABELS.podUid]: 'old' },
+      },
+      spec: { podName: 'ticdc-1' },
+      status: { phase: 'Completed', releaseTime: '2026-01-01T00:00:00Z', podUID: 'old' },
+    } as CaptureDrainObject);
+    expect((await handler.review(deleteReq())).allowed).toBe(false);
+  });
+
+  test('requests it does not gate are admitted', async () => {
+    const { handler } = setup();
+    const v = await handler.review({ ...deleteReq(), operation: 'UPDATE' });
+    expect(v.allowed).toBe(true);
+  });
+});
