@@ -25,6 +25,8 @@ export const ConfigSchema = z.object({
   defaultEndpoint: z.string().url().optional(),
   ticdcRequestTimeout: duration,
   fieldManager: z.string().min(1),
+  /** Drained rollouts and scale-ins of managed StatefulSets (absent: on). */
+  rollouts: z.boolean().optional(),
 });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
 
@@ -43,7 +45,8 @@ Options (environment variable in brackets):
   --default-stall-timeout DUR    (default 3m)
   --default-on-timeout Hold|Release  (default Hold)
   --default-endpoint URL         TiCDC endpoint when neither spec nor StatefulSet names one
-  --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)`;
+  --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)
+  --rollouts true|false          drain pods before rolling updates and scale-ins of managed StatefulSets (default true)`;
 
 export class ConfigError extends Error {}
 
@@ -67,6 +70,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'default-on-timeout': { type: 'string' },
         'default-endpoint': { type: 'string' },
         'ticdc-request-timeout': { type: 'string' },
+        rollouts: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -82,7 +86,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const leaderElect = (values['leader-elect'] ?? env.LEADER_ELECT ?? 'true').toLowerCase();
   if (leaderElect !== 'true' && leaderElect !== 'false')
     throw new ConfigError(`--leader-elect must be true or false, got "${leaderElect}"`);
+  const rollouts = (values.rollouts ?? 'true').toLowerCase();
+  if (rollouts !== 'true' && rollouts !== 'false')
+    throw new ConfigError(`--rollouts must be true or false, got "${values.rollouts}"`);
   const raw = {
+    rollouts: rollouts === 'true',
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespaces,
     leaderElect: leaderElect === 'true',

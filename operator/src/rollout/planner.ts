@@ -31,6 +31,8 @@ export interface StatefulSetView {
   updateRevision: string;
   /** The pod template carries drain.ticdc.io/managed=true (else its pods are invisible to us). */
   templateManaged: boolean;
+  /** An annotation the controller could not parse: the rollout is Blocked with this message. */
+  configError?: string;
   /** How long a pod may stay not Ready (or its capture unregistered) before the rollout reports Blocked. */
   podReadyTimeoutMs: number;
 }
@@ -251,8 +253,11 @@ export function plan(input: PlanInput): Plan {
     };
   };
 
-  if (typeof desired === 'string' || (typeof desired === 'number' && desired < 1)) {
-    const msg = `annotation drain.ticdc.io/replicas must be a whole number of at least 1, got "${desired}"`;
+  const badReplicas = typeof desired === 'string' || (typeof desired === 'number' && desired < 1);
+  if (badReplicas || sts.configError) {
+    const msg =
+      sts.configError ??
+      `annotation drain.ticdc.io/replicas must be a whole number of at least 1, got "${desired}"`;
     return finish(
       'Idle',
       { ...wait('Configuration', msg), blocked: { reason: 'InvalidAnnotation', message: msg } },
@@ -429,7 +434,7 @@ function healthGate(ctx: Ctx, count: number, except?: number): Partial | undefin
     if (since !== undefined && input.now - since > sts.podReadyTimeoutMs)
       w.blocked = {
         reason: 'CaptureNotDeparted',
-        message: `Drained capture ${linger.capture.id} of ${linger.drain.podName} is still registered ${fmt(input.now - since)} after its release`,
+        message: `Drained capture ${linger.capture.id} of ${linger.drain.podName} is still registered ${fmt(sts.podReadyTimeoutMs)} after its release`,
       };
     return w;
   }
@@ -454,7 +459,8 @@ function deadline(ctx: Ctx, w: Partial, pod: PodView, reason: string): Partial {
   if (waited > ctx.sts.podReadyTimeoutMs)
     w.blocked = {
       reason,
-      message: `${w.message.replace(/^Waiting for /, '')}: still not done after ${fmt(waited)} (pod-ready-timeout ${fmt(ctx.sts.podReadyTimeoutMs)}); the rollout stops here`,
+      // No elapsed time in the text: it is written to an annotation only when it changes.
+      message: `${w.message.replace(/^Waiting for /, '')}: not done within pod-ready-timeout ${fmt(ctx.sts.podReadyTimeoutMs)}; the rollout stops here until it is (fix the pod or roll back)`,
     };
   return w;
 }

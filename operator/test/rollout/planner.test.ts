@@ -80,7 +80,7 @@ const rows: Row[] = [
     }),
     step: { type: 'Wait', reason: 'PodReady', pod: 'ticdc-4' },
     blocked: 'PodNotReady',
-    message: /ticdc-4 to become Ready: still not done after 10m1s/,
+    message: /ticdc-4 to become Ready: not done within pod-ready-timeout 10m/,
   },
   {
     name: 'the drained capture is still registered: wait for it to leave',
@@ -237,6 +237,13 @@ const rows: Row[] = [
     step: { type: 'Wait', reason: 'Configuration' },
     blocked: 'InvalidAnnotation',
     message: /"three"/,
+  },
+  {
+    name: 'an annotation the controller could not parse: Blocked with its message',
+    in: input({ statefulSet: sts({ configError: 'drain.ticdc.io/pod-ready-timeout: bad' }) }),
+    step: { type: 'Wait', reason: 'Configuration' },
+    blocked: 'InvalidAnnotation',
+    message: /pod-ready-timeout: bad/,
   },
   {
     name: 'pod template without the managed label: Blocked',
