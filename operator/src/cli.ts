@@ -7,6 +7,7 @@ const USAGE = `Usage: capture-drain <command> [options]
 Commands:
   drain      drain one TiCDC capture now, without Kubernetes (capture-drain drain --help)
   operator   run the operator (capture-drain operator --help)
+  plan       show the order and time estimate of a pending rollout or scale-in (capture-drain plan --help)
   sim        run the TiCDC simulator (capture-drain sim --help)`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -23,6 +24,10 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'drain':
       return drainCommand(rest, io);
+    case 'plan': {
+      const { planCommand } = await import('./cli/plan.js');
+      return planCommand(rest, io);
+    }
     case 'sim': {
       const { runSimCli } = await import('../../e2e/ticdc-sim/cli.js');
       return runSimCli(rest);

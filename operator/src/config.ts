@@ -51,6 +51,8 @@ export const ConfigSchema = z.object({
       hosts: z.array(z.string().min(1)),
     })
     .optional(),
+  /** Drained rollouts and scale-ins of managed StatefulSets (absent: on). */
+  rollouts: z.boolean().optional(),
 });
 export type OperatorConfig = z.infer<typeof ConfigSchema>;
 
@@ -82,7 +84,8 @@ Options (environment variable in brackets):
                                  (default capture-drain-operator-webhook-cert)
   --webhook-configuration NAME   ValidatingWebhookConfiguration whose caBundle the operator keeps
                                  current in operator mode; empty = none (default capture-drain-operator)
-  --webhook-hosts H[,H]          DNS names / IPs of the serving certificate (required in operator mode)`;
+  --webhook-hosts H[,H]          DNS names / IPs of the serving certificate (required in operator mode)
+  --rollouts true|false          drain pods before rolling updates and scale-ins of managed StatefulSets (default true)`;
 
 export class ConfigError extends Error {}
 
@@ -116,6 +119,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'webhook-secret': { type: 'string' },
         'webhook-configuration': { type: 'string' },
         'webhook-hosts': { type: 'string' },
+        rollouts: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -138,7 +142,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const nodeDrains = (values['node-drains'] ?? env.NODE_DRAINS ?? 'true').toLowerCase();
   if (nodeDrains !== 'true' && nodeDrains !== 'false')
     throw new ConfigError(`--node-drains must be true or false, got "${nodeDrains}"`);
+  const rollouts = (values.rollouts ?? 'true').toLowerCase();
+  if (rollouts !== 'true' && rollouts !== 'false')
+    throw new ConfigError(`--rollouts must be true or false, got "${values.rollouts}"`);
   const raw = {
+    rollouts: rollouts === 'true',
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
     namespaces,
     leaderElect: leaderElect === 'true',

@@ -15,11 +15,13 @@ import type { EventRecorder } from './kube/events.js';
 import { InformerSet, type Informer } from './kube/informer.js';
 import { Resources, type KubeClient } from './kube/port.js';
 import { createDrainMetrics } from './observability/metrics.js';
-import { MANAGED_LABEL } from './gate/decide.js';
 import { createGateMetrics } from './gate/metrics.js';
 import { StatefulSetNudger } from './gate/nudge.js';
 import { UnprotectedDeleteWatcher } from './gate/unprotected.js';
 import type { KubeObject } from './kube/port.js';
+import { RolloutReconciler, statefulSetKeysOf } from './controllers/rollout.js';
+import { createRolloutMetrics } from './rollout/metrics.js';
+import { MANAGED_LABEL, type PodObject, type StatefulSetObject } from './rollout/view.js';
 
 export interface Manager {
   informers: InformerSet;
@@ -50,20 +52,22 @@ export function createManager(opts: {
     requestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
   });
   let controller: Controller | undefined = undefined;
+  // Operator-wide drain settings, used when neither spec nor StatefulSet annotations say.
+  const defaults = {
+    timeout: config.defaultTimeout,
+    stallTimeout: config.defaultStallTimeout,
+    onTimeout: config.defaultOnTimeout,
+    ...(config.defaultEndpoint ? { endpoint: config.defaultEndpoint } : {}),
+    ...(config.defaultTlsSecret ? { tlsSecret: config.defaultTlsSecret } : {}),
+    ...(config.defaultCredentialsSecret ? { credentialsSecret: config.defaultCredentialsSecret } : {}),
+  };
   const reconciler = new CaptureDrainReconciler({
     kube,
     drains,
     clients,
     events: opts.events,
     metrics,
-    defaults: {
-      timeout: config.defaultTimeout,
-      stallTimeout: config.defaultStallTimeout,
-      onTimeout: config.defaultOnTimeout,
-      ...(config.defaultEndpoint ? { endpoint: config.defaultEndpoint } : {}),
-      ...(config.defaultTlsSecret ? { tlsSecret: config.defaultTlsSecret } : {}),
-      ...(config.defaultCredentialsSecret ? { credentialsSecret: config.defaultCredentialsSecret } : {}),
-    },
+    defaults,
     enqueue: (key) => controller?.enqueue(key),
     fieldManager: config.fieldManager,
   });
@@ -110,6 +114,44 @@ export function createManager(opts: {
     }
   }
 
+  // Rollouts and scale-ins of managed StatefulSets (leader only, like everything here).
+  const controllers: Controller[] = [controller];
+  if (nodeController) controllers.push(nodeController);
+  if (config.rollouts !== false) {
+    const managed = { labelSelector: `${MANAGED_LABEL}=true` };
+    const stsInformers = scopes.map((s) =>
+      informers.informer<StatefulSetObject>(Resources.statefulsets, { ...s, ...managed }),
+    );
+    const podInformers = scopes.map((s) =>
+      informers.informer<PodObject>(Resources.pods, { ...s, ...managed }),
+    );
+    const merged = <T extends { metadata: { namespace?: string } }>(infs: Informer<T>[]) => ({
+      get: (ns: string, name: string) => infs.map((i) => i.get(ns, name)).find(Boolean),
+      list: (ns?: string) => infs.flatMap((i) => i.list(ns)),
+    });
+    const rollout = new Controller({
+      name: 'rollout',
+      reconcile: new RolloutReconciler({
+        kube,
+        statefulSets: merged(stsInformers),
+        pods: merged(podInformers),
+        drains,
+        clients,
+        events: opts.events,
+        metrics: createRolloutMetrics(registry),
+        defaults,
+        fieldManager: config.fieldManager,
+      }).reconcile,
+      workers: config.workers,
+      logger,
+      registry,
+    });
+    for (const inf of stsInformers) watchInto(inf, rollout);
+    for (const inf of podInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
+    for (const inf of drainInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
+    controllers.push(rollout);
+  }
+
   return {
     informers,
     async run(signal) {
@@ -121,7 +163,7 @@ export function createManager(opts: {
       }
       logger.info('Caches synced; starting controllers');
       // Resolves once the signal aborts and in-flight reconciles finished.
-      await Promise.all([controller.start(signal), nodeController?.start(signal)]);
+      await Promise.all(controllers.map((c) => c.start(signal)));
       await informers.stop();
       await clients.close();
     },

@@ -1,0 +1,371 @@
+// Drained rollouts and scale-ins of managed StatefulSets, one capture at a time.
+//   read (caches) -> plan (pure, rollout/planner.ts) -> one step -> progress annotations/events.
+// TiCDC is asked for its capture list only while something is pending. A Drain step is re-planned
+// on fresh reads from the API server first, so a lagging cache can never start a second drain;
+// partition and replicas are changed with a JSON-patch test of the value the plan saw.
+import type { Logger } from 'pino';
+import { formatDuration } from '../api/capturedrain.js';
+import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
+import { KubeApiError, Resources, type KubeClient } from '../kube/port.js';
+import { plan, type Plan, type PlanInput } from '../rollout/planner.js';
+import type { RolloutMetrics } from '../rollout/metrics.js';
+import { ROLLOUT_PHASES } from '../rollout/metrics.js';
+import {
+  MANAGED_LABEL,
+  ROLLOUT_ANNOTATIONS,
+  describeEta,
+  phaseOf,
+  planInput,
+  progressAnnotations,
+  type PodObject,
+  type StatefulSetObject,
+} from '../rollout/view.js';
+import type { CaptureInfo } from '../ticdc/types.js';
+import type { CaptureDrainCache, CaptureDrainObject, EventSink } from './capturedrain.js';
+import { DRAIN_LABELS, ensurePodDrain } from './pod-drains.js';
+import { SettingsError, resolveSettings, type OperatorDefaults } from './settings.js';
+import type { TicdcClientPool } from './ticdc-clients.js';
+
+export interface ObjectCache<T> {
+  get(namespace: string, name: string): T | undefined;
+  list(namespace?: string): T[];
+}
+
+export interface RolloutReconcilerDeps {
+  kube: KubeClient;
+  statefulSets: ObjectCache<StatefulSetObject>;
+  pods: ObjectCache<PodObject>;
+  drains: CaptureDrainCache;
+  clients: Pick<TicdcClientPool, 'get'>;
+  events: EventSink;
+  metrics?: RolloutMetrics;
+  defaults: OperatorDefaults;
+  now?: () => number;
+  fieldManager?: string;
+}
+
+/** Poll TiCDC this often while waiting on it (captures registering or leaving). */
+const TICDC_POLL_MS = 2000;
+/** Safety net while a rollout is under way; informer events usually come first. */
+const ACTIVE_POLL_MS = 5000;
+const BLOCKED_POLL_MS = 30_000;
+/** Rewrite the ETA annotation only when it moved by more than this. */
+const ETA_SLACK_MS = 15_000;
+
+export class RolloutReconciler {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: RolloutReconcilerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  reconcile = async (key: ObjectKey, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
+    const ns = key.namespace!;
+    const sts = this.deps.statefulSets.get(ns, key.name);
+    if (!sts || sts.metadata.labels?.[MANAGED_LABEL] !== 'true' || sts.metadata.deletionTimestamp) {
+      this.forget(ns, key.name);
+      return;
+    }
+    const pods = this.deps.pods.list(ns);
+    const drains = this.deps.drains.list(ns);
+    let input = planInput({ now: this.now(), statefulSet: sts, pods, drains });
+    let p = plan(input);
+    // Up to date (or misconfigured): no need to ask TiCDC anything.
+    if (p.mode !== 'Idle') {
+      const captures = await this.captures(sts, ctx.log);
+      input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
+      p = plan(input);
+    }
+
+    let acted: boolean;
+    try {
+      acted = await this.act(sts, p, input, ctx.log);
+    } catch (err) {
+      // A failed test-and-set means our view was stale: look again soon, not with error backoff.
+      if (err instanceof KubeApiError && (err.status === 422 || err.status === 409)) {
+        ctx.log.debug({ err: err.message }, 'Rollout step raced with another writer; re-planning');
+        return { requeueAfterMs: 500 };
+      }
+      throw err;
+    }
+    await this.report(sts, p, acted);
+    ctx.log.debug(
+      { step: p.step, mode: p.mode, blocked: p.blocked?.reason, message: p.message },
+      'Planned rollout',
+    );
+
+    if (p.mode === 'Idle' && !p.blocked) return acted ? { requeueAfterMs: 1000 } : undefined;
+    if (p.blocked) return { requeueAfterMs: BLOCKED_POLL_MS };
+    if (acted) return { requeueAfterMs: 1000 };
+    const ticdcWait =
+      p.step.type === 'Wait' && ['Captures', 'CaptureRegistered', 'CaptureDeparted'].includes(p.step.reason);
+    return { requeueAfterMs: ticdcWait ? TICDC_POLL_MS : ACTIVE_POLL_MS };
+  };
+
+  private async captures(
+    sts: StatefulSetObject,
+    log: Logger,
+  ): Promise<{ captures: CaptureInfo[] } | { capturesError: string }> {
+    try {
+      const settings = resolveSettings({
+        namespace: sts.metadata.namespace!,
+        spec: {},
+        statefulSet: sts,
+        defaults: this.deps.defaults,
+      });
+      const client = await this.deps.clients.get(sts.metadata.namespace!, settings.cluster);
+      return { captures: await client.listCaptures() };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof SettingsError))
+        log.info({ err: message }, 'Could not read the TiCDC capture list');
+      return { capturesError: message };
+    }
+  }
+
+  /** Performs the plan's step; true when it changed something. */
+  private async act(sts: StatefulSetObject, p: Plan, input: PlanInput, log: Logger): Promise<boolean> {
+    const ns = sts.metadata.namespace!;
+    const name = sts.metadata.name!;
+    const step = p.step;
+    const m = this.deps.metrics;
+    switch (step.type) {
+      case 'Drain': {
+        // Caches lag our own writes: re-plan on fresh reads before starting a drain, so a second
+        // pod is never taken out because the first drain was not in the cache yet.
+        const [livePods, liveDrains] = await Promise.all([
+          this.deps.kube.list<PodObject>(Resources.pods, {
+            namespace: ns,
+            labelSelector: `${MANAGED_LABEL}=true`,
+          }),
+          this.deps.kube.list<CaptureDrainObject>(Resources.capturedrains, {
+            namespace: ns,
+            labelSelector: `${DRAIN_LABELS.statefulSet}=${name}`,
+          }),
+        ]);
+        const fresh = plan({
+          ...planInput({ now: this.now(), statefulSet: sts, pods: livePods.items, drains: liveDrains.items }),
+          ...(input.captures ? { captures: input.captures } : {}),
+        });
+        const again = fresh.step;
+        if (again.type !== 'Drain' || again.uid !== step.uid) {
+          log.info({ planned: step, fresh: again }, 'Fresh reads changed the plan; not starting the drain');
+          return false;
+        }
+        const pod = livePods.items.find((x) => x.metadata.uid === step.uid)!;
+        const { drain, created } = await ensurePodDrain(this.deps.kube, {
+          pod,
+          statefulSet: sts,
+          trigger: step.trigger,
+          podAction: step.podAction,
+        });
+        if (created) {
+          m?.stepsTotal.inc({ step: 'Drain' });
+          const n = p.queue.findIndex((q) => q.pod === step.pod);
+          const why = step.trigger === 'ScaleIn' ? 'before the scale-in removes it' : 'before its update';
+          this.event(
+            sts,
+            'Normal',
+            'DrainStarted',
+            'Drain',
+            `Draining ${step.pod} ${why} (CaptureDrain ${drain.metadata.name}; ${n + 1} of ${p.queue.length}${
+              p.queue[n]?.coordinator ? ', the coordinator' : ''
+            }); rollout ETA ${describeEta(p.etaMs)}`,
+          );
+          log.info({ pod: step.pod, drain: drain.metadata.name, trigger: step.trigger }, 'Started drain');
+        }
+        return created;
+      }
+      case 'SetPartition': {
+        const rolling = sts.spec?.updateStrategy?.rollingUpdate;
+        const ops =
+          rolling?.partition === undefined
+            ? [
+                { op: 'test', path: '/spec/updateStrategy/type', value: 'RollingUpdate' },
+                {
+                  op: 'add',
+                  path: '/spec/updateStrategy/rollingUpdate',
+                  value: { ...(rolling ?? {}), partition: step.to },
+                },
+              ]
+            : [
+                { op: 'test', path: '/spec/updateStrategy/rollingUpdate/partition', value: step.from },
+                { op: 'replace', path: '/spec/updateStrategy/rollingUpdate/partition', value: step.to },
+              ];
+        await this.patchSts(sts, ops);
+        m?.stepsTotal.inc({ step: 'SetPartition' });
+        const lowered = step.to < step.from;
+        this.event(
+          sts,
+          'Normal',
+          lowered ? 'PartitionLowered' : 'PartitionRaised',
+          'SetPartition',
+          `Partition ${step.from} -> ${step.to}: ${p.message}`,
+        );
+        log.info({ from: step.from, to: step.to }, 'Set partition');
+        return true;
+      }
+      case 'SetReplicas': {
+        await this.patchSts(sts, [
+          { op: 'test', path: '/spec/replicas', value: step.from },
+          { op: 'replace', path: '/spec/replicas', value: step.to },
+        ]);
+        m?.stepsTotal.inc({ step: 'SetReplicas' });
+        this.event(
+          sts,
+          'Normal',
+          'ReplicasLowered',
+          'SetReplicas',
+          `Replicas ${step.from} -> ${step.to}: ${name}-${step.to} is drained; rollout ETA ${describeEta(p.etaMs)}`,
+        );
+        log.info({ from: step.from, to: step.to }, 'Lowered replicas');
+        return true;
+      }
+      case 'DeletePod': {
+        try {
+          await this.deps.kube.delete(Resources.pods, ns, step.pod, { uid: step.uid });
+        } catch (err) {
+          // 409: that incarnation is already gone.
+          if (!(err instanceof KubeApiError && err.isConflict)) throw err;
+        }
+        m?.stepsTotal.inc({ step: 'DeletePod' });
+        this.event(sts, 'Normal', 'PodDeleted', 'DeletePod', p.message);
+        log.info({ pod: step.pod, uid: step.uid }, 'Deleted drained pod');
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private async patchSts(sts: StatefulSetObject, ops: unknown[]): Promise<void> {
+    await this.deps.kube.patch(
+      Resources.statefulsets,
+      sts.metadata.namespace,
+      sts.metadata.name!,
+      ops,
+      'json',
+      {
+        ...(this.deps.fieldManager ? { fieldManager: this.deps.fieldManager } : {}),
+      },
+    );
+  }
+
+  /** Progress annotations (written only when they change), events on transitions, metrics. */
+  private async report(sts: StatefulSetObject, p: Plan, acted: boolean): Promise<void> {
+    const now = this.now();
+    const prev = sts.metadata.annotations ?? {};
+    const next = progressAnnotations(p, now, prev);
+    const changed: Record<string, string | null> = {};
+    for (const [k, v] of Object.entries(next)) {
+      const old = prev[k] ?? null;
+      if (old === v) continue;
+      if (
+        k === ROLLOUT_ANNOTATIONS.eta &&
+        old &&
+        v &&
+        Math.abs(Date.parse(old) - Date.parse(v)) < ETA_SLACK_MS
+      )
+        continue;
+      changed[k] = v;
+    }
+    const phase = phaseOf(p);
+    const prevPhase = prev[ROLLOUT_ANNOTATIONS.phase] ?? 'Idle';
+    if (Object.keys(changed).length) {
+      try {
+        await this.deps.kube.patch(
+          Resources.statefulsets,
+          sts.metadata.namespace,
+          sts.metadata.name!,
+          { metadata: { annotations: changed } },
+          'merge',
+          { ...(this.deps.fieldManager ? { fieldManager: this.deps.fieldManager } : {}) },
+        );
+      } catch (err) {
+        // Progress reporting never fails the step that was already taken.
+        if (!acted) throw err;
+      }
+      if (phase === 'Blocked' && (prevPhase !== 'Blocked' || changed[ROLLOUT_ANNOTATIONS.message]))
+        this.event(sts, 'Warning', 'RolloutBlocked', 'Wait', p.message);
+      else if (phase === 'Idle' && prevPhase !== 'Idle' && prev[ROLLOUT_ANNOTATIONS.started]) {
+        const took = now - (Date.parse(prev[ROLLOUT_ANNOTATIONS.started] ?? '') || now);
+        this.deps.metrics?.duration.observe(took / 1000);
+        this.event(
+          sts,
+          'Normal',
+          'RolloutComplete',
+          'Wait',
+          `Every pod was drained before it went; ${sts.metadata.name} has ${sts.spec?.replicas ?? 1} up-to-date pods (took ${formatDuration(took)})`,
+        );
+      } else if (phase !== 'Idle' && prevPhase === 'Idle')
+        this.event(
+          sts,
+          'Normal',
+          phase === 'ScalingIn' ? 'ScaleInStarted' : 'RolloutStarted',
+          'Plan',
+          `${p.queue.length} pod(s) to go (${p.queue.map((q) => q.pod).join(', ')}); ETA ${describeEta(p.etaMs)}${
+            p.notes.length ? `. ${p.notes.join('. ')}` : ''
+          }`,
+        );
+    }
+    this.record(sts, p);
+  }
+
+  private record(sts: StatefulSetObject, p: Plan) {
+    const m = this.deps.metrics;
+    if (!m) return;
+    const labels = { namespace: sts.metadata.namespace!, statefulset: sts.metadata.name! };
+    const phase = phaseOf(p);
+    for (const ph of ROLLOUT_PHASES) m.phase.set({ ...labels, phase: ph }, ph === phase ? 1 : 0);
+    m.podsRemaining.set(labels, p.queue.length);
+    if (p.etaMs === undefined) m.etaSeconds.remove(labels);
+    else m.etaSeconds.set(labels, p.etaMs / 1000);
+  }
+
+  private forget(namespace: string, name: string) {
+    const m = this.deps.metrics;
+    if (!m) return;
+    const labels = { namespace, statefulset: name };
+    for (const ph of ROLLOUT_PHASES) m.phase.remove({ ...labels, phase: ph });
+    m.podsRemaining.remove(labels);
+    m.etaSeconds.remove(labels);
+  }
+
+  private event(
+    sts: StatefulSetObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    action: string,
+    note: string,
+  ) {
+    this.deps.events.event(
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        namespace: sts.metadata.namespace!,
+        name: sts.metadata.name!,
+        ...(sts.metadata.uid ? { uid: sts.metadata.uid } : {}),
+      },
+      type,
+      reason,
+      action,
+      note,
+    );
+  }
+}
+
+/** Keys of the StatefulSets a pod or drain event concerns. */
+export function statefulSetKeysOf(obj: {
+  metadata: {
+    namespace?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string; controller?: boolean }[];
+  };
+}): ObjectKey[] {
+  const ns = obj.metadata.namespace;
+  if (!ns) return [];
+  const fromLabel = obj.metadata.labels?.[DRAIN_LABELS.statefulSet];
+  const owner = obj.metadata.ownerReferences?.find((r) => r.kind === 'StatefulSet')?.name;
+  const name = fromLabel ?? owner;
+  return name ? [{ namespace: ns, name }] : [];
+}

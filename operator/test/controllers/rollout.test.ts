@@ -1,0 +1,303 @@
+// The rollout controller's I/O around the planner, over the in-memory Kubernetes fake and a
+// scripted TiCDC client: what it creates and patches, the progress annotations and events it
+// writes, and that a cache lagging behind its own writes never starts a second drain.
+import { beforeEach, describe, expect, test } from '@jest/globals';
+import { Registry } from 'prom-client';
+import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
+import { podDrainName } from '../../src/controllers/pod-drains.js';
+import { RolloutReconciler, statefulSetKeysOf } from '../../src/controllers/rollout.js';
+import { Resources, type KubeObject } from '../../src/kube/port.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createRolloutMetrics } from '../../src/rollout/metrics.js';
+import type { CaptureInfo, TicdcClient } from '../../src/ticdc/types.js';
+import { FakeKube } from '../support/fake-kube.js';
+
+const NS = 'tidb';
+const OLD = 'ticdc-old';
+const NEW = 'ticdc-new';
+const T = Date.parse('2026-03-01T10:00:00Z');
+
+interface Event {
+  type: string;
+  reason: string;
+  note: string;
+}
+
+function statefulSet(
+  over: { replicas?: number; partition?: number; annotations?: Record<string, string> } = {},
+) {
+  const replicas = over.replicas ?? 3;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: {
+      name: 'ticdc',
+      namespace: NS,
+      uid: 'sts-uid',
+      generation: 2,
+      labels: { 'drain.ticdc.io/managed': 'true' },
+      annotations: { 'drain.ticdc.io/endpoint': 'http://ticdc:8300', ...over.annotations } as Record<
+        string,
+        string
+      >,
+    },
+    spec: {
+      replicas,
+      serviceName: 'ticdc-peer',
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: over.partition ?? replicas } },
+      template: { metadata: { labels: { 'drain.ticdc.io/managed': 'true' } } },
+    },
+    status: { observedGeneration: 2, updateRevision: NEW, currentRevision: OLD },
+  };
+}
+
+function pod(ordinal: number, over: { revision?: string; ready?: boolean; since?: number } = {}): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `ticdc-${ordinal}`,
+      namespace: NS,
+      uid: `uid-${ordinal}`,
+      creationTimestamp: new Date(T - 3_600_000).toISOString(),
+      labels: { 'drain.ticdc.io/managed': 'true', 'controller-revision-hash': over.revision ?? OLD },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: stsUid(), controller: true },
+      ],
+    },
+    status: {
+      conditions: [
+        {
+          type: 'Ready',
+          status: over.ready === false ? 'False' : 'True',
+          lastTransitionTime: new Date(over.since ?? T - 3_600_000).toISOString(),
+        },
+      ],
+    },
+  };
+}
+
+// The fake assigns UIDs on seed: pods point at whatever the StatefulSet got.
+const stsUid = () => kube.peek(Resources.statefulsets, NS, 'ticdc')?.metadata.uid ?? 'none';
+const podUid = (name: string) => kube.peek(Resources.pods, NS, name)!.metadata.uid!;
+
+const capturesFor = (n: number, owner = 0): CaptureInfo[] =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `cap-${i}`,
+    address: `ticdc-${i}.ticdc-peer.${NS}.svc:8300`,
+    isOwner: i === owner,
+  }));
+
+let kube: FakeKube;
+let events: Event[];
+let captures: CaptureInfo[];
+let listCalls: number;
+let now: number;
+let staleDrains: CaptureDrainObject[] | undefined;
+let reconciler: RolloutReconciler;
+let registry: Registry;
+
+beforeEach(() => {
+  now = T;
+  kube = new FakeKube({ now: () => now });
+  events = [];
+  captures = capturesFor(3);
+  listCalls = 0;
+  staleDrains = undefined;
+  registry = new Registry();
+  const client = {
+    listCaptures: async () => {
+      listCalls++;
+      return captures;
+    },
+  } as unknown as TicdcClient;
+  const cache = <T extends KubeObject>(type: typeof Resources.pods) => ({
+    get: (ns: string, name: string) => kube.peek<T>(type, ns, name),
+    list: (ns?: string) => kube.objects<T>(type, ns),
+  });
+  reconciler = new RolloutReconciler({
+    kube,
+    statefulSets: cache(Resources.statefulsets as never),
+    pods: cache(Resources.pods),
+    drains: {
+      get: (ns, name) => kube.peek(Resources.capturedrains, ns, name),
+      list: (ns) => staleDrains ?? kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
+    },
+    clients: { get: async () => client },
+    events: { event: (_ref, type, reason, _action, note) => events.push({ type, reason, note }) },
+    metrics: createRolloutMetrics(registry),
+    defaults: { timeout: '10m', stallTimeout: '3m', onTimeout: 'Hold' },
+    now: () => now,
+  });
+});
+
+const ctx = { log: silentLogger(), reconcileID: 'r', signal: new AbortController().signal };
+const reconcile = () => reconciler.reconcile({ namespace: NS, name: 'ticdc' }, ctx);
+const sts = () => kube.peek<ReturnType<typeof statefulSet>>(Resources.statefulsets, NS, 'ticdc')!;
+const drains = () => kube.objects<CaptureDrainObject>(Resources.capturedrains, NS);
+
+async function release(name: string) {
+  const d = kube.peek<CaptureDrainObject>(Resources.capturedrains, NS, name)!;
+  await kube.patch(
+    Resources.capturedrains,
+    NS,
+    name,
+    {
+      status: {
+        phase: 'Completed',
+        podUID: d.metadata.labels!['drain.ticdc.io/pod-uid'],
+        captureID: 'cap-2',
+        startTime: new Date(now - 10_000).toISOString(),
+        releaseTime: new Date(now).toISOString(),
+      },
+    },
+    'merge',
+    { subresource: 'status' },
+  );
+}
+
+describe('rollout controller', () => {
+  test('up to date: annotates Idle and never asks TiCDC', async () => {
+    kube.seed(Resources.statefulsets, statefulSet());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i, { revision: NEW }));
+    expect(await reconcile()).toBeUndefined();
+    expect(listCalls).toBe(0);
+    expect(sts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('Idle');
+    expect(drains()).toHaveLength(0);
+  });
+
+  test('new revision: one drain for the highest ordinal, owned by the StatefulSet; then the partition', async () => {
+    kube.seed(Resources.statefulsets, statefulSet());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    await reconcile();
+    expect(drains()).toHaveLength(1);
+    const d = drains()[0]!;
+    expect(d.metadata.name).toBe(podDrainName('ticdc-2', podUid('ticdc-2')));
+    expect(d.spec).toMatchObject({ podName: 'ticdc-2', trigger: 'RollingUpdate', podAction: 'None' });
+    expect(d.metadata.ownerReferences![0]).toMatchObject({ kind: 'StatefulSet', name: 'ticdc' });
+    const ann = sts().metadata.annotations;
+    expect(ann['drain.ticdc.io/rollout-phase']).toBe('RollingUpdate');
+    expect(ann['drain.ticdc.io/rollout-remaining']).toBe('ticdc-2,ticdc-1,ticdc-0');
+    expect(events.map((e) => e.reason)).toEqual(['DrainStarted', 'RolloutStarted']);
+    expect(events[0]!.note).toMatch(/Draining ticdc-2 before its update \(.* 1 of 3\)/);
+
+    // Another reconcile while the drain runs: nothing new.
+    await reconcile();
+    expect(drains()).toHaveLength(1);
+    expect(sts().spec.updateStrategy.rollingUpdate.partition).toBe(3);
+
+    await release(d.metadata.name);
+    await reconcile();
+    expect(sts().spec.updateStrategy.rollingUpdate.partition).toBe(2);
+    expect(events.at(-1)).toMatchObject({ reason: 'PartitionLowered' });
+  });
+
+  test('a cache that has not seen the running drain yet does not start a second one', async () => {
+    kube.seed(Resources.statefulsets, statefulSet());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    // OnDelete, coordinator on ticdc-2: the plan would pick ticdc-1 next... but ticdc-2 is in flight.
+    await reconcile();
+    expect(drains()).toHaveLength(1);
+    staleDrains = []; // the cache lags: it shows no drains at all
+    captures = capturesFor(3, 2);
+    await kube.patch(
+      Resources.statefulsets,
+      NS,
+      'ticdc',
+      { spec: { updateStrategy: { type: 'OnDelete', rollingUpdate: null } } },
+      'merge',
+    );
+    await reconcile();
+    expect(drains()).toHaveLength(1);
+  });
+
+  test('the partition patch tests the value the plan saw: a concurrent change is not overwritten', async () => {
+    kube.seed(Resources.statefulsets, statefulSet());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    await reconcile();
+    await release(drains()[0]!.metadata.name);
+    // The reconciler reads this cache copy (partition 3), the API server already holds 1.
+    const cached = structuredClone(sts());
+    await kube.patch(
+      Resources.statefulsets,
+      NS,
+      'ticdc',
+      { spec: { updateStrategy: { rollingUpdate: { partition: 1 } } } },
+      'merge',
+    );
+    const r = new RolloutReconciler({
+      ...(reconciler as unknown as { deps: ConstructorParameters<typeof RolloutReconciler>[0] }).deps,
+      statefulSets: { get: () => cached as never, list: () => [cached as never] },
+    });
+    expect(await r.reconcile({ namespace: NS, name: 'ticdc' }, ctx)).toEqual({ requeueAfterMs: 500 });
+    expect(sts().spec.updateStrategy.rollingUpdate.partition).toBe(1);
+  });
+
+  test('an updated pod that never becomes Ready: Blocked, one Warning event, no further drain', async () => {
+    kube.seed(
+      Resources.statefulsets,
+      statefulSet({ partition: 2, annotations: { 'drain.ticdc.io/pod-ready-timeout': '2m' } }),
+    );
+    kube.seed(Resources.pods, pod(0));
+    kube.seed(Resources.pods, pod(1));
+    kube.seed(Resources.pods, pod(2, { revision: NEW, ready: false, since: T - 60_000 }));
+    await reconcile();
+    expect(sts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('RollingUpdate');
+    expect(sts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(/ticdc-2 to become Ready/);
+    now = T + 61_000;
+    expect(await reconcile()).toEqual({ requeueAfterMs: 30_000 });
+    now = T + 90_000;
+    await reconcile();
+    const ann = sts().metadata.annotations;
+    expect(ann['drain.ticdc.io/rollout-phase']).toBe('Blocked');
+    expect(ann['drain.ticdc.io/rollout-message']).toMatch(/not done within pod-ready-timeout 2m/);
+    expect(events.filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(['RolloutBlocked']);
+    expect(drains()).toHaveLength(0);
+    expect(registry.getSingleMetric('capture_drain_rollout_phase')).toBeDefined();
+    const metrics = await registry.getMetricsAsJSON();
+    const phase = metrics.find((m) => m.name === 'capture_drain_rollout_phase')!;
+    expect(
+      (phase.values as { labels: { phase: string }; value: number }[]).find((v) => v.value === 1)?.labels
+        .phase,
+    ).toBe('Blocked');
+  });
+
+  test('scale-in: drains the highest ordinal with trigger ScaleIn, then lowers replicas by one', async () => {
+    kube.seed(Resources.statefulsets, statefulSet({ annotations: { 'drain.ticdc.io/replicas': '2' } }));
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i, { revision: NEW }));
+    await reconcile();
+    expect(drains()[0]!.spec).toMatchObject({ podName: 'ticdc-2', trigger: 'ScaleIn', podAction: 'None' });
+    expect(sts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('ScalingIn');
+    await release(drains()[0]!.metadata.name);
+    await reconcile();
+    expect(sts().spec.replicas).toBe(2);
+    expect(events.map((e) => e.reason)).toContain('ReplicasLowered');
+  });
+
+  test('TiCDC unreachable: waits with the error in the message, starts nothing', async () => {
+    kube.seed(Resources.statefulsets, statefulSet());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    const failing = new RolloutReconciler({
+      ...(reconciler as unknown as { deps: ConstructorParameters<typeof RolloutReconciler>[0] }).deps,
+      clients: {
+        get: async () =>
+          ({
+            listCaptures: async () => {
+              throw new Error('connect ECONNREFUSED 10.0.0.1:8300');
+            },
+          }) as unknown as TicdcClient,
+      },
+    });
+    expect(await failing.reconcile({ namespace: NS, name: 'ticdc' }, ctx)).toEqual({ requeueAfterMs: 2000 });
+    expect(drains()).toHaveLength(0);
+    expect(sts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(/ECONNREFUSED/);
+  });
+
+  test('event mapping: pods by owner, drains by label', () => {
+    expect(statefulSetKeysOf(pod(1))).toEqual([{ namespace: NS, name: 'ticdc' }]);
+    expect(
+      statefulSetKeysOf({ metadata: { namespace: NS, labels: { 'drain.ticdc.io/statefulset': 'x' } } }),
+    ).toEqual([{ namespace: NS, name: 'x' }]);
+    expect(statefulSetKeysOf({ metadata: { namespace: NS } })).toEqual([]);
+  });
+});
