@@ -290,6 +290,42 @@ describe('chart: optional parts', () => {
     expect(find(withWebhook, 'Service', `${FULLNAME}-metrics`)).toBeUndefined();
   });
 
+  test('the ClusterRole grants only what the enabled controllers use', async () => {
+    type Rule = { resources: string[]; verbs: string[] };
+    const rules = async (...set: string[]) => {
+      const role = find(await render(...set), 'ClusterRole', FULLNAME) as unknown as { rules: Rule[] };
+      return Object.fromEntries(role.rules.map((r) => [r.resources.join(','), r.verbs.join(',')]));
+    };
+    const all = await rules();
+    expect(all).toMatchObject({
+      capturedrains: 'get,list,watch,create,delete',
+      statefulsets: 'get,list,watch,patch',
+      nodes: 'get,list,watch',
+      namespaces: 'get',
+      validatingwebhookconfigurations: 'get,patch',
+    });
+    const none = await rules(
+      ...[
+        '--set',
+        'rollouts.enabled=false',
+        '--set',
+        'webhook.enabled=false',
+        '--set',
+        'nodeDrain.enabled=false',
+      ],
+    );
+    expect(none).toMatchObject({ capturedrains: 'get,list,watch', statefulsets: 'get,list,watch' });
+    for (const r of ['nodes', 'namespaces', 'validatingwebhookconfigurations'])
+      expect(none[r]).toBeUndefined();
+    // Rollouts alone: create drains and patch StatefulSets, nothing about nodes or webhooks.
+    const rollouts = await rules('--set', 'webhook.enabled=false', '--set', 'nodeDrain.enabled=false');
+    expect(rollouts).toMatchObject({
+      capturedrains: 'get,list,watch,create',
+      statefulsets: 'get,list,watch,patch',
+    });
+    expect(rollouts.nodes).toBeUndefined();
+  });
+
   test('rbac.create=false and serviceAccount.create=false render neither', async () => {
     const ms = await render(
       '--set',
