@@ -16,15 +16,18 @@ import {
   operatorMetric,
   removeGateWebhook,
 } from '../harness/webhook.js';
+import { installTicdcChart, type TicdcRelease } from '../harness/ticdc-chart.js';
 import { deployTicdc, type TicdcWorkload } from '../harness/workload.js';
 import { cluster, operatorFor, podUid, waitForDrain } from './support/suite.js';
 
 const NS = 'e2e-gate';
 const NS_DELETED = 'e2e-gate-nsdel';
+const NS_HELM = 'e2e-gate-helm';
 const OPERATOR_NS = 'e2e-gate-op';
 const c = cluster();
 let ticdc: TicdcWorkload;
 let doomed: TicdcWorkload | undefined;
+let released: TicdcRelease | undefined;
 let operator: OperatorProcess;
 let port: number;
 
@@ -40,10 +43,10 @@ beforeAll(async () => {
   const { start } = await operatorFor(c, OPERATOR_NS, [
     ...gateOperatorArgs(port),
     '--namespaces',
-    `${NS},${NS_DELETED}`,
+    `${NS},${NS_DELETED},${NS_HELM}`,
   ]);
   operator = start();
-  await applyGateWebhook(c, { releaseNamespace: OPERATOR_NS, port, namespaces: [NS, NS_DELETED] });
+  await applyGateWebhook(c, { releaseNamespace: OPERATOR_NS, port, namespaces: [NS, NS_DELETED, NS_HELM] });
   await eventually('caBundle published by the operator', async () => (await caBundles(c)).every(Boolean), {
     timeoutMs: 30_000,
   });
@@ -55,7 +58,8 @@ afterAll(async () => {
   await operator?.stop();
   await ticdc?.sim.stop();
   await doomed?.sim.stop();
-  for (const ns of [NS, OPERATOR_NS, NS_DELETED])
+  await released?.sim.stop();
+  for (const ns of [NS, OPERATOR_NS, NS_DELETED, NS_HELM])
     await c.kubectl(['delete', 'namespace', ns, '--wait=false']);
 });
 
@@ -250,7 +254,11 @@ describe('pod-termination gate', () => {
       { timeoutMs: 90_000 },
     );
     const dead = await freePort();
-    await applyGateWebhook(c, { releaseNamespace: OPERATOR_NS, port: dead, namespaces: [NS, NS_DELETED] });
+    await applyGateWebhook(c, {
+      releaseNamespace: OPERATOR_NS,
+      port: dead,
+      namespaces: [NS, NS_DELETED, NS_HELM],
+    });
     const pod = nonOwnerPod();
     const uid = (await podUid(c, NS, pod))!;
     // The API server picked up the new URL once a dry run passes (unreachable + Ignore = admitted).
@@ -274,7 +282,11 @@ describe('pod-termination gate', () => {
       );
       expect(ticdc.sim.unintendedViolations().filter((v) => v.podUid !== uid)).toEqual([]);
     } finally {
-      await applyGateWebhook(c, { releaseNamespace: OPERATOR_NS, port, namespaces: [NS, NS_DELETED] });
+      await applyGateWebhook(c, {
+        releaseNamespace: OPERATOR_NS,
+        port,
+        namespaces: [NS, NS_DELETED, NS_HELM],
+      });
     }
   });
 
@@ -288,6 +300,37 @@ describe('pod-termination gate', () => {
     const drains = await drainNames();
     expect(uids.filter((n) => drains.includes(n))).toEqual([]);
     expect(await operatorMetric(operator.logs(), UNPROTECTED)).toBe(1);
+  });
+
+  test('helm uninstall of the TiCDC chart is not blocked', async () => {
+    released = await installTicdcChart(c, { namespace: NS_HELM, replicas: 3 });
+    const helmPods = async () =>
+      (
+        await c.getJson<{ items: PodView[] }>([
+          'get',
+          'pods',
+          '-n',
+          NS_HELM,
+          '-l',
+          `app.kubernetes.io/instance=${released!.release}`,
+        ])
+      ).items;
+    const before = await helmPods();
+    expect(before).toHaveLength(3);
+    const unprotected = await operatorMetric(operator.logs(), UNPROTECTED);
+    const t0 = Date.now();
+    const r = await c.helm(['uninstall', released.release, '-n', NS_HELM, '--wait', '--timeout', '60s'], {
+      timeoutMs: 90_000,
+    });
+    expect(r.code).toBe(0);
+    await eventually('the chart pods gone', async () => (await helmPods()).length === 0, {
+      timeoutMs: 60_000,
+    });
+    expect(Date.now() - t0).toBeLessThan(45_000);
+    // Nothing held them: no drain was started, and the deletes were no ungated bypass of the gate.
+    const drains = await drainNames(NS_HELM);
+    expect(before.filter((p) => drains.includes(podDrainName(p.metadata.name, p.metadata.uid)))).toEqual([]);
+    expect(await operatorMetric(operator.logs(), UNPROTECTED)).toBe(unprotected);
   });
 
   test('deleting a namespace with a TiCDC StatefulSet is not blocked', async () => {
