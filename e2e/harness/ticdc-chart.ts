@@ -3,7 +3,8 @@
 // address <pod>.<release>-peer.<ns>.svc:8300, as the chart's --advertise-addr).
 import { join } from 'node:path';
 import { TicdcSimulator, type SimulatorOptions } from '../ticdc-sim/index.js';
-import { REPO, eventually, type Cluster } from './cluster.js';
+import { REPO, type Cluster } from './cluster.js';
+import { waitForCapturesWithWork } from './workload.js';
 
 export const TICDC_CHART = join(REPO, 'charts/ticdc-example');
 
@@ -74,20 +75,7 @@ export async function installTicdcChart(
       ...opts.set,
     }),
   ]);
-  await eventually(
-    `${opts.replicas} captures registered`,
-    async () => sim.captures().length === opts.replicas,
-    {
-      timeoutMs: 90_000,
-    },
-  );
-  await eventually(
-    'work spread over the captures',
-    async () => sim.captures().every((x) => x.dispatchers > 0),
-    {
-      timeoutMs: 60_000,
-    },
-  );
+  await waitForCapturesWithWork(sim, opts.replicas);
   return {
     namespace: opts.namespace,
     release,

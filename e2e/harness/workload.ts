@@ -93,14 +93,15 @@ export async function deployTicdc(
       ...(opts.annotations ? { annotations: opts.annotations } : {}),
     }),
   });
-  await eventually(
-    `${opts.replicas} captures registered`,
-    async () => sim.captures().length === opts.replicas,
-    {
-      timeoutMs: 90_000,
-    },
-  );
-  // New captures receive work by rebalancing: wait until every capture holds some.
+  await waitForCapturesWithWork(sim, opts.replicas);
+  return { namespace: opts.namespace, name, sim };
+}
+
+/** Until `replicas` captures are registered and each holds work (new captures get it by rebalancing). */
+export async function waitForCapturesWithWork(sim: TicdcSimulator, replicas: number): Promise<void> {
+  await eventually(`${replicas} captures registered`, async () => sim.captures().length === replicas, {
+    timeoutMs: 90_000,
+  });
   await eventually(
     'work spread over the captures',
     async () => sim.captures().every((x) => x.dispatchers > 0),
@@ -108,5 +109,4 @@ export async function deployTicdc(
       timeoutMs: 60_000,
     },
   );
-  return { namespace: opts.namespace, name, sim };
 }

@@ -3,55 +3,18 @@
 // captures follow the fake pods. The real-API-server path is covered by e2e/specs.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { TicdcSimulator, type PodHandler, type PodSource } from '../../../e2e/ticdc-sim/index.js';
+import { TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import type { OperatorConfig } from '../../src/config.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { createManager } from '../../src/manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { FakeKube } from '../support/fake-kube.js';
+import { FakeKubePodSource, testConfig } from '../support/operator-harness.js';
 
 const NS = 'tidb';
 
-const config: OperatorConfig = {
-  namespaces: [],
-  leaderElect: false,
-  leaderElectionNamespace: NS,
-  leaderElectionId: 'test',
-  identity: 'test',
-  httpHost: '127.0.0.1',
-  httpPort: 0,
-  logLevel: 'silent',
-  workers: 2,
-  defaultTimeout: '10m',
-  defaultStallTimeout: '3m',
-  defaultOnTimeout: 'Hold',
-  ticdcRequestTimeout: '2s',
-  fieldManager: 'capture-drain-operator',
-  nodeDrains: false,
-};
-
-/** Feeds the simulator's capture registry from the fake API server's pods. */
-class FakeKubePodSource implements PodSource {
-  private stopWatch: (() => void) | undefined;
-  constructor(private readonly kube: FakeKube) {}
-  async start(handler: PodHandler): Promise<void> {
-    const list = await this.kube.list(Resources.pods, { namespace: NS });
-    handler.sync(list.items);
-    const w = await this.kube.watch(
-      Resources.pods,
-      { namespace: NS, resourceVersion: list.resourceVersion },
-      (type, pod) => {
-        if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') handler.event(type, pod);
-      },
-    );
-    this.stopWatch = () => w.abort();
-  }
-  async stop(): Promise<void> {
-    this.stopWatch?.();
-  }
-}
+const config = testConfig(NS);
 
 interface Harness {
   kube: FakeKube;
@@ -110,7 +73,7 @@ async function harness(
     host: '127.0.0.1',
     seed: 3,
     reelectProbability: 0,
-    podSource: new FakeKubePodSource(kube),
+    podSource: new FakeKubePodSource(kube, NS),
     kube: { namespace: NS, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },
   });
   await kube.create(Resources.statefulsets, {

@@ -5,9 +5,8 @@
 // by e2e/specs/node.e2e.test.ts.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { TicdcSimulator, type PodHandler, type PodSource } from '../../../e2e/ticdc-sim/index.js';
+import { TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import type { OperatorConfig } from '../../src/config.js';
 import { DRAIN_LABELS } from '../../src/controllers/pod-drains.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
@@ -15,50 +14,14 @@ import { createManager } from '../../src/manager.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { isCordoned, type NodeLike } from '../../src/node/decide.js';
 import { FakeKube } from '../support/fake-kube.js';
+import { FakeKubePodSource, testConfig } from '../support/operator-harness.js';
 
 const NS = 'tidb';
 const NODES = ['n1', 'n2', 'n3'];
 
-const config: OperatorConfig = {
-  namespaces: [],
-  leaderElect: false,
-  leaderElectionNamespace: NS,
-  leaderElectionId: 'test',
-  identity: 'test',
-  httpHost: '127.0.0.1',
-  httpPort: 0,
-  logLevel: 'silent',
-  workers: 2,
-  defaultTimeout: '10m',
-  defaultStallTimeout: '3m',
-  defaultOnTimeout: 'Hold',
-  ticdcRequestTimeout: '2s',
-  fieldManager: 'capture-drain-operator',
-  nodeDrains: true,
-};
+const config = testConfig(NS, { nodeDrains: true });
 
 type Drain = KubeObject & { spec: { podName: string; trigger?: string }; status?: CaptureDrainStatus };
-
-/** Feeds the simulator's capture registry from the fake API server's pods. */
-class FakePods implements PodSource {
-  private abort: (() => void) | undefined;
-  constructor(private readonly kube: FakeKube) {}
-  async start(handler: PodHandler): Promise<void> {
-    const list = await this.kube.list(Resources.pods, { namespace: NS });
-    handler.sync(list.items);
-    const w = await this.kube.watch(
-      Resources.pods,
-      { namespace: NS, resourceVersion: list.resourceVersion },
-      (type, pod) => {
-        if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') handler.event(type, pod);
-      },
-    );
-    this.abort = () => w.abort();
-  }
-  async stop(): Promise<void> {
-    this.abort?.();
-  }
-}
 
 let seq = 0;
 function podObject(
@@ -120,7 +83,7 @@ async function harness(opts: {
     host: '127.0.0.1',
     seed: 5,
     reelectProbability: 0,
-    podSource: new FakePods(kube),
+    podSource: new FakeKubePodSource(kube, NS),
     kube: { namespace: NS, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },
   });
   stops.push(() => sim.stop());
