@@ -36,6 +36,11 @@ export const TRIGGERS = [
 ] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
+/** On a StatefulSet and its pod template: the operator drains these capture pods. */
+export const MANAGED_LABEL = 'drain.ticdc.io/managed';
+/** On a pod, "true": the gate admits its deletion and no controller drains it. */
+export const SKIP_ANNOTATION = 'drain.ticdc.io/skip';
+
 /** Go-style durations as users write them: 90s, 10m, 1h30m, 500ms. */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 

@@ -6,9 +6,9 @@
 import type { PodAction, Trigger } from '../api/capturedrain.js';
 import { podDrainName, type PodDrainState } from '../controllers/pod-drains.js';
 import type { KubeObject } from '../kube/port.js';
+import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/capturedrain.js';
 
-export const MANAGED_LABEL = 'drain.ticdc.io/managed';
-export const SKIP_ANNOTATION = 'drain.ticdc.io/skip';
+export { MANAGED_LABEL, SKIP_ANNOTATION };
 /** The StatefulSet controller's identity (kube-controller-manager --use-service-account-credentials). */
 export const STATEFULSET_CONTROLLER = 'system:serviceaccount:kube-system:statefulset-controller';
 

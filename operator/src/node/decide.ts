@@ -17,10 +17,10 @@ import type { CaptureDrainObject } from '../controllers/capturedrain.js';
 import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
 import { isTerminal } from '../drain/machine.js';
 import type { KubeObject } from '../kube/port.js';
+import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/capturedrain.js';
 
-export const MANAGED_LABEL = 'drain.ticdc.io/managed';
 export const MANAGED_SELECTOR = `${MANAGED_LABEL}=true`;
-export const SKIP_ANNOTATION = 'drain.ticdc.io/skip';
+export { MANAGED_LABEL, SKIP_ANNOTATION };
 export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
 
 interface Taint {

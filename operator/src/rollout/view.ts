@@ -16,9 +16,9 @@ import {
   type PodView,
   type StatefulSetView,
 } from './planner.js';
+import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/capturedrain.js';
 
-export const MANAGED_LABEL = 'drain.ticdc.io/managed';
-export const SKIP_ANNOTATION = 'drain.ticdc.io/skip';
+export { MANAGED_LABEL, SKIP_ANNOTATION };
 
 export const ROLLOUT_ANNOTATIONS = {
   /** Input: the user's desired replica count; the controller scales in to it with drains. */
