@@ -1,7 +1,7 @@
 // Wires the informers and controllers of one operator instance (the leader).
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { parseDuration } from './api/capturedrain.js';
+import { MANAGED_SELECTOR, parseDuration } from './api/capturedrain.js';
 import type { OperatorConfig } from './config.js';
 import {
   CaptureDrainReconciler,
@@ -12,21 +12,28 @@ import { createNodeController } from './controllers/node.js';
 import { TicdcClientPool } from './controllers/ticdc-clients.js';
 import { Controller, watchInto } from './kube/controller.js';
 import type { EventRecorder } from './kube/events.js';
-import { InformerSet, type Informer } from './kube/informer.js';
-import { Resources, type KubeClient } from './kube/port.js';
-import { createDrainMetrics } from './observability/metrics.js';
+import { RolloutReconciler, statefulSetKeysOf } from './controllers/rollout.js';
 import { createGateMetrics } from './gate/metrics.js';
 import { StatefulSetNudger } from './gate/nudge.js';
 import { UnprotectedDeleteWatcher } from './gate/unprotected.js';
-import type { KubeObject } from './kube/port.js';
-import { RolloutReconciler, statefulSetKeysOf } from './controllers/rollout.js';
+import { InformerSet, type Informer } from './kube/informer.js';
+import { Resources, type KubeClient, type KubeObject } from './kube/port.js';
+import { createDrainMetrics } from './observability/metrics.js';
 import { createRolloutMetrics } from './rollout/metrics.js';
-import { MANAGED_LABEL, type PodObject, type StatefulSetObject } from './rollout/view.js';
+import type { PodObject, StatefulSetObject } from './rollout/view.js';
 
 export interface Manager {
   informers: InformerSet;
   /** Runs the controllers until the signal aborts; resolves after a graceful stop. */
   run(signal: AbortSignal): Promise<void>;
+}
+
+/** One cache over the per-namespace informers of a kind (one informer when all namespaces are watched). */
+function mergedCache<T extends KubeObject>(infs: Informer<T>[]) {
+  return {
+    get: (ns: string, name: string) => infs.map((i) => i.get(ns, name)).find(Boolean),
+    list: (ns?: string) => infs.flatMap((i) => i.list(ns)),
+  };
 }
 
 export function createManager(opts: {
@@ -42,10 +49,7 @@ export function createManager(opts: {
   const drainInformers = scopes.map((s) =>
     informers.informer<CaptureDrainObject>(Resources.capturedrains, s),
   );
-  const drains: CaptureDrainCache = {
-    get: (ns, name) => drainInformers.map((i) => i.get(ns, name)).find(Boolean),
-    list: (ns) => drainInformers.flatMap((i: Informer<CaptureDrainObject>) => i.list(ns)),
-  };
+  const drains: CaptureDrainCache = mergedCache(drainInformers);
   const metrics = createDrainMetrics(registry);
   const clients = new TicdcClientPool(kube, {
     metrics,
@@ -106,7 +110,7 @@ export function createManager(opts: {
     const nudger = new StatefulSetNudger({ kube, metrics: gateMetrics, logger });
     for (const s of scopes)
       informers
-        .informer<KubeObject>(Resources.pods, { ...s, labelSelector: `${MANAGED_LABEL}=true` })
+        .informer<KubeObject>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR })
         .onUpdate(unprotected.onUpdate);
     for (const inf of drainInformers) {
       inf.onAdd(nudger.onDrain);
@@ -118,23 +122,19 @@ export function createManager(opts: {
   const controllers: Controller[] = [controller];
   if (nodeController) controllers.push(nodeController);
   if (config.rollouts !== false) {
-    const managed = { labelSelector: `${MANAGED_LABEL}=true` };
+    const managed = { labelSelector: MANAGED_SELECTOR };
     const stsInformers = scopes.map((s) =>
       informers.informer<StatefulSetObject>(Resources.statefulsets, { ...s, ...managed }),
     );
     const podInformers = scopes.map((s) =>
       informers.informer<PodObject>(Resources.pods, { ...s, ...managed }),
     );
-    const merged = <T extends { metadata: { namespace?: string } }>(infs: Informer<T>[]) => ({
-      get: (ns: string, name: string) => infs.map((i) => i.get(ns, name)).find(Boolean),
-      list: (ns?: string) => infs.flatMap((i) => i.list(ns)),
-    });
     const rollout = new Controller({
       name: 'rollout',
       reconcile: new RolloutReconciler({
         kube,
-        statefulSets: merged(stsInformers),
-        pods: merged(podInformers),
+        statefulSets: mergedCache(stsInformers),
+        pods: mergedCache(podInformers),
         drains,
         clients,
         events: opts.events,

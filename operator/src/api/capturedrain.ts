@@ -38,6 +38,8 @@ export type Trigger = (typeof TRIGGERS)[number];
 
 /** On a StatefulSet and its pod template: the operator drains these capture pods. */
 export const MANAGED_LABEL = 'drain.ticdc.io/managed';
+/** Label selector of the managed capture pods (and StatefulSets): one informer scope for every controller. */
+export const MANAGED_SELECTOR = `${MANAGED_LABEL}=true`;
 /** On a pod, "true": the gate admits its deletion and no controller drains it. */
 export const SKIP_ANNOTATION = 'drain.ticdc.io/skip';
 

@@ -17,10 +17,9 @@ import type { CaptureDrainObject } from '../controllers/capturedrain.js';
 import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
 import { isTerminal } from '../drain/machine.js';
 import type { KubeObject } from '../kube/port.js';
-import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/capturedrain.js';
+import { MANAGED_LABEL, MANAGED_SELECTOR, SKIP_ANNOTATION } from '../api/capturedrain.js';
 
-export const MANAGED_SELECTOR = `${MANAGED_LABEL}=true`;
-export { MANAGED_LABEL, SKIP_ANNOTATION };
+export { MANAGED_LABEL, MANAGED_SELECTOR, SKIP_ANNOTATION };
 export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
 
 interface Taint {
