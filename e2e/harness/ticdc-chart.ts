@@ -2,9 +2,9 @@
 // pods opted in to the operator, whose captures the simulator plays (kube pod source, advertise
 // address <pod>.<release>-peer.<ns>.svc:8300, as the chart's --advertise-addr).
 import { join } from 'node:path';
-import { TicdcSimulator, type SimulatorOptions } from '../ticdc-sim/index.js';
+import type { SimulatorOptions, TicdcSimulator } from '../ticdc-sim/index.js';
 import { REPO, type Cluster } from './cluster.js';
-import { waitForCapturesWithWork } from './workload.js';
+import { startSimulatorForPods, waitForCapturesWithWork } from './workload.js';
 
 export const TICDC_CHART = join(REPO, 'charts/ticdc-example');
 
@@ -37,19 +37,11 @@ export async function installTicdcChart(
 ): Promise<TicdcRelease> {
   const release = opts.release ?? 'ticdc';
   const name = release.includes('ticdc') ? release : `${release}-ticdc`;
-  const sim = await TicdcSimulator.start({
-    mode: 'newarch',
-    changefeeds: 3,
-    tablesPerChangefeed: 8,
-    moveRatePerSec: 4,
-    host: '127.0.0.1',
-    ...opts.sim,
-    kube: {
-      kubeconfigPath: cluster.kubeconfig,
-      namespace: opts.namespace,
-      selector: `app.kubernetes.io/instance=${release}`,
-      addressTemplate: `{pod}.${name}-peer.{namespace}.svc:8300`,
-    },
+  const sim = await startSimulatorForPods(cluster, {
+    namespace: opts.namespace,
+    selector: `app.kubernetes.io/instance=${release}`,
+    peerService: `${name}-peer`,
+    ...(opts.sim ? { sim: opts.sim } : {}),
   });
   const helm = async (args: string[]) => {
     const started = Date.now();

@@ -69,19 +69,11 @@ export async function deployTicdc(
   },
 ): Promise<TicdcWorkload> {
   const name = opts.name ?? 'ticdc';
-  const sim = await TicdcSimulator.start({
-    mode: 'newarch',
-    changefeeds: 3,
-    tablesPerChangefeed: 8,
-    moveRatePerSec: 4,
-    host: '127.0.0.1',
-    ...opts.sim,
-    kube: {
-      kubeconfigPath: cluster.kubeconfig,
-      namespace: opts.namespace,
-      selector: `app=${name}`,
-      addressTemplate: `{pod}.${name}-peer.{namespace}.svc:8300`,
-    },
+  const sim = await startSimulatorForPods(cluster, {
+    namespace: opts.namespace,
+    selector: `app=${name}`,
+    peerService: `${name}-peer`,
+    ...(opts.sim ? { sim: opts.sim } : {}),
   });
   await cluster.kubectl(['create', 'namespace', opts.namespace]);
   await cluster.kubectlOk(['apply', '-f', '-'], {
@@ -109,4 +101,28 @@ export async function waitForCapturesWithWork(sim: TicdcSimulator, replicas: num
       timeoutMs: 60_000,
     },
   );
+}
+
+/**
+ * A simulator whose captures follow the pods matching `selector` (kube pod source), advertising
+ * `<pod>.<peerService>.<ns>.svc:8300` as TiCDC captures in a StatefulSet do. newarch, 3 changefeeds.
+ */
+export function startSimulatorForPods(
+  cluster: Cluster,
+  opts: { namespace: string; selector: string; peerService: string; sim?: SimulatorOptions },
+): Promise<TicdcSimulator> {
+  return TicdcSimulator.start({
+    mode: 'newarch',
+    changefeeds: 3,
+    tablesPerChangefeed: 8,
+    moveRatePerSec: 4,
+    host: '127.0.0.1',
+    ...opts.sim,
+    kube: {
+      kubeconfigPath: cluster.kubeconfig,
+      namespace: opts.namespace,
+      selector: opts.selector,
+      addressTemplate: `{pod}.${opts.peerService}.{namespace}.svc:8300`,
+    },
+  });
 }

@@ -3,14 +3,14 @@
 // captures follow the fake pods. The real-API-server path is covered by e2e/specs.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
+import type { TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { createManager } from '../../src/manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { FakeKube } from '../support/fake-kube.js';
-import { FakeKubePodSource, testConfig } from '../support/operator-harness.js';
+import { startFakeKubeSimulator, testConfig } from '../support/operator-harness.js';
 
 const NS = 'tidb';
 
@@ -65,16 +65,9 @@ async function harness(
 ) {
   const kube = new FakeKube({ gracefulPodDeletion: false });
   const replicas = opts.replicas ?? 4;
-  const sim = await TicdcSimulator.start({
-    mode: 'newarch',
-    changefeeds: 3,
-    tablesPerChangefeed: 8,
-    moveRatePerSec: opts.moveRatePerSec ?? 20,
-    host: '127.0.0.1',
+  const sim = await startFakeKubeSimulator(kube, NS, {
     seed: 3,
-    reelectProbability: 0,
-    podSource: new FakeKubePodSource(kube, NS),
-    kube: { namespace: NS, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },
+    ...(opts.moveRatePerSec !== undefined ? { moveRatePerSec: opts.moveRatePerSec } : {}),
   });
   await kube.create(Resources.statefulsets, {
     apiVersion: 'apps/v1',

@@ -5,7 +5,6 @@
 // by e2e/specs/node.e2e.test.ts.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import { DRAIN_LABELS } from '../../src/controllers/pod-drains.js';
 import { EventRecorder } from '../../src/kube/events.js';
@@ -14,7 +13,7 @@ import { createManager } from '../../src/manager.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { isCordoned, type NodeLike } from '../../src/node/decide.js';
 import { FakeKube } from '../support/fake-kube.js';
-import { FakeKubePodSource, testConfig } from '../support/operator-harness.js';
+import { startFakeKubeSimulator, testConfig } from '../support/operator-harness.js';
 
 const NS = 'tidb';
 const NODES = ['n1', 'n2', 'n3'];
@@ -75,16 +74,9 @@ async function harness(opts: {
     metadata: { name: NS },
     status: { phase: 'Active' },
   });
-  const sim = await TicdcSimulator.start({
-    mode: 'newarch',
-    changefeeds: 3,
-    tablesPerChangefeed: 8,
-    moveRatePerSec: opts.moveRatePerSec ?? 20,
-    host: '127.0.0.1',
+  const sim = await startFakeKubeSimulator(kube, NS, {
     seed: 5,
-    reelectProbability: 0,
-    podSource: new FakeKubePodSource(kube, NS),
-    kube: { namespace: NS, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },
+    ...(opts.moveRatePerSec !== undefined ? { moveRatePerSec: opts.moveRatePerSec } : {}),
   });
   stops.push(() => sim.stop());
   const statefulSet = await kube.create<KubeObject>(Resources.statefulsets, {

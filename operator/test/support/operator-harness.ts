@@ -1,6 +1,11 @@
 // Shared by the manager-level tests: an operator configuration for tests, and a simulator pod
 // source that follows the in-memory API server's pods (so captures come and go with them).
-import type { PodHandler, PodSource } from '../../../e2e/ticdc-sim/index.js';
+import {
+  TicdcSimulator,
+  type PodHandler,
+  type PodSource,
+  type SimulatorOptions,
+} from '../../../e2e/ticdc-sim/index.js';
 import type { OperatorConfig } from '../../src/config.js';
 import { Resources } from '../../src/kube/port.js';
 import type { FakeKube } from './fake-kube.js';
@@ -48,4 +53,26 @@ export class FakeKubePodSource implements PodSource {
   async stop(): Promise<void> {
     this.stopWatch?.();
   }
+}
+
+/**
+ * A newarch simulator (3 changefeeds, deterministic elections) whose captures follow the fake API
+ * server's pods in `namespace`, advertising `<pod>.ticdc-peer.<ns>.svc:8300`.
+ */
+export function startFakeKubeSimulator(
+  kube: FakeKube,
+  namespace: string,
+  over: Partial<SimulatorOptions> = {},
+): Promise<TicdcSimulator> {
+  return TicdcSimulator.start({
+    mode: 'newarch',
+    changefeeds: 3,
+    tablesPerChangefeed: 8,
+    moveRatePerSec: 20,
+    host: '127.0.0.1',
+    reelectProbability: 0,
+    ...over,
+    podSource: new FakeKubePodSource(kube, namespace),
+    kube: { namespace, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },
+  });
 }
