@@ -9,8 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { TicdcSimulator } from '../e2e/ticdc-sim/index.js';
 import type { CaptureDrainStatus } from '../operator/src/api/capturedrain.js';
-import type { CaptureDrainObject } from '../operator/src/controllers/capturedrain.js';
-import { ensurePodDrain } from '../operator/src/controllers/pod-drains.js';
+import type { CaptureDrainObject } from '../operator/src/drain/controller.js';
+import { ensurePodDrain } from '../operator/src/drain/pod-drains.js';
 import { advance, nextAction, type DrainContext, type Outcome } from '../operator/src/drain/machine.js';
 import {
   decide,

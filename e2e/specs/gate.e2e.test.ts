@@ -4,7 +4,7 @@
 // the namespace controller and kubectl drain are the real ones, the simulator plays TiCDC and
 // records every capture that left while it still held work.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { podDrainName } from '../../operator/src/controllers/pod-drains.js';
+import { podDrainName } from '../../operator/src/drain/pod-drains.js';
 import { eventually } from '../harness/cluster.js';
 import type { OperatorProcess } from '../harness/operator.js';
 import {

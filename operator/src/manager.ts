@@ -7,12 +7,12 @@ import {
   CaptureDrainReconciler,
   type CaptureDrainCache,
   type CaptureDrainObject,
-} from './controllers/capturedrain.js';
-import { createNodeController } from './controllers/node.js';
-import { TicdcClientPool } from './controllers/ticdc-clients.js';
+} from './drain/controller.js';
+import { createNodeController } from './cordon/controller.js';
+import { TicdcClientPool } from './drain/ticdc-clients.js';
 import { Controller, watchInto } from './kube/controller.js';
 import type { EventRecorder } from './kube/events.js';
-import { RolloutReconciler, statefulSetKeysOf } from './controllers/rollout.js';
+import { RolloutReconciler, statefulSetKeysOf } from './rollout/controller.js';
 import { createGateMetrics } from './gate/metrics.js';
 import { StatefulSetNudger } from './gate/nudge.js';
 import { UnprotectedDeleteWatcher } from './gate/unprotected.js';

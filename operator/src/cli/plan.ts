@@ -3,10 +3,10 @@
 // capture list, and runs the same planner as the operator).
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS } from '../controllers/pod-drains.js';
-import { BUILTIN_DEFAULTS, SettingsError, resolveSettings } from '../controllers/settings.js';
-import { TicdcClientPool } from '../controllers/ticdc-clients.js';
+import type { CaptureDrainObject } from '../drain/controller.js';
+import { DRAIN_LABELS } from '../drain/pod-drains.js';
+import { BUILTIN_DEFAULTS, SettingsError, resolveSettings } from '../drain/settings.js';
+import { TicdcClientPool } from '../drain/ticdc-clients.js';
 import { createKubeClient } from '../kube/client.js';
 import { Resources, type KubeClient } from '../kube/port.js';
 import { plan, type Plan, type PlanInput } from '../rollout/planner.js';

@@ -4,7 +4,7 @@
 // common "not ours" answers need no API reads (quickDecision), and whole-namespace or
 // whole-StatefulSet deletions are never held, whatever the drain says.
 import type { PodAction, Trigger } from '../api/capturedrain.js';
-import { podDrainName, type PodDrainState } from '../controllers/pod-drains.js';
+import { podDrainName, type PodDrainState } from '../drain/pod-drains.js';
 import type { KubeObject } from '../kube/port.js';
 import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/capturedrain.js';
 

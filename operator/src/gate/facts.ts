@@ -2,8 +2,8 @@
 // only on the leader, and a cache could lag behind the drain that was just released). The reads run
 // in parallel under one deadline well inside the webhook's timeout; a failed or late read becomes
 // `lookupError`, which decide() answers with a retryable denial.
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { podDrainName, podDrainState } from '../controllers/pod-drains.js';
+import type { CaptureDrainObject } from '../drain/controller.js';
+import { podDrainName, podDrainState } from '../drain/pod-drains.js';
 import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import {
   quickDecision,

@@ -2,8 +2,8 @@
 // CREATE) into facts, asks decide(), starts the drain when one is needed (never on dry-run), and
 // records metrics, events and logs. Answers within `budgetMs`: every API call races one deadline.
 import type { Logger } from 'pino';
-import { ensurePodDrain } from '../controllers/pod-drains.js';
-import type { EventSink } from '../controllers/capturedrain.js';
+import { ensurePodDrain } from '../drain/pod-drains.js';
+import type { EventSink } from '../drain/controller.js';
 import type { KubeClient, KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
 import {

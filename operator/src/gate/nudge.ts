@@ -3,8 +3,8 @@
 // drain runs. Once the drain releases the pod, touching the StatefulSet (an annotation naming the
 // drain) makes the controller sync at once, and its retried delete passes the gate.
 import type { Logger } from 'pino';
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
+import type { CaptureDrainObject } from '../drain/controller.js';
+import { DRAIN_LABELS, podDrainState } from '../drain/pod-drains.js';
 import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
 import type { GateMetrics } from './metrics.js';

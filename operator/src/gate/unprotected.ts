@@ -4,7 +4,7 @@
 // or was bypassed (e.g. removed). It cannot be undone; it is counted, logged and reported as a
 // Warning event on the pod so the gap is visible.
 import type { Logger } from 'pino';
-import type { EventSink } from '../controllers/capturedrain.js';
+import type { EventSink } from '../drain/controller.js';
 import type { KubeClient, KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
 import { decide, type PodFacts } from './decide.js';

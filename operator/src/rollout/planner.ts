@@ -12,7 +12,7 @@
 //   previously drained capture has left the capture list;
 // - scaling in takes precedence over an update.
 import type { PodAction, Trigger } from '../api/capturedrain.js';
-import type { PodDrainState } from '../controllers/pod-drains.js';
+import type { PodDrainState } from '../drain/pod-drains.js';
 import { findCaptureByAddress } from '../drain/address.js';
 
 export type UpdateStrategy = 'RollingUpdate' | 'OnDelete';

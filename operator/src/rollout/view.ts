@@ -1,9 +1,9 @@
 // Kubernetes objects -> planner input, and plan -> progress annotations. Pure: shared by the
 // rollout controller and `capture-drain plan`.
 import { formatDuration, parseDuration, type PodAction, type Trigger } from '../api/capturedrain.js';
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
-import { ANNOTATIONS, DEFAULT_CAPTURE_PORT } from '../controllers/settings.js';
+import type { CaptureDrainObject } from '../drain/controller.js';
+import { DRAIN_LABELS, podDrainState } from '../drain/pod-drains.js';
+import { ANNOTATIONS, DEFAULT_CAPTURE_PORT } from '../drain/settings.js';
 import { podAddressCandidates } from '../drain/address.js';
 import type { KubeObject } from '../kube/port.js';
 import type { CaptureInfo } from '../ticdc/types.js';

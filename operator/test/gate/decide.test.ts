@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { podDrainName } from '../../src/controllers/pod-drains.js';
+import { podDrainName } from '../../src/drain/pod-drains.js';
 import {
   STATEFULSET_CONTROLLER,
   decide,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainName } from '../../src/controllers/pod-drains.js';
+import type { CaptureDrainObject } from '../../src/drain/controller.js';
+import { DRAIN_LABELS, podDrainName } from '../../src/drain/pod-drains.js';
 import { STATEFULSET_CONTROLLER } from '../../src/gate/decide.js';
 import { GateHandler } from '../../src/gate/handler.js';
 import { createGateMetrics } from '../../src/gate/metrics.js';

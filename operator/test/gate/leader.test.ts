@@ -1,7 +1,7 @@
 // The gate's leader-side helpers: the unprotected-delete watcher and the StatefulSet nudger.
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { ensurePodDrain } from '../../src/controllers/pod-drains.js';
+import type { CaptureDrainObject } from '../../src/drain/controller.js';
+import { ensurePodDrain } from '../../src/drain/pod-drains.js';
 import { createGateMetrics } from '../../src/gate/metrics.js';
 import { NUDGE_ANNOTATION, StatefulSetNudger } from '../../src/gate/nudge.js';
 import { UnprotectedDeleteWatcher } from '../../src/gate/unprotected.js';

@@ -7,8 +7,8 @@ import {
   type CaptureDrainSpec,
   type TimeoutPolicy,
 } from '../api/capturedrain.js';
-import { podAddressCandidates } from '../drain/address.js';
-import type { DrainPolicy, DrainTarget } from '../drain/machine.js';
+import { podAddressCandidates } from './address.js';
+import type { DrainPolicy, DrainTarget } from './machine.js';
 import type { KubeObject } from '../kube/port.js';
 import type { ApiFlavorSetting } from '../ticdc/types.js';
 

@@ -7,9 +7,9 @@ import type { Logger } from 'pino';
 import { formatDuration } from '../api/capturedrain.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import { KubeApiError, Resources, type KubeClient } from '../kube/port.js';
-import { plan, type Plan, type PlanInput } from '../rollout/planner.js';
-import type { RolloutMetrics } from '../rollout/metrics.js';
-import { ROLLOUT_PHASES } from '../rollout/metrics.js';
+import { plan, type Plan, type PlanInput } from './planner.js';
+import type { RolloutMetrics } from './metrics.js';
+import { ROLLOUT_PHASES } from './metrics.js';
 import {
   MANAGED_LABEL,
   ROLLOUT_ANNOTATIONS,
@@ -19,12 +19,12 @@ import {
   progressAnnotations,
   type PodObject,
   type StatefulSetObject,
-} from '../rollout/view.js';
+} from './view.js';
 import type { CaptureInfo } from '../ticdc/types.js';
-import type { CaptureDrainCache, CaptureDrainObject, EventSink } from './capturedrain.js';
-import { DRAIN_LABELS, ensurePodDrain } from './pod-drains.js';
-import { SettingsError, resolveSettings, type OperatorDefaults } from './settings.js';
-import type { TicdcClientPool } from './ticdc-clients.js';
+import type { CaptureDrainCache, CaptureDrainObject, EventSink } from '../drain/controller.js';
+import { DRAIN_LABELS, ensurePodDrain } from '../drain/pod-drains.js';
+import { SettingsError, resolveSettings, type OperatorDefaults } from '../drain/settings.js';
+import type { TicdcClientPool } from '../drain/ticdc-clients.js';
 
 export interface ObjectCache<T> {
   get(namespace: string, name: string): T | undefined;

@@ -13,8 +13,8 @@
 // - Uncordoned (or the pod opted out with the skip annotation): cordon drains that have not
 //   started (no status.startTime) are cancelled; started ones run to the end, because a
 //   half-drained capture is worse than a moved one.
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
+import type { CaptureDrainObject } from '../drain/controller.js';
+import { DRAIN_LABELS, podDrainState } from '../drain/pod-drains.js';
 import { isTerminal } from '../drain/machine.js';
 import type { KubeObject } from '../kube/port.js';
 import { MANAGED_LABEL, MANAGED_SELECTOR, SKIP_ANNOTATION } from '../api/capturedrain.js';

@@ -14,8 +14,8 @@ import {
   type DrainEvent,
   type Outcome,
   type SlotView,
-} from '../drain/machine.js';
-import { isTicdcAction, performTicdcAction } from '../drain/ticdc-actions.js';
+} from './machine.js';
+import { isTicdcAction, performTicdcAction } from './ticdc-actions.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { patchStatus } from '../kube/status.js';

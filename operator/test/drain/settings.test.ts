@@ -1,6 +1,6 @@
 // Settings resolution order: spec, then the StatefulSet's annotations, then the operator's defaults.
 import { describe, expect, test } from '@jest/globals';
-import { TicdcClientPool, type TicdcClientFactory } from '../../src/controllers/ticdc-clients.js';
+import { TicdcClientPool, type TicdcClientFactory } from '../../src/drain/ticdc-clients.js';
 import {
   ANNOTATIONS,
   BUILTIN_DEFAULTS,
@@ -8,7 +8,7 @@ import {
   resolveSettings,
   type OperatorDefaults,
   type StatefulSetLike,
-} from '../../src/controllers/settings.js';
+} from '../../src/drain/settings.js';
 import type { CaptureDrainSpec } from '../../src/api/capturedrain.js';
 import { Resources } from '../../src/kube/port.js';
 import type { TicdcClient } from '../../src/ticdc/types.js';

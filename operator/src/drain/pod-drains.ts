@@ -3,7 +3,7 @@
 // and UID, so whichever controller comes first creates it and the others reuse it.
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND, type PodAction, type Trigger } from '../api/capturedrain.js';
-import type { CaptureDrainObject } from './capturedrain.js';
+import type { CaptureDrainObject } from './controller.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 
 export const DRAIN_LABELS = {

@@ -2,8 +2,8 @@
 // get a drain now, which queued cordon drains are cancelled, and why the rest wait.
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainName } from '../../src/controllers/pod-drains.js';
+import type { CaptureDrainObject } from '../../src/drain/controller.js';
+import { DRAIN_LABELS, podDrainName } from '../../src/drain/pod-drains.js';
 import {
   decideNode,
   isCordoned,
@@ -11,7 +11,7 @@ import {
   type NodeInputs,
   type PodLike,
   type StatefulSetLike,
-} from '../../src/node/decide.js';
+} from '../../src/cordon/decide.js';
 
 const NS = 'tidb';
 

@@ -25,9 +25,9 @@ import {
   type NodeLike,
   type PodLike,
   type StatefulSetLike,
-} from '../node/decide.js';
-import type { CaptureDrainCache, CaptureDrainObject } from './capturedrain.js';
-import { ensurePodDrain } from './pod-drains.js';
+} from './decide.js';
+import type { CaptureDrainCache, CaptureDrainObject } from '../drain/controller.js';
+import { ensurePodDrain } from '../drain/pod-drains.js';
 
 /** Safety net while a cordoned node still holds capture pods (events normally wake it sooner). */
 export const CORDON_RECHECK_MS = 30_000;

@@ -1,12 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
+import type { CaptureDrainObject } from '../../src/drain/controller.js';
 import {
   DRAIN_LABELS,
   ensurePodDrain,
   podDrainManifest,
   podDrainName,
   podDrainState,
-} from '../../src/controllers/pod-drains.js';
+} from '../../src/drain/pod-drains.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { FakeKube, conflict } from '../support/fake-kube.js';
 
