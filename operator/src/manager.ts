@@ -1,13 +1,9 @@
 // Wires the informers and controllers of one operator instance (the leader).
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { MANAGED_SELECTOR, parseDuration } from './api/capturedrain.js';
+import { parseDuration, type CaptureDrainObject } from './api/capturedrain.js';
 import type { OperatorConfig } from './config.js';
-import {
-  CaptureDrainReconciler,
-  type CaptureDrainCache,
-  type CaptureDrainObject,
-} from './drain/controller.js';
+import { CaptureDrainReconciler } from './drain/controller.js';
 import { createNodeController } from './cordon/controller.js';
 import { TicdcClientPool } from './drain/ticdc-clients.js';
 import { Controller, watchInto } from './kube/controller.js';
@@ -20,7 +16,9 @@ import { InformerSet, type Informer } from './kube/informer.js';
 import { Resources, type KubeClient, type KubeObject } from './kube/port.js';
 import { createDrainMetrics } from './observability/metrics.js';
 import { createRolloutMetrics } from './rollout/metrics.js';
-import type { PodObject, StatefulSetObject } from './rollout/view.js';
+import { MANAGED_SELECTOR } from './api/names.js';
+import type { CaptureDrainCache } from './drain/contract.js';
+import type { Pod, StatefulSet } from './kube/objects.js';
 
 export interface Manager {
   informers: InformerSet;
@@ -124,11 +122,9 @@ export function createManager(opts: {
   if (config.rollouts !== false) {
     const managed = { labelSelector: MANAGED_SELECTOR };
     const stsInformers = scopes.map((s) =>
-      informers.informer<StatefulSetObject>(Resources.statefulsets, { ...s, ...managed }),
+      informers.informer<StatefulSet>(Resources.statefulsets, { ...s, ...managed }),
     );
-    const podInformers = scopes.map((s) =>
-      informers.informer<PodObject>(Resources.pods, { ...s, ...managed }),
-    );
+    const podInformers = scopes.map((s) => informers.informer<Pod>(Resources.pods, { ...s, ...managed }));
     const rollout = new Controller({
       name: 'rollout',
       reconcile: new RolloutReconciler({

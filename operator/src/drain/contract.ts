@@ -1,0 +1,106 @@
+// The pod-drain contract: what every controller (drain, rollout, cordon, gate) agrees a CaptureDrain
+// means. One pod incarnation has exactly one operator-created drain: its name derives from the pod's
+// name and UID, so whichever controller comes first creates it and the others reuse it. Whether a
+// drain is over (isTerminal), holds its TiCDC cluster's slot (holdsSlot) and lets its pod go
+// (podDrainState) is answered here, and only here. Pure: no I/O.
+import { createHash } from 'node:crypto';
+import {
+  API_VERSION,
+  KIND,
+  type CaptureDrainObject,
+  type CaptureDrainStatus,
+  type Phase,
+  type PodAction,
+  type Trigger,
+} from '../api/capturedrain.js';
+import { DRAIN_LABELS } from '../api/names.js';
+import type { KubeObject } from '../kube/port.js';
+
+/** Read access to the CaptureDrain informer's cache. */
+export interface CaptureDrainCache {
+  get(namespace: string, name: string): CaptureDrainObject | undefined;
+  list(namespace?: string): CaptureDrainObject[];
+}
+
+/** Completed or Failed: the drain does nothing more. */
+export function isTerminal(phase: Phase | undefined): boolean {
+  return phase === 'Completed' || phase === 'Failed';
+}
+
+/** A drain holds its TiCDC cluster's slot from the moment it starts until it ends. */
+export function holdsSlot(status: CaptureDrainStatus): boolean {
+  return !!status.startTime && !isTerminal(status.phase);
+}
+
+/** `<pod>-<8 hex of the UID>`, within the 253-character name limit. */
+export function podDrainName(podName: string, podUid: string): string {
+  const suffix = createHash('sha256').update(podUid).digest('hex').slice(0, 8);
+  return `${podName.slice(0, 253 - 9)}-${suffix}`;
+}
+
+export interface PodDrainRequest {
+  pod: KubeObject;
+  /** The owning StatefulSet; the drain is owned by it so it goes with the StatefulSet. */
+  statefulSet?: KubeObject;
+  trigger: Trigger;
+  podAction: PodAction;
+}
+
+export function podDrainManifest(req: PodDrainRequest): CaptureDrainObject {
+  const { pod, statefulSet } = req;
+  const name = pod.metadata.name!;
+  const uid = pod.metadata.uid!;
+  const labels: Record<string, string> = {
+    [DRAIN_LABELS.pod]: name,
+    [DRAIN_LABELS.podUid]: uid,
+    [DRAIN_LABELS.trigger]: req.trigger,
+  };
+  if (statefulSet) labels[DRAIN_LABELS.statefulSet] = statefulSet.metadata.name!;
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: podDrainName(name, uid),
+      namespace: pod.metadata.namespace!,
+      labels,
+      ...(statefulSet && {
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'StatefulSet',
+            name: statefulSet.metadata.name!,
+            uid: statefulSet.metadata.uid!,
+            controller: false,
+            blockOwnerDeletion: false,
+          },
+        ],
+      }),
+    },
+    spec: { podName: name, podAction: req.podAction, trigger: req.trigger },
+  } as CaptureDrainObject;
+}
+
+export type PodDrainState =
+  /** No drain for this incarnation yet. */
+  | 'None'
+  /** Started, not finished: the pod must stay. */
+  | 'InProgress'
+  /** Drained (or given up under onTimeout Release): the pod may go. */
+  | 'Released'
+  /** Ended without releasing the pod (Hold, hard failure): a human decides. */
+  | 'Held';
+
+/**
+ * Whether the drain lets this pod incarnation go. A drain for another incarnation (the pod was
+ * recreated under the same name) says nothing about this one.
+ */
+export function podDrainState(drain: CaptureDrainObject | undefined, podUid: string): PodDrainState {
+  if (!drain) return 'None';
+  const s = drain.status;
+  if (drain.metadata.labels?.[DRAIN_LABELS.podUid] && drain.metadata.labels[DRAIN_LABELS.podUid] !== podUid)
+    return 'None';
+  if (s?.podUID && s.podUID !== podUid) return 'None';
+  if (s?.releaseTime && (s.phase === 'Releasing' || s.phase === 'Completed')) return 'Released';
+  if (s?.phase === 'Failed' || s?.phase === 'Completed') return 'Held';
+  return 'InProgress';
+}
