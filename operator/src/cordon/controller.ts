@@ -18,11 +18,10 @@ import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../ku
 import { getOrCreateCounter, getOrCreateGauge } from '../observability/metrics.js';
 import { decideNode, isCordoned, type NodeDecision, type NodeLike } from './decide.js';
 import { ensurePodDrain } from '../drain/pod-drains.js';
-import { MANAGED_SELECTOR } from '../api/names.js';
+import { MANAGED_SELECTOR, EVENT_REASONS } from '../api/names.js';
 import { ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from '../drain/contract.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { EVENT_REASONS } from '../api/names.js';
 
 /** Safety net while a cordoned node still holds capture pods (events normally wake it sooner). */
 export const CORDON_RECHECK_MS = 30_000;

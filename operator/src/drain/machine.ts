@@ -16,7 +16,7 @@ import type {
 } from '../ticdc/types.js';
 import { findTarget } from './address.js';
 import { computeConditions } from './conditions.js';
-import { holdsSlot, isTerminal } from './contract.js';
+import { isTerminal } from './contract.js';
 
 export interface DrainPolicy {
   podAction: PodAction;

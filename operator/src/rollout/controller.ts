@@ -15,11 +15,10 @@ import type { CaptureInfo } from '../ticdc/types.js';
 import { ensurePodDrain } from '../drain/pod-drains.js';
 import { SettingsError, resolveSettings, type OperatorDefaults } from '../drain/settings.js';
 import type { TicdcClientPool } from '../drain/ticdc-clients.js';
-import { MANAGED_LABEL, ROLLOUT_ANNOTATIONS, DRAIN_LABELS } from '../api/names.js';
+import { MANAGED_LABEL, ROLLOUT_ANNOTATIONS, DRAIN_LABELS, EVENT_REASONS } from '../api/names.js';
 import type { Pod, StatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from '../drain/contract.js';
 import type { EventSink } from '../kube/events.js';
-import { EVENT_REASONS } from '../api/names.js';
 import { objectRef } from '../kube/objects.js';
 
 export interface ObjectCache<T> {

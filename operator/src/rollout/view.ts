@@ -9,7 +9,6 @@ import {
 } from '../api/capturedrain.js';
 import { DEFAULT_CAPTURE_PORT } from '../drain/settings.js';
 import { podAddressCandidates } from '../drain/address.js';
-import type { KubeObject } from '../kube/port.js';
 import type { CaptureInfo } from '../ticdc/types.js';
 import {
   DEFAULT_POD_READY_TIMEOUT_MS,
@@ -19,10 +18,15 @@ import {
   type PodView,
   type StatefulSetView,
 } from './planner.js';
-import { DRAIN_LABELS, SETTINGS_ANNOTATIONS, MANAGED_LABEL, SKIP_ANNOTATION } from '../api/names.js';
+import {
+  DRAIN_LABELS,
+  SETTINGS_ANNOTATIONS,
+  MANAGED_LABEL,
+  SKIP_ANNOTATION,
+  ROLLOUT_ANNOTATIONS,
+} from '../api/names.js';
 import { podDrainState } from '../drain/contract.js';
 import { podOrdinal, readyCondition, type Pod, type StatefulSet } from '../kube/objects.js';
-import { ROLLOUT_ANNOTATIONS } from '../api/names.js';
 
 export type RolloutPhase = 'Idle' | 'RollingUpdate' | 'ScalingIn' | 'Blocked';
 

@@ -1,7 +1,7 @@
 // Error mapping (ticdc-api.md §1, §2.2, §4.1, §4.2, §5, §6) end to end, bad servers, and secrets.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { createTicdcClient } from '../../src/ticdc/client.js';
 import { makeRedactor, transportError, trimMessage } from '../../src/ticdc/errors.js';
 import { type TicdcClient, TicdcError, type TicdcErrorKind } from '../../src/ticdc/types.js';
