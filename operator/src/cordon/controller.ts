@@ -5,20 +5,13 @@
 // elsewhere is what lets the next capture of a StatefulSet go.
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Registry } from 'prom-client';
-import {
-  Controller,
-  watchInto,
-  type ObjectKey,
-  type ReconcileContext,
-  type ReconcileResult,
-} from '../kube/controller.js';
+import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { Informer, InformerSet } from '../kube/informer.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { getOrCreateCounter, getOrCreateGauge } from '../observability/metrics.js';
 import { decideNode, isCordoned, type NodeDecision, type NodeLike } from './decide.js';
 import { ensurePodDrain } from '../drain/pod-drains.js';
-import { MANAGED_SELECTOR, EVENT_REASONS } from '../api/names.js';
+import { EVENT_REASONS } from '../api/names.js';
 import { ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from '../drain/contract.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
@@ -261,52 +254,4 @@ export class NodeReconciler {
     this.announced.delete(nodeName);
     this.waits.delete(nodeName);
   }
-}
-
-/**
- * The node controller wired to its informers: nodes (cluster-wide), managed capture pods (the
- * shared informer per watched namespace) and the CaptureDrain informers the manager already runs.
- */
-export function createNodeController(opts: {
-  kube: KubeClient;
-  informers: InformerSet;
-  scopes: { namespace?: string }[];
-  drains: CaptureDrainCache;
-  drainInformers: Informer<CaptureDrainObject>[];
-  events: Pick<EventRecorder, 'event'>;
-  registry: Registry;
-  logger: Logger;
-}): Controller {
-  const nodes = opts.informers.informer<NodeLike>(Resources.nodes);
-  const podInformers = opts.scopes.map((s) =>
-    opts.informers.informer<Pod>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR }),
-  );
-  const reconciler = new NodeReconciler({
-    kube: opts.kube,
-    nodes,
-    pods: () => podInformers.flatMap((i) => i.list()),
-    drains: opts.drains,
-    events: opts.events,
-    metrics: createNodeMetrics(opts.registry),
-  });
-  const controller = new Controller({
-    name: 'node',
-    reconcile: reconciler.reconcile,
-    // One worker: the one-at-a-time rule per StatefulSet spans nodes.
-    workers: 1,
-    logger: opts.logger,
-    registry: opts.registry,
-  });
-  watchInto(nodes, controller, {
-    updatePredicate: (a, b) => a === b || isCordoned(a) !== isCordoned(b),
-  });
-  // A pod or drain change may open the next turn on any cordoned node.
-  const wake = (): ObjectKey[] =>
-    nodes
-      .list()
-      .filter((n) => isCordoned(n))
-      .map((n) => ({ name: n.metadata.name! }));
-  for (const inf of podInformers) watchInto(inf, controller, { map: wake });
-  for (const inf of opts.drainInformers) watchInto(inf, controller, { map: wake });
-  return controller;
 }
