@@ -193,7 +193,7 @@ export class RolloutReconciler {
         this.event(
           sts,
           'Normal',
-          lowered ? 'PartitionLowered' : 'PartitionRaised',
+          lowered ? EVENT_REASONS.partitionLowered : EVENT_REASONS.partitionRaised,
           'SetPartition',
           `Partition ${step.from} -> ${step.to}: ${p.message}`,
         );
@@ -296,7 +296,7 @@ export class RolloutReconciler {
         this.event(
           sts,
           'Normal',
-          phase === 'ScalingIn' ? 'ScaleInStarted' : 'RolloutStarted',
+          phase === 'ScalingIn' ? EVENT_REASONS.scaleInStarted : EVENT_REASONS.rolloutStarted,
           'Plan',
           `${p.queue.length} pod(s) to go (${p.queue.map((q) => q.pod).join(', ')}); ETA ${describeEta(p.etaMs)}${
             p.notes.length ? `. ${p.notes.join('. ')}` : ''
