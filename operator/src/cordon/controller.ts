@@ -1,6 +1,6 @@
 // Node cordon controller: when a node becomes unschedulable, drain the capture pods on it and let
 // the drain engine delete them (podAction Delete), so the StatefulSet places them on other nodes
-// before any eviction arrives. Keyed by node; what to do is decided by node/decide.ts.
+// before any eviction arrives. Keyed by node; what to do is decided by cordon/decide.ts.
 // Pods and drains wake every cordoned node: a drain finishing or a replacement pod turning Ready
 // elsewhere is what lets the next capture of a StatefulSet go.
 import type { Logger } from 'pino';
