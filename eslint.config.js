@@ -14,6 +14,18 @@ const layering = [
   ...BOTTOM.map((t) =>
     zone(t, [...FEATURES, ...TOP], 'api, ticdc, kube and observability import no feature folder'),
   ),
+  // Within the bottom layer: observability and ticdc stand alone, kube uses observability, api uses kube's types.
+  zone(
+    `${SRC}/observability`,
+    [`${SRC}/api`, `${SRC}/kube`, `${SRC}/ticdc`],
+    'observability imports nothing of ours',
+  ),
+  zone(
+    `${SRC}/ticdc`,
+    [`${SRC}/api`, `${SRC}/kube`, `${SRC}/observability`],
+    'the TiCDC client stands alone',
+  ),
+  zone(`${SRC}/kube`, [`${SRC}/api`, `${SRC}/ticdc`], 'the controller runtime knows no CaptureDrain'),
   zone(
     `${SRC}/drain`,
     [...FEATURES.filter((f) => !f.endsWith('/drain')), ...TOP],
