@@ -801,6 +801,38 @@ describe('chart: watchNamespaces on the control plane (namespaced RBAC)', () => 
     for (const ns of [TENANT, RELEASE_NS]) await c?.kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
 
+  test('the API server accepts the rendered NetworkPolicy (ingress peers, probes, egress rules)', async () => {
+    const rendered = await c.helm([
+      'template',
+      TENANCY_RELEASE,
+      CHART,
+      '--namespace',
+      RELEASE_NS,
+      '--show-only',
+      'templates/networkpolicy.yaml',
+      '--set',
+      'networkPolicy.enabled=true',
+      '--set',
+      'networkPolicy.webhook.from[0].ipBlock.cidr=10.0.0.0/24',
+      '--set',
+      'networkPolicy.metrics.from[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring',
+      '--set',
+      'networkPolicy.metrics.from[0].podSelector.matchLabels.app=prometheus',
+      '--set',
+      'networkPolicy.probes.from[0].ipBlock.cidr=192.168.0.0/16',
+      '--set',
+      'networkPolicy.egress[0].ports[0].port=53',
+      '--set',
+      'networkPolicy.egress[0].ports[0].protocol=UDP',
+    ]);
+    expect(rendered.code).toBe(0);
+    const applied = await c.kubectl(['apply', '--dry-run=server', '-o', 'name', '-f', '-'], {
+      input: rendered.stdout,
+    });
+    expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(applied.stdout.trim()).toBe(`networkpolicy.networking.k8s.io/${SA}`);
+  });
+
   test('the ServiceAccount cannot touch kube-system, still can in the watched namespace, and drains there', async () => {
     const installed = await c.helm([
       'install',
