@@ -11,6 +11,7 @@ import {
 import { createNodeController } from './controllers/node.js';
 import { TicdcClientPool } from './controllers/ticdc-clients.js';
 import { Controller, watchInto } from './kube/controller.js';
+import { TermFence, fenceKubeClient, signalFence, type Fence } from './kube/fence.js';
 import type { EventRecorder } from './kube/events.js';
 import { RolloutReconciler, statefulSetKeysOf } from './controllers/rollout.js';
 import { createGateMetrics } from './gate/metrics.js';
@@ -24,8 +25,12 @@ import type { PodObject, StatefulSetObject } from './rollout/view.js';
 
 export interface Manager {
   informers: InformerSet;
-  /** Runs the controllers until the signal aborts; resolves after a graceful stop. */
-  run(signal: AbortSignal): Promise<void>;
+  /**
+   * Runs the controllers until the signal aborts; resolves after a graceful stop. `term` (the
+   * leadership term; default: the signal) fences every Kubernetes request and TiCDC call the
+   * controllers make: refused once it ended, cancelled in flight when it ends.
+   */
+  run(signal: AbortSignal, term?: Fence): Promise<void>;
 }
 
 /** One cache over the per-namespace informers of a kind (one informer when all namespaces are watched). */
@@ -43,8 +48,11 @@ export function createManager(opts: {
   registry: Registry;
   logger: Logger;
 }): Manager {
-  const { config, kube, logger, registry } = opts;
-  const informers = new InformerSet(kube, { logger });
+  const { config, logger, registry } = opts;
+  // Informers read with the plain client; everything the controllers send goes through the fence.
+  const informers = new InformerSet(opts.kube, { logger });
+  const term = new TermFence();
+  const kube = fenceKubeClient(opts.kube, term);
   const scopes = config.namespaces.length ? config.namespaces.map((namespace) => ({ namespace })) : [{}];
   const drainInformers = scopes.map((s) =>
     informers.informer<CaptureDrainObject>(Resources.capturedrains, s),
@@ -54,6 +62,7 @@ export function createManager(opts: {
   const clients = new TicdcClientPool(kube, {
     metrics,
     requestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
+    fence: term,
   });
   let controller: Controller | undefined = undefined;
   // Operator-wide drain settings, used when neither spec nor StatefulSet annotations say.
@@ -154,7 +163,8 @@ export function createManager(opts: {
 
   return {
     informers,
-    async run(signal) {
+    async run(signal, fence) {
+      term.begin(fence ?? signalFence(signal));
       informers.start();
       const synced = await informers.waitForSync(signal);
       if (!synced) {
