@@ -1,19 +1,15 @@
 // Wires the informers and controllers of one operator instance (the leader).
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { MANAGED_SELECTOR, parseDuration } from './api/capturedrain.js';
+import { parseDuration, type CaptureDrainObject } from './api/capturedrain.js';
 import type { OperatorConfig } from './config.js';
-import {
-  CaptureDrainReconciler,
-  type CaptureDrainCache,
-  type CaptureDrainObject,
-} from './controllers/capturedrain.js';
-import { createNodeController } from './controllers/node.js';
-import { TicdcClientPool } from './controllers/ticdc-clients.js';
+import { CaptureDrainReconciler } from './drain/controller.js';
+import { createNodeController } from './cordon/controller.js';
+import { TicdcClientPool } from './drain/ticdc-clients.js';
 import { Controller, watchInto } from './kube/controller.js';
 import { TermFence, fenceKubeClient, signalFence, type Fence } from './kube/fence.js';
 import type { EventRecorder } from './kube/events.js';
-import { RolloutReconciler, statefulSetKeysOf } from './controllers/rollout.js';
+import { RolloutReconciler, statefulSetKeysOf } from './rollout/controller.js';
 import { createGateMetrics } from './gate/metrics.js';
 import { StatefulSetNudger } from './gate/nudge.js';
 import { UnprotectedDeleteWatcher } from './gate/unprotected.js';
@@ -21,7 +17,9 @@ import { InformerSet, type Informer } from './kube/informer.js';
 import { Resources, type KubeClient, type KubeObject } from './kube/port.js';
 import { createDrainMetrics } from './observability/metrics.js';
 import { createRolloutMetrics } from './rollout/metrics.js';
-import type { PodObject, StatefulSetObject } from './rollout/view.js';
+import { MANAGED_SELECTOR } from './api/names.js';
+import type { CaptureDrainCache } from './drain/contract.js';
+import type { Pod, StatefulSet } from './kube/objects.js';
 
 export interface Manager {
   informers: InformerSet;
@@ -133,11 +131,9 @@ export function createManager(opts: {
   if (config.rollouts !== false) {
     const managed = { labelSelector: MANAGED_SELECTOR };
     const stsInformers = scopes.map((s) =>
-      informers.informer<StatefulSetObject>(Resources.statefulsets, { ...s, ...managed }),
+      informers.informer<StatefulSet>(Resources.statefulsets, { ...s, ...managed }),
     );
-    const podInformers = scopes.map((s) =>
-      informers.informer<PodObject>(Resources.pods, { ...s, ...managed }),
-    );
+    const podInformers = scopes.map((s) => informers.informer<Pod>(Resources.pods, { ...s, ...managed }));
     const rollout = new Controller({
       name: 'rollout',
       reconcile: new RolloutReconciler({

@@ -16,6 +16,7 @@ import type {
 } from '../ticdc/types.js';
 import { findTarget } from './address.js';
 import { computeConditions } from './conditions.js';
+import { holdsSlot, isTerminal } from './contract.js';
 
 export interface DrainPolicy {
   podAction: PodAction;
@@ -105,15 +106,6 @@ const HARD_FAILURES: ReadonlySet<string> = new Set([
   'InvalidRequest',
   'Configuration',
 ]);
-
-export function isTerminal(phase: Phase | undefined): boolean {
-  return phase === 'Completed' || phase === 'Failed';
-}
-
-/** A drain holds its TiCDC cluster's slot from the moment it starts until it ends. */
-export function holdsSlot(status: CaptureDrainStatus): boolean {
-  return !!status.startTime && !isTerminal(status.phase);
-}
 
 export function totalOf(c: WorkCounts | undefined): number | undefined {
   if (!c) return undefined;

@@ -1,15 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import { podDrainName } from '../../src/controllers/pod-drains.js';
-import {
-  STATEFULSET_CONTROLLER,
-  decide,
-  podOrdinal,
-  quickDecision,
-  type GateFacts,
-  type PodFacts,
-} from '../../src/gate/decide.js';
+import { decide, quickDecision, type GateFacts } from '../../src/gate/decide.js';
+import { podDrainName } from '../../src/drain/contract.js';
+import { STATEFULSET_CONTROLLER } from '../../src/api/names.js';
+import { podOrdinal, type Pod } from '../../src/kube/objects.js';
 
-const pod = (over: Partial<PodFacts['metadata']> = {}, phase = 'Running'): PodFacts => ({
+const pod = (over: Partial<Pod['metadata']> = {}, phase = 'Running'): Pod => ({
   metadata: {
     name: 'ticdc-2',
     namespace: 'tidb',

@@ -1,13 +1,13 @@
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainName } from '../../src/controllers/pod-drains.js';
-import { STATEFULSET_CONTROLLER } from '../../src/gate/decide.js';
 import { GateHandler } from '../../src/gate/handler.js';
 import { createGateMetrics } from '../../src/gate/metrics.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/port.js';
 import { createRegistry } from '../../src/observability/metrics.js';
 import type { AdmissionRequest } from '../../src/webhook/admission.js';
 import { FakeKube } from '../support/fake-kube.js';
+import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { DRAIN_LABELS, STATEFULSET_CONTROLLER } from '../../src/api/names.js';
+import { podDrainName } from '../../src/drain/contract.js';
 
 const NS = 'tidb';
 const sts: KubeObject = {

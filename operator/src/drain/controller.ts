@@ -6,51 +6,27 @@ import type { Logger } from 'pino';
 import { CaptureDrainSchema, type CaptureDrain, type CaptureDrainStatus } from '../api/capturedrain.js';
 import {
   advance,
-  holdsSlot,
-  isTerminal,
   nextAction,
   type Action,
   type DrainContext,
   type DrainEvent,
   type Outcome,
   type SlotView,
-} from '../drain/machine.js';
-import { isTicdcAction, performTicdcAction } from '../drain/ticdc-actions.js';
+} from './machine.js';
+import { isTicdcAction, performTicdcAction } from './ticdc-actions.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { bindSignal } from '../kube/fence.js';
 import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
-import {
-  SettingsError,
-  controllingStatefulSet,
-  resolveSettings,
-  type DrainSettings,
-  type OperatorDefaults,
-  type PodLike,
-  type StatefulSetLike,
-} from './settings.js';
+import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
-
-export type CaptureDrainObject = CaptureDrain & KubeObject;
-
-/** Read access to the CaptureDrain informer's cache. */
-export interface CaptureDrainCache {
-  get(namespace: string, name: string): CaptureDrainObject | undefined;
-  list(namespace?: string): CaptureDrainObject[];
-}
-
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-  uid?: string;
-}
-
-export interface EventSink {
-  event(regarding: ObjectRef, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
-}
+import { holdsSlot, isTerminal } from './contract.js';
+import type { Pod, StatefulSet } from '../kube/objects.js';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
+import type { EventSink } from '../kube/events.js';
+import { objectRef, ownerStatefulSet, type ObjectRef } from '../kube/objects.js';
+import type { CaptureDrainCache } from './contract.js';
 
 export interface CaptureDrainReconcilerDeps {
   kube: KubeClient;
@@ -171,10 +147,10 @@ export class CaptureDrainReconciler {
 
   private async readPod(namespace: string, podName: string | undefined) {
     if (!podName) return {};
-    const pod = await this.deps.kube.get<PodLike>(Resources.pods, namespace, podName);
-    const stsName = controllingStatefulSet(pod);
+    const pod = await this.deps.kube.get<Pod>(Resources.pods, namespace, podName);
+    const stsName = ownerStatefulSet(pod)?.name;
     const statefulSet = stsName
-      ? await this.deps.kube.get<StatefulSetLike>(Resources.statefulsets, namespace, stsName)
+      ? await this.deps.kube.get<StatefulSet>(Resources.statefulsets, namespace, stsName)
       : undefined;
     return { pod, statefulSet };
   }
@@ -252,13 +228,7 @@ export class CaptureDrainReconciler {
       this.claims.delete(endpoint);
       this.wakeQueued(endpoint, me);
     }
-    const ref: ObjectRef = {
-      apiVersion: drain.apiVersion,
-      kind: drain.kind,
-      namespace: drain.metadata.namespace,
-      name: drain.metadata.name,
-      ...(drain.metadata.uid ? { uid: drain.metadata.uid } : {}),
-    };
+    const ref: ObjectRef = objectRef(drain, drain.apiVersion, drain.kind);
     for (const e of events)
       this.deps.events.event(ref, e.type, e.reason, after.phase ?? 'Pending', e.message);
     this.record(before, after);

@@ -1,17 +1,11 @@
 // The node cordon decision as a table: given a node, pods, StatefulSets and drains, which pods
 // get a drain now, which queued cordon drains are cancelled, and why the rest wait.
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainName } from '../../src/controllers/pod-drains.js';
-import {
-  decideNode,
-  isCordoned,
-  type NodeDecision,
-  type NodeInputs,
-  type PodLike,
-  type StatefulSetLike,
-} from '../../src/node/decide.js';
+import { type CaptureDrainStatus, type CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { decideNode, isCordoned, type NodeDecision, type NodeInputs } from '../../src/cordon/decide.js';
+import { DRAIN_LABELS } from '../../src/api/names.js';
+import { podDrainName } from '../../src/drain/contract.js';
+import type { Pod, StatefulSet } from '../../src/kube/objects.js';
 
 const NS = 'tidb';
 
@@ -27,7 +21,7 @@ function pod(
     terminating?: boolean;
     ns?: string;
   } = {},
-): PodLike {
+): Pod {
   const sts = o.sts ?? 'ticdc';
   return {
     metadata: {
@@ -52,7 +46,7 @@ function pod(
   };
 }
 
-function sts(name: string, replicas: number, o: { deleting?: boolean; ns?: string } = {}): StatefulSetLike {
+function sts(name: string, replicas: number, o: { deleting?: boolean; ns?: string } = {}): StatefulSet {
   return {
     metadata: {
       name,
@@ -65,7 +59,7 @@ function sts(name: string, replicas: number, o: { deleting?: boolean; ns?: strin
 }
 
 function drain(
-  p: PodLike,
+  p: Pod,
   trigger: string,
   status: CaptureDrainStatus = {},
   stsName = p.metadata.ownerReferences![0]!.name,
@@ -104,7 +98,7 @@ const p0 = pod('ticdc-0', 'n1');
 const p1 = pod('ticdc-1', 'n2');
 const p2 = pod('ticdc-2', 'n1');
 
-function decide(o: Partial<NodeInputs> & { stss?: StatefulSetLike[] }): NodeDecision {
+function decide(o: Partial<NodeInputs> & { stss?: StatefulSet[] }): NodeDecision {
   const stss = o.stss ?? [sts('ticdc', 3)];
   return decideNode({
     nodeName: 'n1',
@@ -156,7 +150,7 @@ describe('isCordoned', () => {
 describe('decideNode', () => {
   const table: [
     string,
-    Partial<NodeInputs> & { stss?: StatefulSetLike[] },
+    Partial<NodeInputs> & { stss?: StatefulSet[] },
     Partial<ReturnType<typeof summary>>,
   ][] = [
     [

@@ -16,18 +16,13 @@ import type { EventRecorder } from '../kube/events.js';
 import type { Informer, InformerSet } from '../kube/informer.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { getOrCreateCounter, getOrCreateGauge } from '../observability/metrics.js';
-import {
-  MANAGED_SELECTOR,
-  decideNode,
-  isCordoned,
-  ownerStatefulSet,
-  type NodeDecision,
-  type NodeLike,
-  type PodLike,
-  type StatefulSetLike,
-} from '../node/decide.js';
-import type { CaptureDrainCache, CaptureDrainObject } from './capturedrain.js';
-import { ensurePodDrain } from './pod-drains.js';
+import { decideNode, isCordoned, type NodeDecision, type NodeLike } from './decide.js';
+import { ensurePodDrain } from '../drain/pod-drains.js';
+import { MANAGED_SELECTOR } from '../api/names.js';
+import { ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
+import type { CaptureDrainCache } from '../drain/contract.js';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
+import { EVENT_REASONS } from '../api/names.js';
 
 /** Safety net while a cordoned node still holds capture pods (events normally wake it sooner). */
 export const CORDON_RECHECK_MS = 30_000;
@@ -61,7 +56,7 @@ export interface NodeReconcilerDeps {
   kube: KubeClient;
   nodes: { get(namespace: string | undefined, name: string): NodeLike | undefined };
   /** Every managed capture pod (label drain.ticdc.io/managed=true) in the watched namespaces. */
-  pods: () => PodLike[];
+  pods: () => Pod[];
   drains: CaptureDrainCache;
   events: Pick<EventRecorder, 'event'>;
   metrics: NodeMetrics;
@@ -126,7 +121,7 @@ export class NodeReconciler {
       this.deps.events.event(
         NODE_REF(nodeName),
         'Normal',
-        'CordonDrain',
+        EVENT_REASONS.cordonDrain,
         'Drain',
         `Cordoned node ${nodeName}: draining ${remaining} capture pod${remaining === 1 ? '' : 's'} (${names.join(', ')})`,
       );
@@ -150,8 +145,8 @@ export class NodeReconciler {
     return [...cached, ...[...this.recent.values()].map((r) => r.drain)];
   }
 
-  private async readOwners(onNode: PodLike[]) {
-    const statefulSets = new Map<string, StatefulSetLike>();
+  private async readOwners(onNode: Pod[]) {
+    const statefulSets = new Map<string, StatefulSet>();
     const terminatingNamespaces = new Set<string>();
     const namespaces = new Set(onNode.map((p) => p.metadata.namespace ?? ''));
     for (const ns of namespaces) {
@@ -168,7 +163,7 @@ export class NodeReconciler {
       const ns = pod.metadata.namespace ?? '';
       const key = `${ns}/${owner?.name}`;
       if (!owner || terminatingNamespaces.has(ns) || statefulSets.has(key)) continue;
-      const sts = await this.deps.kube.get<StatefulSetLike>(Resources.statefulsets, ns, owner.name);
+      const sts = await this.deps.kube.get<StatefulSet>(Resources.statefulsets, ns, owner.name);
       if (sts) statefulSets.set(key, sts);
     }
     return { statefulSets, terminatingNamespaces };
@@ -196,19 +191,14 @@ export class NodeReconciler {
       this.deps.events.event(
         NODE_REF(nodeName),
         'Normal',
-        'CordonDrainCancelled',
+        EVENT_REASONS.cordonDrainCancelled,
         'Cancel',
         `Cancelled drain ${ref} of capture pod ${d.spec.podName} before it started: ${why}`,
       );
     }
   }
 
-  private async startDrain(
-    nodeName: string,
-    pod: PodLike,
-    statefulSets: Map<string, StatefulSetLike>,
-    log: Logger,
-  ) {
+  private async startDrain(nodeName: string, pod: Pod, statefulSets: Map<string, StatefulSet>, log: Logger) {
     const statefulSet = statefulSets.get(`${pod.metadata.namespace}/${ownerStatefulSet(pod)!.name}`)!;
     const { drain, created } = await ensurePodDrain(this.deps.kube, {
       pod,
@@ -233,14 +223,14 @@ export class NodeReconciler {
         ...(drain.metadata.uid ? { uid: drain.metadata.uid } : {}),
       },
       'Normal',
-      'NodeCordoned',
+      EVENT_REASONS.nodeCordoned,
       'Drain',
       `Node ${nodeName} is cordoned: draining capture pod ${pod.metadata.name}, then deleting it so the StatefulSet reschedules it`,
     );
     this.deps.events.event(
       NODE_REF(nodeName),
       'Normal',
-      'CordonDrainStarted',
+      EVENT_REASONS.cordonDrainStarted,
       'Drain',
       `Draining capture pod ${podRef(pod)} (CaptureDrain ${drain.metadata.name})`,
     );
@@ -259,7 +249,7 @@ export class NodeReconciler {
         this.deps.events.event(
           NODE_REF(nodeName),
           'Warning',
-          'CordonDrainBlocked',
+          EVENT_REASONS.cordonDrainBlocked,
           'Drain',
           `Capture pod ${podRef(pod)} stays on cordoned node ${nodeName}: ${detail}`,
         );
@@ -294,7 +284,7 @@ export function createNodeController(opts: {
 }): Controller {
   const nodes = opts.informers.informer<NodeLike>(Resources.nodes);
   const podInformers = opts.scopes.map((s) =>
-    opts.informers.informer<PodLike>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR }),
+    opts.informers.informer<Pod>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR }),
   );
   const reconciler = new NodeReconciler({
     kube: opts.kube,

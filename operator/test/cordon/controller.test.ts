@@ -6,14 +6,14 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import { DRAIN_LABELS } from '../../src/controllers/pod-drains.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { createManager } from '../../src/manager.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
-import { isCordoned, type NodeLike } from '../../src/node/decide.js';
+import { isCordoned, type NodeLike } from '../../src/cordon/decide.js';
 import { FakeKube } from '../support/fake-kube.js';
 import { startFakeKubeSimulator, testConfig } from '../support/operator-harness.js';
+import { DRAIN_LABELS } from '../../src/api/names.js';
 
 const NS = 'tidb';
 const NODES = ['n1', 'n2', 'n3'];

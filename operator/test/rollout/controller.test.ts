@@ -3,14 +3,14 @@
 // writes, and that a cache lagging behind its own writes never starts a second drain.
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { podDrainName } from '../../src/controllers/pod-drains.js';
-import { RolloutReconciler, statefulSetKeysOf } from '../../src/controllers/rollout.js';
+import { RolloutReconciler, statefulSetKeysOf } from '../../src/rollout/controller.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createRolloutMetrics } from '../../src/rollout/metrics.js';
 import type { CaptureInfo, TicdcClient } from '../../src/ticdc/types.js';
 import { FakeKube } from '../support/fake-kube.js';
+import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { podDrainName } from '../../src/drain/contract.js';
 
 const NS = 'tidb';
 const OLD = 'ticdc-old';
