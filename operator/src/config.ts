@@ -110,12 +110,16 @@ export const DEFAULT_RENEW_DEADLINE = '7s';
 export const DEFAULT_RETRY_PERIOD = '1s';
 
 /** client-go's rules: leaseDuration > renewDeadline > 1.2 x retryPeriod (JitterFactor), all positive. */
-export function validateLeaseTimings(c: Pick<OperatorConfig, 'leaseDuration' | 'renewDeadline' | 'retryPeriod'>) {
+export function validateLeaseTimings(
+  c: Pick<OperatorConfig, 'leaseDuration' | 'renewDeadline' | 'retryPeriod'>,
+) {
   const lease = parseDuration(c.leaseDuration);
   const renew = parseDuration(c.renewDeadline);
   const retry = parseDuration(c.retryPeriod);
   if (lease < 1000)
-    throw new ConfigError('--leader-elect-lease-duration must be at least 1s (the Lease stores whole seconds)');
+    throw new ConfigError(
+      '--leader-elect-lease-duration must be at least 1s (the Lease stores whole seconds)',
+    );
   if (retry <= 0) throw new ConfigError('--leader-elect-retry-period must be positive');
   if (renew >= lease)
     throw new ConfigError(

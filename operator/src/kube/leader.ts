@@ -165,7 +165,8 @@ export class LeaderElector {
         leadingWork.then(() => 'done' as const),
         Math.max(0, this.leaseDurationMs - this.renewDeadlineMs),
       );
-      if (waited === 'deadline') this.log.warn('Leading work did not stop within leaseDuration - renewDeadline');
+      if (waited === 'deadline')
+        this.log.warn('Leading work did not stop within leaseDuration - renewDeadline');
     } else {
       this.endTerm(term, new Error('shutting down'));
       // Let the controllers finish before others may take over; then hand the Lease back at once.
