@@ -205,7 +205,12 @@ export class CaptureDrainReconciler {
   ): Promise<Outcome> {
     const podName = drain.spec.podName!;
     try {
-      const deleted = await bindSignal(this.deps.kube, signal).delete(Resources.pods, drain.metadata.namespace, podName, { uid });
+      const deleted = await bindSignal(this.deps.kube, signal).delete(
+        Resources.pods,
+        drain.metadata.namespace,
+        podName,
+        { uid },
+      );
       log.info({ pod: podName, uid, deleted }, 'Deleted drained pod');
       return { type: 'podDeleted' };
     } catch (err) {
