@@ -38,6 +38,8 @@ interface Replica {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A sleep that does not keep the test process alive (for races that may lose). */
+const timeout = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 const holder = async () => (await kube.get<Lease>(Resources.leases, NS, LEASE))?.spec?.holderIdentity ?? '';
 const drainRV = async (name: string) =>
   (await kube.get<KubeObject>(Resources.capturedrains, NS, name))?.metadata.resourceVersion ?? '';
@@ -80,7 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of replicas) {
     r.proc.resume();
-    await Promise.race([r.proc.stop(), sleep(15_000)]);
+    await Promise.race([r.proc.stop(), timeout(15_000)]);
     await r.proxy.close();
   }
   await sim?.stop();
@@ -196,7 +198,10 @@ describe('leader election with two replicas', () => {
     await sleep(200);
     const tResume = Date.now();
     leader.proc.resume();
-    const code = await Promise.race([leader.proc.exited, sleep(10_000).then(() => 'still running' as const)]);
+    const code = await Promise.race([
+      leader.proc.exited,
+      timeout(10_000).then(() => 'still running' as const),
+    ]);
     await sleep(1000);
 
     const lines = logLines(leader);
