@@ -73,6 +73,10 @@ export const STATEFULSET_CONTROLLER = 'system:serviceaccount:kube-system:statefu
 export const EVENT_REASONS = {
   // rollout
   drainStarted: 'DrainStarted',
+  rolloutStarted: 'RolloutStarted',
+  scaleInStarted: 'ScaleInStarted',
+  partitionLowered: 'PartitionLowered',
+  partitionRaised: 'PartitionRaised',
   replicasLowered: 'ReplicasLowered',
   podDeleted: 'PodDeleted',
   rolloutBlocked: 'RolloutBlocked',

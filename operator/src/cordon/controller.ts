@@ -1,28 +1,20 @@
 // Node cordon controller: when a node becomes unschedulable, drain the capture pods on it and let
 // the drain engine delete them (podAction Delete), so the StatefulSet places them on other nodes
-// before any eviction arrives. Keyed by node; what to do is decided by node/decide.ts.
+// before any eviction arrives. Keyed by node; what to do is decided by cordon/decide.ts.
 // Pods and drains wake every cordoned node: a drain finishing or a replacement pod turning Ready
 // elsewhere is what lets the next capture of a StatefulSet go.
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Registry } from 'prom-client';
-import {
-  Controller,
-  watchInto,
-  type ObjectKey,
-  type ReconcileContext,
-  type ReconcileResult,
-} from '../kube/controller.js';
+import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { Informer, InformerSet } from '../kube/informer.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { getOrCreateCounter, getOrCreateGauge } from '../observability/metrics.js';
 import { decideNode, isCordoned, type NodeDecision, type NodeLike } from './decide.js';
 import { ensurePodDrain } from '../drain/pod-drains.js';
-import { MANAGED_SELECTOR } from '../api/names.js';
+import { EVENT_REASONS } from '../api/names.js';
 import { ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from '../drain/contract.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { EVENT_REASONS } from '../api/names.js';
 
 /** Safety net while a cordoned node still holds capture pods (events normally wake it sooner). */
 export const CORDON_RECHECK_MS = 30_000;
@@ -266,52 +258,4 @@ export class NodeReconciler {
     this.announced.delete(nodeName);
     this.waits.delete(nodeName);
   }
-}
-
-/**
- * The node controller wired to its informers: nodes (cluster-wide), managed capture pods (the
- * shared informer per watched namespace) and the CaptureDrain informers the manager already runs.
- */
-export function createNodeController(opts: {
-  kube: KubeClient;
-  informers: InformerSet;
-  scopes: { namespace?: string }[];
-  drains: CaptureDrainCache;
-  drainInformers: Informer<CaptureDrainObject>[];
-  events: Pick<EventRecorder, 'event'>;
-  registry: Registry;
-  logger: Logger;
-}): Controller {
-  const nodes = opts.informers.informer<NodeLike>(Resources.nodes);
-  const podInformers = opts.scopes.map((s) =>
-    opts.informers.informer<Pod>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR }),
-  );
-  const reconciler = new NodeReconciler({
-    kube: opts.kube,
-    nodes,
-    pods: () => podInformers.flatMap((i) => i.list()),
-    drains: opts.drains,
-    events: opts.events,
-    metrics: createNodeMetrics(opts.registry),
-  });
-  const controller = new Controller({
-    name: 'node',
-    reconcile: reconciler.reconcile,
-    // One worker: the one-at-a-time rule per StatefulSet spans nodes.
-    workers: 1,
-    logger: opts.logger,
-    registry: opts.registry,
-  });
-  watchInto(nodes, controller, {
-    updatePredicate: (a, b) => a === b || isCordoned(a) !== isCordoned(b),
-  });
-  // A pod or drain change may open the next turn on any cordoned node.
-  const wake = (): ObjectKey[] =>
-    nodes
-      .list()
-      .filter((n) => isCordoned(n))
-      .map((n) => ({ name: n.metadata.name! }));
-  for (const inf of podInformers) watchInto(inf, controller, { map: wake });
-  for (const inf of opts.drainInformers) watchInto(inf, controller, { map: wake });
-  return controller;
 }

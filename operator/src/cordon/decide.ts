@@ -15,10 +15,9 @@
 //   half-drained capture is worse than a moved one.
 import type { KubeObject } from '../kube/port.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { DRAIN_LABELS, MANAGED_LABEL, MANAGED_SELECTOR, SKIP_ANNOTATION } from '../api/names.js';
+import { DRAIN_LABELS, SKIP_ANNOTATION, UNSCHEDULABLE_TAINT } from '../api/names.js';
 import { podDrainState, isTerminal } from '../drain/contract.js';
 import { isPodReady, ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
-import { UNSCHEDULABLE_TAINT } from '../api/names.js';
 
 interface Taint {
   key?: string;

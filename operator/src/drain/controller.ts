@@ -3,7 +3,7 @@
 // The status written at the end of each reconcile is the only state; a restarted operator
 // resumes from it. One drain at a time per TiCDC cluster (keyed by its endpoint).
 import type { Logger } from 'pino';
-import { CaptureDrainSchema, type CaptureDrain, type CaptureDrainStatus } from '../api/capturedrain.js';
+import { CaptureDrainSchema } from '../api/capturedrain.js';
 import {
   advance,
   nextAction,
@@ -22,10 +22,10 @@ import type { DrainMetrics } from '../observability/metrics.js';
 import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
 import { holdsSlot, isTerminal } from './contract.js';
-import type { Pod, StatefulSet } from '../kube/objects.js';
-import type { CaptureDrainObject } from '../api/capturedrain.js';
+import type { Pod, StatefulSet, ObjectRef } from '../kube/objects.js';
+import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../api/capturedrain.js';
 import type { EventSink } from '../kube/events.js';
-import { objectRef, ownerStatefulSet, type ObjectRef } from '../kube/objects.js';
+import { objectRef, ownerStatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from './contract.js';
 
 export interface CaptureDrainReconcilerDeps {

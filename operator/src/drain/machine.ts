@@ -16,7 +16,7 @@ import type {
 } from '../ticdc/types.js';
 import { findTarget } from './address.js';
 import { computeConditions } from './conditions.js';
-import { holdsSlot, isTerminal } from './contract.js';
+import { isTerminal } from './contract.js';
 
 export interface DrainPolicy {
   podAction: PodAction;
@@ -362,7 +362,7 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>): StepResu
   if (step.phase === 'Releasing') return onReleasingError(step);
   switch (err.kind) {
     case 'OwnerNotDrainable':
-      // The target became the coordinator (ticdc-api.md §2.4, §4.4): resign it again.
+      // The target became the coordinator (docs/ticdc-api.md §2.4, §4.4): resign it again.
       if (step.phase !== 'Draining') break;
       s.consecutiveErrors = 0;
       s.ownerResigned = false;

@@ -9,7 +9,6 @@ import {
 } from '../api/capturedrain.js';
 import { podAddressCandidates } from './address.js';
 import type { DrainPolicy, DrainTarget } from './machine.js';
-import type { KubeObject } from '../kube/port.js';
 import type { ApiFlavorSetting } from '../ticdc/types.js';
 import type { Pod, StatefulSet } from '../kube/objects.js';
 import { SETTINGS_ANNOTATIONS } from '../api/names.js';

@@ -4,10 +4,8 @@
 // common "not ours" answers need no API reads (quickDecision), and whole-namespace or
 // whole-StatefulSet deletions are never held, whatever the drain says.
 import type { PodAction, Trigger } from '../api/capturedrain.js';
-import type { KubeObject } from '../kube/port.js';
 import { podDrainName, type PodDrainState } from '../drain/contract.js';
-import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/names.js';
-import { STATEFULSET_CONTROLLER } from '../api/names.js';
+import { MANAGED_LABEL, SKIP_ANNOTATION, STATEFULSET_CONTROLLER } from '../api/names.js';
 import { podOrdinal, type Pod } from '../kube/objects.js';
 
 export type GateOperation = 'Delete' | 'Evict';

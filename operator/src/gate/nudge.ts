@@ -7,9 +7,8 @@ import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
 import type { GateMetrics } from './metrics.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { DRAIN_LABELS } from '../api/names.js';
+import { DRAIN_LABELS, NUDGE_ANNOTATION } from '../api/names.js';
 import { podDrainState } from '../drain/contract.js';
-import { NUDGE_ANNOTATION } from '../api/names.js';
 
 const NUDGED_TRIGGERS = new Set(['RollingUpdate', 'ScaleIn']);
 const MAX_REMEMBERED = 10_000;

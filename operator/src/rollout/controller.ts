@@ -15,11 +15,10 @@ import type { CaptureInfo } from '../ticdc/types.js';
 import { ensurePodDrain } from '../drain/pod-drains.js';
 import { SettingsError, resolveSettings, type OperatorDefaults } from '../drain/settings.js';
 import type { TicdcClientPool } from '../drain/ticdc-clients.js';
-import { MANAGED_LABEL, ROLLOUT_ANNOTATIONS, DRAIN_LABELS } from '../api/names.js';
+import { MANAGED_LABEL, ROLLOUT_ANNOTATIONS, DRAIN_LABELS, EVENT_REASONS } from '../api/names.js';
 import type { Pod, StatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from '../drain/contract.js';
 import type { EventSink } from '../kube/events.js';
-import { EVENT_REASONS } from '../api/names.js';
 import { objectRef } from '../kube/objects.js';
 
 export interface ObjectCache<T> {
@@ -195,7 +194,7 @@ export class RolloutReconciler {
         this.event(
           sts,
           'Normal',
-          lowered ? 'PartitionLowered' : 'PartitionRaised',
+          lowered ? EVENT_REASONS.partitionLowered : EVENT_REASONS.partitionRaised,
           'SetPartition',
           `Partition ${step.from} -> ${step.to}: ${p.message}`,
         );
@@ -298,7 +297,7 @@ export class RolloutReconciler {
         this.event(
           sts,
           'Normal',
-          phase === 'ScalingIn' ? 'ScaleInStarted' : 'RolloutStarted',
+          phase === 'ScalingIn' ? EVENT_REASONS.scaleInStarted : EVENT_REASONS.rolloutStarted,
           'Plan',
           `${p.queue.length} pod(s) to go (${p.queue.map((q) => q.pod).join(', ')}); ETA ${describeEta(p.etaMs)}${
             p.notes.length ? `. ${p.notes.join('. ')}` : ''

@@ -9,7 +9,6 @@ import {
 } from '../api/capturedrain.js';
 import { DEFAULT_CAPTURE_PORT } from '../drain/settings.js';
 import { podAddressCandidates } from '../drain/address.js';
-import type { KubeObject } from '../kube/port.js';
 import type { CaptureInfo } from '../ticdc/types.js';
 import {
   DEFAULT_POD_READY_TIMEOUT_MS,
@@ -19,10 +18,15 @@ import {
   type PodView,
   type StatefulSetView,
 } from './planner.js';
-import { DRAIN_LABELS, SETTINGS_ANNOTATIONS, MANAGED_LABEL, SKIP_ANNOTATION } from '../api/names.js';
+import {
+  DRAIN_LABELS,
+  SETTINGS_ANNOTATIONS,
+  MANAGED_LABEL,
+  SKIP_ANNOTATION,
+  ROLLOUT_ANNOTATIONS,
+} from '../api/names.js';
 import { podDrainState } from '../drain/contract.js';
-import { podOrdinal, readyCondition, type Pod, type StatefulSet } from '../kube/objects.js';
-import { ROLLOUT_ANNOTATIONS } from '../api/names.js';
+import { ownerStatefulSet, podOrdinal, readyCondition, type Pod, type StatefulSet } from '../kube/objects.js';
 
 export type RolloutPhase = 'Idle' | 'RollingUpdate' | 'ScalingIn' | 'Blocked';
 
@@ -75,13 +79,8 @@ export function podViews(sts: StatefulSet, pods: Pod[]): PodView[] {
   const port = Number(portText ?? DEFAULT_CAPTURE_PORT) || DEFAULT_CAPTURE_PORT;
   const out: PodView[] = [];
   for (const p of pods) {
-    const owned = p.metadata.ownerReferences?.some(
-      (r) =>
-        r.kind === 'StatefulSet' &&
-        r.controller &&
-        r.name === name &&
-        (!sts.metadata.uid || r.uid === sts.metadata.uid),
-    );
+    const owner = ownerStatefulSet(p);
+    const owned = owner?.name === name && (!sts.metadata.uid || owner.uid === sts.metadata.uid);
     const ordinal = podOrdinal(p.metadata.name ?? '', name);
     if (!owned || ordinal === undefined || !p.metadata.uid) continue;
     const ready = readyCondition(p);

@@ -1,11 +1,11 @@
 // The node cordon decision as a table: given a node, pods, StatefulSets and drains, which pods
 // get a drain now, which queued cordon drains are cancelled, and why the rest wait.
 import { describe, expect, test } from '@jest/globals';
-import { type CaptureDrainStatus, type CaptureDrainObject } from '../../src/api/capturedrain.js';
+import type { CaptureDrainObject, CaptureDrainStatus, Trigger } from '../../src/api/capturedrain.js';
 import { decideNode, isCordoned, type NodeDecision, type NodeInputs } from '../../src/cordon/decide.js';
-import { DRAIN_LABELS } from '../../src/api/names.js';
-import { podDrainName } from '../../src/drain/contract.js';
 import type { Pod, StatefulSet } from '../../src/kube/objects.js';
+import { podDrainName } from '../../src/drain/contract.js';
+import { capturePod, podDrain, statefulSet } from '../support/builders.js';
 
 const NS = 'tidb';
 
@@ -23,39 +23,26 @@ function pod(
   } = {},
 ): Pod {
   const sts = o.sts ?? 'ticdc';
-  return {
-    metadata: {
-      name,
-      namespace: o.ns ?? NS,
-      uid: o.uid ?? `uid-${o.ns ?? NS}-${name}`,
-      labels: { 'drain.ticdc.io/managed': 'true' },
-      ...(o.skip ? { annotations: { 'drain.ticdc.io/skip': 'true' } } : {}),
-      ...(o.terminating ? { deletionTimestamp: '2025-01-01T00:00:00Z' } : {}),
-      ownerReferences: [
-        {
-          apiVersion: 'apps/v1',
-          kind: 'StatefulSet',
-          name: sts,
-          uid: o.stsUid ?? `sts-${sts}`,
-          controller: true,
-        },
-      ],
-    },
-    spec: { nodeName: node },
-    status: { conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] },
-  };
+  return capturePod(name, {
+    node,
+    namespace: o.ns ?? NS,
+    uid: o.uid ?? `uid-${o.ns ?? NS}-${name}`,
+    statefulSet: sts,
+    statefulSetUid: o.stsUid ?? `sts-${sts}`,
+    phase: null,
+    ...(o.ready === false ? { ready: false } : {}),
+    ...(o.skip ? { skip: true } : {}),
+    ...(o.terminating ? { terminating: true } : {}),
+  });
 }
 
 function sts(name: string, replicas: number, o: { deleting?: boolean; ns?: string } = {}): StatefulSet {
-  return {
-    metadata: {
-      name,
-      namespace: o.ns ?? NS,
-      uid: `sts-${name}`,
-      ...(o.deleting ? { deletionTimestamp: '2025-01-01T00:00:00Z' } : {}),
-    },
-    spec: { replicas },
-  };
+  return statefulSet(name, {
+    replicas,
+    namespace: o.ns ?? NS,
+    managed: false,
+    ...(o.deleting ? { deleting: true } : {}),
+  });
 }
 
 function drain(
@@ -64,23 +51,8 @@ function drain(
   status: CaptureDrainStatus = {},
   stsName = p.metadata.ownerReferences![0]!.name,
 ): CaptureDrainObject {
-  return {
-    apiVersion: 'drain.ticdc.io/v1alpha1',
-    kind: 'CaptureDrain',
-    metadata: {
-      name: podDrainName(p.metadata.name!, p.metadata.uid!),
-      namespace: p.metadata.namespace!,
-      resourceVersion: '7',
-      labels: {
-        [DRAIN_LABELS.pod]: p.metadata.name!,
-        [DRAIN_LABELS.podUid]: p.metadata.uid!,
-        [DRAIN_LABELS.trigger]: trigger,
-        [DRAIN_LABELS.statefulSet]: stsName,
-      },
-    },
-    spec: { podName: p.metadata.name!, podAction: 'Delete', trigger: trigger as 'NodeCordon' },
-    status,
-  } as CaptureDrainObject;
+  const d = podDrain(p, { trigger: trigger as Trigger, status, statefulSet: stsName });
+  return { ...d, metadata: { ...d.metadata, resourceVersion: '7' } };
 }
 
 const STARTED: CaptureDrainStatus = { phase: 'Draining', startTime: '2025-01-01T00:00:00Z' };
