@@ -68,8 +68,14 @@ current-context: operator
 export interface OperatorProcess {
   readonly logFile: string;
   readonly pid: number | undefined;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
   /** SIGKILL: no graceful shutdown, no lease release. */
   kill(): Promise<void>;
+  /** SIGSTOP: the process is frozen (no timers, no I/O) until resume(). */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
   /** SIGTERM and wait for a graceful exit. */
   stop(): Promise<number | null>;
   logs(): string;
@@ -81,6 +87,8 @@ export function startOperator(opts: {
   logDir: string;
   extraArgs?: string[];
   name?: string;
+  /** Extra environment, e.g. POD_NAME (the leader election identity's prefix, as in the chart). */
+  env?: Record<string, string>;
 }): OperatorProcess {
   mkdirSync(opts.logDir, { recursive: true });
   const logFile = join(opts.logDir, `${opts.name ?? 'operator'}-${Date.now()}.log`);
@@ -100,7 +108,7 @@ export function startOperator(opts: {
       'debug',
       ...(opts.extraArgs ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', ...opts.env } },
   );
   child.stdout!.pipe(out, { end: false });
   child.stderr!.pipe(out, { end: false });
@@ -108,10 +116,13 @@ export function startOperator(opts: {
   return {
     logFile,
     pid: child.pid,
+    exited,
     async kill() {
       child.kill('SIGKILL');
       await exited;
     },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
     async stop() {
       child.kill('SIGTERM');
       return exited;

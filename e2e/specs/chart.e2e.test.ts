@@ -228,6 +228,27 @@ describe('chart: operator arguments', () => {
     expect(args).toEqual(expect.arrayContaining(['--rollouts=false', '--node-drains=false']));
   });
 
+  test('leader election timings: defaults 10s/7s/1s, values become flags, the schema rejects non-durations', async () => {
+    const defaults = loadConfig((await argsOf()).filter(known), { POD_NAMESPACE: NS });
+    expect(defaults).toMatchObject({ leaseDuration: '10s', renewDeadline: '7s', retryPeriod: '1s' });
+    const args = await argsOf(
+      '--set',
+      'leaderElection.leaseDuration=15s',
+      '--set',
+      'leaderElection.renewDeadline=10s',
+      '--set',
+      'leaderElection.retryPeriod=2s',
+    );
+    expect(loadConfig(args.filter(known), { POD_NAMESPACE: NS })).toMatchObject({
+      leaseDuration: '15s',
+      renewDeadline: '10s',
+      retryPeriod: '2s',
+    });
+    const bad = await helm(['template', RELEASE, CHART, '--set', 'leaderElection.retryPeriod=often']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/retryPeriod/);
+  });
+
   test('webhook, operator certificate mode: the operator writes <fullname>-webhook-cert', async () => {
     const ms = await render();
     const args: string[] = containerOf(ms).args;

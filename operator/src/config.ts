@@ -23,6 +23,10 @@ export const ConfigSchema = z.object({
   leaderElect: z.boolean(),
   leaderElectionNamespace: z.string().min(1),
   leaderElectionId: z.string().min(1),
+  /** Lease timings (durations); see loadConfig for the rules between them. */
+  leaseDuration: duration,
+  renewDeadline: duration,
+  retryPeriod: duration,
   identity: z.string().min(1),
   httpHost: z.string(),
   httpPort: z.number().int().min(0).max(65535),
@@ -65,6 +69,12 @@ Options (environment variable in brackets):
   --leader-elect true|false      Lease-based leader election (default true) [LEADER_ELECT]
   --leader-election-namespace NS [POD_NAMESPACE] (default default)
   --leader-election-id NAME      Lease name (default capture-drain-operator)
+  --leader-elect-lease-duration DUR  how long a standby waits, after it last saw the Lease change,
+                                 before taking it over (default 10s)
+  --leader-elect-renew-deadline DUR  the leader stops (cancelling in-flight work) when it could not
+                                 renew for this long; < lease duration (default 7s)
+  --leader-elect-retry-period DUR  renew / acquire attempt interval; renew deadline must exceed
+                                 1.2 x this (default 1s)
   --http-address HOST:PORT       /metrics, /healthz, /readyz (default 0.0.0.0:8080) [HTTP_ADDRESS]
   --log-level LEVEL              trace|debug|info|warn|error (default info) [LOG_LEVEL]
   --workers N                    concurrent reconciles (default 4)
@@ -90,6 +100,38 @@ Options (environment variable in brackets):
 
 export class ConfigError extends Error {}
 
+// Lease timings. A standby takes over at most leaseDuration + 2 x 1.2 x retryPeriod after the
+// leader's last renewal (it notices the last change up to one jittered retry late, then waits the
+// lease duration, then acts at its next jittered retry): 10 s + 2.4 s = 12.4 s, leaving 2.6 s of a
+// 15 s failover budget for the new leader to sync its caches and act. controller-runtime's
+// 15 s / 10 s / 2 s would allow 19.8 s. The leader stops at renewDeadline, 3 s before anyone may
+// take over, and tolerates about six failed renewals in a row before it does.
+export const DEFAULT_LEASE_DURATION = '10s';
+export const DEFAULT_RENEW_DEADLINE = '7s';
+export const DEFAULT_RETRY_PERIOD = '1s';
+
+/** client-go's rules: leaseDuration > renewDeadline > 1.2 x retryPeriod (JitterFactor), all positive. */
+export function validateLeaseTimings(
+  c: Pick<OperatorConfig, 'leaseDuration' | 'renewDeadline' | 'retryPeriod'>,
+) {
+  const lease = parseDuration(c.leaseDuration);
+  const renew = parseDuration(c.renewDeadline);
+  const retry = parseDuration(c.retryPeriod);
+  if (lease < 1000)
+    throw new ConfigError(
+      '--leader-elect-lease-duration must be at least 1s (the Lease stores whole seconds)',
+    );
+  if (retry <= 0) throw new ConfigError('--leader-elect-retry-period must be positive');
+  if (renew >= lease)
+    throw new ConfigError(
+      `--leader-elect-renew-deadline (${c.renewDeadline}) must be shorter than --leader-elect-lease-duration (${c.leaseDuration})`,
+    );
+  if (renew <= retry * 1.2)
+    throw new ConfigError(
+      `--leader-elect-renew-deadline (${c.renewDeadline}) must be longer than 1.2 x --leader-elect-retry-period (${c.retryPeriod})`,
+    );
+}
+
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   let values;
   try {
@@ -102,6 +144,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'leader-elect': { type: 'string' },
         'leader-election-namespace': { type: 'string' },
         'leader-election-id': { type: 'string' },
+        'leader-elect-lease-duration': { type: 'string' },
+        'leader-elect-renew-deadline': { type: 'string' },
+        'leader-elect-retry-period': { type: 'string' },
         'http-address': { type: 'string' },
         'log-level': { type: 'string' },
         workers: { type: 'string' },
@@ -153,6 +198,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     leaderElect: leaderElect === 'true',
     leaderElectionNamespace: values['leader-election-namespace'] ?? env.POD_NAMESPACE ?? 'default',
     leaderElectionId: values['leader-election-id'] ?? OPERATOR_NAME,
+    leaseDuration: values['leader-elect-lease-duration'] ?? DEFAULT_LEASE_DURATION,
+    renewDeadline: values['leader-elect-renew-deadline'] ?? DEFAULT_RENEW_DEADLINE,
+    retryPeriod: values['leader-elect-retry-period'] ?? DEFAULT_RETRY_PERIOD,
     identity: `${env.POD_NAME ?? hostname()}_${randomUUID().slice(0, 8)}`,
     httpHost: m[1] || '0.0.0.0',
     httpPort: Number(m[2]),
@@ -193,6 +241,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const c = parsed.data;
   if (c.webhook?.certMode === 'operator' && !c.webhook.hosts.length)
     throw new ConfigError('--webhook-hosts is required with --webhook-address in operator cert mode');
+  validateLeaseTimings(c);
   if (parseDuration(parsed.data.defaultStallTimeout) > parseDuration(parsed.data.defaultTimeout))
     throw new ConfigError('--default-stall-timeout must not be longer than --default-timeout');
   return parsed.data;

@@ -1,6 +1,7 @@
 // `capture-drain operator`: configuration, logger, Kubernetes client, leader election,
 // controllers and the probe/metrics server; graceful shutdown on SIGTERM.
 import { KubeConfig } from '@kubernetes/client-node';
+import { parseDuration } from './api/capturedrain.js';
 import { CONFIG_USAGE, ConfigError, loadConfig } from './config.js';
 import { createKubeClient } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
@@ -101,7 +102,10 @@ export async function operatorCommand(
       identity: config.identity,
       logger,
       registry,
-      onStartedLeading: (signal) => manager.run(signal),
+      leaseDurationMs: parseDuration(config.leaseDuration),
+      renewDeadlineMs: parseDuration(config.renewDeadline),
+      retryPeriodMs: parseDuration(config.retryPeriod),
+      onStartedLeading: (signal, term) => manager.run(signal, term),
       onStoppedLeading: () => {
         if (!stop.signal.aborted) lost = true;
       },

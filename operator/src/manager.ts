@@ -8,6 +8,7 @@ import { setupCordon } from './cordon/setup.js';
 import { setupDrain, type LeaderContext } from './drain/setup.js';
 import { setupGate } from './gate/setup.js';
 import type { Controller } from './kube/controller.js';
+import { TermFence, fenceKubeClient, signalFence, type Fence } from './kube/fence.js';
 import type { EventRecorder } from './kube/events.js';
 import { InformerSet } from './kube/informer.js';
 import type { KubeClient } from './kube/port.js';
@@ -15,8 +16,12 @@ import { setupRollout } from './rollout/setup.js';
 
 export interface Manager {
   informers: InformerSet;
-  /** Runs the controllers until the signal aborts; resolves after a graceful stop. */
-  run(signal: AbortSignal): Promise<void>;
+  /**
+   * Runs the controllers until the signal aborts; resolves after a graceful stop. `term` (the
+   * leadership term; default: the signal) fences every Kubernetes request and TiCDC call the
+   * controllers make: refused once it ended, cancelled in flight when it ends.
+   */
+  run(signal: AbortSignal, term?: Fence): Promise<void>;
 }
 
 export function createManager(opts: {
@@ -26,10 +31,13 @@ export function createManager(opts: {
   registry: Registry;
   logger: Logger;
 }): Manager {
-  const { config, kube, logger, registry } = opts;
-  const informers = new InformerSet(kube, { logger });
+  const { config, logger, registry } = opts;
+  // Informers read with the plain client; every request the features send goes through the fence.
+  const informers = new InformerSet(opts.kube, { logger });
+  const term = new TermFence();
   const ctx: LeaderContext = {
-    kube,
+    kube: fenceKubeClient(opts.kube, term),
+    fence: term,
     informers,
     scopes: config.namespaces.length ? config.namespaces.map((namespace) => ({ namespace })) : [{}],
     events: opts.events,
@@ -61,7 +69,8 @@ export function createManager(opts: {
 
   return {
     informers,
-    async run(signal) {
+    async run(signal, fence) {
+      term.begin(fence ?? signalFence(signal));
       informers.start();
       const synced = await informers.waitForSync(signal);
       if (!synced) {

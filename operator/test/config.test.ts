@@ -54,3 +54,44 @@ describe('operator config: default Secrets', () => {
     expect(CONFIG_USAGE).toMatch(/--default-credentials-secret NAME .*\[DEFAULT_CREDENTIALS_SECRET\]/);
   });
 });
+
+describe('operator config: leader election timings', () => {
+  test('defaults: 10s / 7s / 1s, documented in the usage', () => {
+    expect(load([])).toMatchObject({ leaseDuration: '10s', renewDeadline: '7s', retryPeriod: '1s' });
+    for (const flag of [
+      '--leader-elect-lease-duration',
+      '--leader-elect-renew-deadline',
+      '--leader-elect-retry-period',
+    ])
+      expect(CONFIG_USAGE).toContain(flag);
+  });
+
+  test('flags set them (durations)', () => {
+    const c = load([
+      '--leader-elect-lease-duration=15s',
+      '--leader-elect-renew-deadline=10s',
+      '--leader-elect-retry-period=2s',
+    ]);
+    expect(c).toMatchObject({ leaseDuration: '15s', renewDeadline: '10s', retryPeriod: '2s' });
+  });
+
+  test('renewDeadline < leaseDuration, retryPeriod x 1.2 < renewDeadline, durations only', () => {
+    const bad = (argv: string[], msg: RegExp) => expect(() => load(argv)).toThrow(msg);
+    bad(
+      ['--leader-elect-lease-duration=7s'],
+      /renew-deadline \(7s\) must be shorter than --leader-elect-lease-duration/,
+    );
+    bad(['--leader-elect-renew-deadline=12s'], /must be shorter/);
+    bad(['--leader-elect-retry-period=7s'], /must be longer than 1.2 x --leader-elect-retry-period/);
+    bad(['--leader-elect-retry-period=6s'], /1.2 x/);
+    expect(() => load(['--leader-elect-lease-duration=ten'])).toThrow(ConfigError);
+    bad(
+      [
+        '--leader-elect-lease-duration=500ms',
+        '--leader-elect-renew-deadline=400ms',
+        '--leader-elect-retry-period=100ms',
+      ],
+      /at least 1s/,
+    );
+  });
+});

@@ -57,8 +57,17 @@ export function captureDrain(ns: string, name: string, spec: Record<string, unkn
 /** Installs the chart's identity in `ns` and starts the operator as that ServiceAccount. */
 export async function operatorFor(c: Cluster, ns: string, extraArgs: string[] = []) {
   const kubeconfig = await installOperatorIdentity(c, ns, join(c.stateDir, 'operators'));
-  const start = (): OperatorProcess =>
-    startOperator({ kubeconfig, namespace: ns, logDir: LOG_DIR, name: ns, extraArgs });
+  const start = (
+    opts: { name?: string; extraArgs?: string[]; env?: Record<string, string> } = {},
+  ): OperatorProcess =>
+    startOperator({
+      kubeconfig,
+      namespace: ns,
+      logDir: LOG_DIR,
+      name: opts.name ? `${ns}-${opts.name}` : ns,
+      extraArgs: [...extraArgs, ...(opts.extraArgs ?? [])],
+      ...(opts.env ? { env: opts.env } : {}),
+    });
   return { kubeconfig, start };
 }
 

@@ -91,6 +91,7 @@ export class NodeReconciler {
       terminatingNamespaces,
       drains: this.drains(),
     });
+    ctx.signal.throwIfAborted();
     await this.cancel(nodeName, decision, ctx.log);
     if (!cordoned) {
       this.settle(nodeName, 0);
@@ -120,7 +121,10 @@ export class NodeReconciler {
     for (const { pod, reason } of decision.ignored)
       ctx.log.debug({ pod: podRef(pod), reason }, 'Cordon leaves this capture pod alone');
     this.reportWaits(nodeName, decision, ctx.log);
-    for (const pod of decision.drain) await this.startDrain(nodeName, pod, statefulSets, ctx.log);
+    for (const pod of decision.drain) {
+      ctx.signal.throwIfAborted();
+      await this.startDrain(nodeName, pod, statefulSets, ctx.log);
+    }
     return remaining > 0 ? { requeueAfterMs: CORDON_RECHECK_MS } : undefined;
   };
 

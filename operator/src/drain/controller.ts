@@ -16,6 +16,7 @@ import {
 import { isTicdcAction, performTicdcAction } from './ticdc-actions.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
+import { bindSignal } from '../kube/fence.js';
 import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
 import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
@@ -117,15 +118,18 @@ export class CaptureDrainReconciler {
       outcome = { type: 'error', kind: 'Configuration', message: settingsError, retryable: false };
     } else {
       action = nextAction(dctx);
-      outcome = await this.perform(action, drain, settings!, ctx.log);
+      outcome = await this.perform(action, drain, settings!, ctx.log, ctx.signal);
     }
+    // Cancelled (leadership lost, stop, timeout): record nothing; the next leader redoes the step.
+    ctx.signal.throwIfAborted();
     const result = advance({ ...dctx, now: this.now() }, action, outcome);
     ctx.log.debug(
       { action: action.type, outcome: outcome.type, phase: result.status.phase },
       'Stepped drain',
     );
 
-    const { object } = await patchStatus(this.deps.kube, Resources.capturedrains, obj, result.status, {
+    const kube = bindSignal(this.deps.kube, ctx.signal);
+    const { object } = await patchStatus(kube, Resources.capturedrains, obj, result.status, {
       ...(this.deps.fieldManager ? { fieldManager: this.deps.fieldManager } : {}),
     });
     this.written.set(keyOf(obj), { overRV: obj.metadata.resourceVersion, obj: object as CaptureDrainObject });
@@ -175,9 +179,11 @@ export class CaptureDrainReconciler {
     drain: CaptureDrain,
     settings: DrainSettings,
     log: Logger,
+    signal: AbortSignal,
   ): Promise<Outcome> {
     if (action.type === 'wait') return { type: 'none' };
-    if (action.type === 'deletePod') return this.deletePod(drain, action.podUID, log);
+    signal.throwIfAborted();
+    if (action.type === 'deletePod') return this.deletePod(drain, action.podUID, log, signal);
     if (!isTicdcAction(action)) return { type: 'none' };
     let client;
     try {
@@ -187,14 +193,24 @@ export class CaptureDrainReconciler {
         return { type: 'error', kind: 'Configuration', message: err.message, retryable: false };
       return kubeError(err);
     }
-    return performTicdcAction(client, action, settings.target);
+    return performTicdcAction(client, action, settings.target, signal);
   }
 
   /** Delete exactly the pod incarnation that was drained; a replacement is never touched. */
-  private async deletePod(drain: CaptureDrain, uid: string, log: Logger): Promise<Outcome> {
+  private async deletePod(
+    drain: CaptureDrain,
+    uid: string,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
     const podName = drain.spec.podName!;
     try {
-      const deleted = await this.deps.kube.delete(Resources.pods, drain.metadata.namespace, podName, { uid });
+      const deleted = await bindSignal(this.deps.kube, signal).delete(
+        Resources.pods,
+        drain.metadata.namespace,
+        podName,
+        { uid },
+      );
       log.info({ pod: podName, uid, deleted }, 'Deleted drained pod');
       return { type: 'podDeleted' };
     } catch (err) {

@@ -7,7 +7,7 @@ import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { Controller, watchInto } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import { mergedCache, type Informer, type InformerSet } from '../kube/informer.js';
-import { Resources, type KubeClient } from '../kube/port.js';
+import { Resources, type Fence, type KubeClient } from '../kube/port.js';
 import { createDrainMetrics } from '../observability/metrics.js';
 import type { CaptureDrainCache } from './contract.js';
 import { CaptureDrainReconciler } from './controller.js';
@@ -16,7 +16,10 @@ import { TicdcClientPool } from './ticdc-clients.js';
 
 /** What every leader-side feature setup gets from the manager. */
 export interface LeaderContext {
+  /** Fenced by the leadership term (kube/fence.ts): refused once the term ended. */
   kube: KubeClient;
+  /** The current leadership term; bounds the TiCDC requests too. */
+  fence: Fence;
   informers: InformerSet;
   /** One entry per watched namespace; `[{}]` when all namespaces are watched. */
   scopes: { namespace?: string }[];
@@ -44,7 +47,11 @@ export function setupDrain(
   );
   const drains: CaptureDrainCache = mergedCache(drainInformers);
   const metrics = createDrainMetrics(ctx.registry);
-  const clients = new TicdcClientPool(ctx.kube, { metrics, requestTimeoutMs: opts.ticdcRequestTimeoutMs });
+  const clients = new TicdcClientPool(ctx.kube, {
+    metrics,
+    requestTimeoutMs: opts.ticdcRequestTimeoutMs,
+    fence: ctx.fence,
+  });
   let controller: Controller | undefined = undefined;
   const reconciler = new CaptureDrainReconciler({
     kube: ctx.kube,

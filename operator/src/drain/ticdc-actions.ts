@@ -10,11 +10,17 @@ export function isTicdcAction(a: Action): a is TicdcAction {
   return a.type === 'discover' || a.type === 'resign' || a.type === 'drain' || a.type === 'awaitDeparture';
 }
 
+/**
+ * `signal` (the reconcile's) cancels the requests; once it aborted this rejects with its reason
+ * instead of returning an Outcome, so the caller records nothing.
+ */
 export async function performTicdcAction(
-  client: TicdcClient,
+  unbound: TicdcClient,
   action: TicdcAction,
   target: DrainTarget,
+  signal?: AbortSignal,
 ): Promise<Outcome> {
+  const client = signal && unbound.withSignal ? unbound.withSignal(signal) : unbound;
   try {
     switch (action.type) {
       case 'discover': {
@@ -53,6 +59,7 @@ export async function performTicdcAction(
         return { type: 'departure', captures: await client.listCaptures() };
     }
   } catch (err) {
+    signal?.throwIfAborted();
     if (isTicdcError(err))
       return { type: 'error', kind: err.kind, message: err.message, retryable: err.retryable };
     return {

@@ -4,6 +4,7 @@ import type { DrainMetrics } from '../observability/metrics.js';
 import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { createTicdcClient } from '../ticdc/client.js';
 import { CredentialsError, credentialsFromSecretData, tlsFromSecretData } from '../ticdc/credentials.js';
+import type { RequestFence } from '../ticdc/options.js';
 import type { TicdcClient } from '../ticdc/types.js';
 import { SettingsError, type ClusterSettings } from './settings.js';
 
@@ -22,6 +23,8 @@ export class TicdcClientPool {
       metrics?: DrainMetrics;
       requestTimeoutMs?: number;
       factory?: TicdcClientFactory;
+      /** Every request of every client is refused/cancelled once this (the leadership term) ends. */
+      fence?: RequestFence;
     } = {},
   ) {}
 
@@ -56,6 +59,7 @@ export class TicdcClientPool {
           ? { credentials: credentialsFromSecretData(creds.data, `${namespace}/${creds.metadata.name}`) }
           : {}),
         ...(this.opts.requestTimeoutMs ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
+        ...(this.opts.fence ? { fence: this.opts.fence } : {}),
         ...(metrics
           ? {
               onRequest: (r) => {

@@ -8,6 +8,7 @@ import {
   KubeApiError,
   apiVersionOf,
   type DeleteOptions,
+  type Fence,
   type KubeClient,
   type KubeObject,
   type ListOptions,
@@ -89,15 +90,39 @@ export class RestKubeClient implements KubeClient {
   private readonly requestTimeoutMs: number;
   private readonly watchIdleTimeoutMs: number;
   private readonly dispatcherTtlMs: number;
-  private dispatcher: { value: Dispatcher | undefined; createdAt: number } | undefined;
+  /** The connection pool, shared with the views withSignal returns. */
+  private readonly pool: { dispatcher?: { value: Dispatcher | undefined; createdAt: number } };
+  /** Bounds every non-watch request of this view (see fenced). */
+  private readonly fence: Fence | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
     private readonly opts: KubeClientOptions = {},
+    shared?: { pool: RestKubeClient['pool']; fence: Fence },
   ) {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.watchIdleTimeoutMs = opts.watchIdleTimeoutMs ?? 90_000;
     this.dispatcherTtlMs = opts.dispatcherTtlMs ?? 600_000;
+    this.pool = shared?.pool ?? {};
+    this.fence = shared?.fence;
+  }
+
+  /**
+   * A view sharing this client's connections whose requests run fence.check() right before they are
+   * sent and are cancelled when fence.signal aborts.
+   */
+  fenced(fence: Fence): RestKubeClient {
+    const outer = this.fence;
+    const combined: Fence = outer
+      ? {
+          signal: AbortSignal.any([outer.signal, fence.signal]),
+          check: () => {
+            outer.check();
+            fence.check();
+          },
+        }
+      : fence;
+    return new RestKubeClient(this.kc, this.opts, { pool: this.pool, fence: combined });
   }
 
   async get<T extends KubeObject>(
@@ -300,8 +325,8 @@ export class RestKubeClient implements KubeClient {
 
   /** Closes the pooled connections (graceful shutdown). */
   async close(): Promise<void> {
-    const d = this.dispatcher?.value;
-    this.dispatcher = undefined;
+    const d = this.pool.dispatcher?.value;
+    this.pool.dispatcher = undefined;
     await d?.close();
   }
 
@@ -321,14 +346,15 @@ export class RestKubeClient implements KubeClient {
    */
   private pooledDispatcher(fresh: Dispatcher | undefined): Dispatcher | undefined {
     const now = Date.now();
-    if (!this.dispatcher || now - this.dispatcher.createdAt > this.dispatcherTtlMs) {
-      const old = this.dispatcher?.value;
-      this.dispatcher = { value: fresh, createdAt: now };
+    const pool = this.pool;
+    if (!pool.dispatcher || now - pool.dispatcher.createdAt > this.dispatcherTtlMs) {
+      const old = pool.dispatcher?.value;
+      pool.dispatcher = { value: fresh, createdAt: now };
       if (old && old !== fresh) void old.close().catch(() => undefined); // waits for in-flight requests
-    } else if (fresh && fresh !== this.dispatcher.value) {
+    } else if (fresh && fresh !== pool.dispatcher.value) {
       void fresh.close().catch(() => undefined); // unused: holds no sockets, close for tidiness
     }
-    return this.dispatcher.value;
+    return pool.dispatcher.value;
   }
 
   private async request(
@@ -338,6 +364,7 @@ export class RestKubeClient implements KubeClient {
     body?: unknown,
     contentType = 'application/json',
   ): Promise<unknown> {
+    this.fence?.check();
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -348,12 +375,15 @@ export class RestKubeClient implements KubeClient {
     const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
     if (this.opts.userAgent) headers['User-Agent'] = this.opts.userAgent;
     if (body !== undefined) headers['Content-Type'] = contentType;
+    this.fence?.check(); // again: authentication may have awaited (a token file read)
     const res = await fetch(url, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       dispatcher: this.pooledDispatcher(ctx.getDispatcher() as Dispatcher | undefined),
-      signal: AbortSignal.timeout(this.requestTimeoutMs),
+      signal: this.fence
+        ? AbortSignal.any([this.fence.signal, AbortSignal.timeout(this.requestTimeoutMs)])
+        : AbortSignal.timeout(this.requestTimeoutMs),
     });
     const text = await res.text();
     let parsed: unknown = undefined;

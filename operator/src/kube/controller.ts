@@ -29,7 +29,12 @@ export interface ReconcileContext {
   /** pino child with {controller, namespace, name, reconcileID}. */
   log: Logger;
   reconcileID: string;
-  /** Aborted when the controller stops or reconcileTimeoutMs elapses. */
+  /**
+   * Aborted when the signal start() was given aborts (with leader election: the moment the
+   * leadership term ends), when the controller stops, or when reconcileTimeoutMs elapses. Pass it
+   * to every TiCDC request and Kubernetes write, and check it before each side effect: after it
+   * aborted the reconcile must not write anything.
+   */
   signal: AbortSignal;
 }
 
@@ -140,6 +145,8 @@ export class Controller {
   private readonly metrics: ReturnType<typeof controllerMetrics>;
   private readonly labels: { controller: string };
   private readonly stopping = new AbortController();
+  /** start()'s signal (one leadership term), or stopping's when none was given. */
+  private term: AbortSignal = this.stopping.signal;
   private running: Promise<void> | undefined;
 
   constructor(opts: ControllerOptions) {
@@ -173,6 +180,7 @@ export class Controller {
     const workers = Math.max(1, this.opts.workers ?? 1);
     this.metrics.max.set(this.labels, workers);
     this.log.info({ workers }, 'Starting workers');
+    if (signal) this.term = AbortSignal.any([signal, this.stopping.signal]);
     this.running = Promise.all(Array.from({ length: workers }, () => this.worker())).then(() => {
       this.log.info('All workers finished');
     });
@@ -225,9 +233,13 @@ export class Controller {
       name: key.name,
       reconcileID,
     });
+    // The term's abort reaches ac synchronously (listeners run inside abort()), so a reconcile that
+    // checks ctx.signal after any await sees it; its requests in flight are cancelled through it.
     const ac = new AbortController();
-    const onStop = () => ac.abort(this.stopping.signal.reason);
-    this.stopping.signal.addEventListener('abort', onStop, { once: true });
+    const term = this.term;
+    const onStop = () => ac.abort(term.reason);
+    if (term.aborted) onStop();
+    else term.addEventListener('abort', onStop, { once: true });
     let timedOut = false;
     const timeout = this.opts.reconcileTimeoutMs
       ? setTimeout(() => {
@@ -244,7 +256,7 @@ export class Controller {
       failure = { err };
     } finally {
       clearTimeout(timeout);
-      this.stopping.signal.removeEventListener('abort', onStop);
+      term.removeEventListener('abort', onStop);
       this.metrics.time.observe(this.labels, (performance.now() - started) / 1000);
     }
 
@@ -256,6 +268,12 @@ export class Controller {
         err = new Error(`reconcile panicked: ${String(err)}`, { cause: err });
       }
       if (timedOut) this.metrics.timeouts.inc(this.labels);
+      if (term.aborted) {
+        // Cancelled with the term (or a stop): not a failure of the object; the next leader redoes it.
+        this.metrics.total.inc({ controller: this.name, result: 'error' });
+        log.info({ reason: String(term.reason) }, 'Reconcile cancelled');
+        return;
+      }
       this.metrics.errors.inc(this.labels);
       this.metrics.total.inc({ controller: this.name, result: 'error' });
       if (isTerminalError(err)) {

@@ -6,11 +6,19 @@
 // Expiry = renewTime + leaseDurationSeconds < now AND the record has not changed for a whole
 // leaseDuration as observed on OUR clock (client-go's observedTime rule). The second half means a
 // holder that keeps renewing is never deposed because of clock skew between the two pods.
+//
+// Each term of leadership is a Fence (port.ts): its signal aborts the moment the term ends (Lease
+// taken, renew deadline passed, shutdown), and its check() ends the term synchronously when the renew
+// deadline has passed. Deadlines and observation ages use the monotonic clock (performance.now): a
+// wall-clock step (NTP, a VM resume) can neither extend nor cut a term. The wall clock is only
+// written into the Lease. A term ends at lastRenew + renewDeadline, where lastRenew is when the
+// last successful renewal STARTED; a standby cannot take over before lastRenew + leaseDuration, so
+// leaseDuration - renewDeadline is the time in-flight work has to stop (it is cancelled at once).
 import type { Logger } from 'pino';
 import { Registry, type Gauge } from 'prom-client';
 import { getOrCreateGauge } from '../observability/metrics.js';
 import { silentLogger } from '../observability/logger.js';
-import { KubeApiError, Resources, type KubeClient, type KubeObject } from './port.js';
+import { KubeApiError, Resources, type Fence, type KubeClient, type KubeObject } from './port.js';
 import { microTime, parseTime } from './time.js';
 
 export interface LeaseSpec {
@@ -39,18 +47,36 @@ export interface LeaderElectorOptions {
   releaseOnCancel?: boolean;
   /** After abort, wait this long for onStartedLeading's promise before releasing. Default 30 s. */
   gracefulShutdownMs?: number;
-  /** Called on acquisition; `signal` aborts when leadership ends. May return a promise (e.g. the controllers). */
-  onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
+  /**
+   * Called on acquisition with the term's fence: `term.signal` aborts when leadership ends. May
+   * return a promise (e.g. the controllers); after a loss it is awaited at most
+   * leaseDuration - renewDeadline.
+   */
+  onStartedLeading: (signal: AbortSignal, term: Fence) => void | Promise<void>;
   onStoppedLeading?: () => void;
   onNewLeader?: (identity: string) => void;
   logger?: Logger;
   registry?: Registry;
-  /** Wall clock in ms (tests inject a fake one; jest fake timers also work). */
+  /** Wall clock in ms, only for the Lease's timestamps (jest fake timers fake it). */
   now?: () => number;
+  /** Monotonic clock in ms for deadlines and observation ages. Default performance.now. */
+  monotonic?: () => number;
   random?: () => number;
 }
 
 type Attempt = 'acquired' | 'held-by-other' | 'failed';
+
+/** The reason a term's signal carries when the Lease was lost (not on a graceful shutdown). */
+export class LeadershipLostError extends Error {
+  override readonly name = 'LeadershipLostError';
+}
+
+interface Term {
+  controller: AbortController;
+  /** Monotonic start of the last successful acquire/renew attempt. */
+  lastRenew: number;
+  deadline: NodeJS.Timeout | undefined;
+}
 
 export class LeaderElector {
   private readonly opts: LeaderElectorOptions;
@@ -60,8 +86,10 @@ export class LeaderElector {
   private readonly log: Logger;
   private readonly gauge: Gauge<'name'>;
   private readonly now: () => number;
+  private readonly monotonic: () => number;
   private readonly random: () => number;
   private leading = false;
+  private term: Term | undefined;
   private observed: { resourceVersion?: string; holder?: string; at: number } | undefined;
 
   constructor(opts: LeaderElectorOptions) {
@@ -76,6 +104,7 @@ export class LeaderElector {
       throw new Error('renewDeadline must be greater than retryPeriod*1.2');
     if (!opts.identity) throw new Error('leader election identity must not be empty');
     this.now = opts.now ?? Date.now;
+    this.monotonic = opts.monotonic ?? (() => performance.now());
     this.random = opts.random ?? Math.random;
     this.log = (opts.logger ?? silentLogger()).child({
       lease: `${opts.namespace}/${opts.name}`,
@@ -104,8 +133,10 @@ export class LeaderElector {
    */
   async run(signal: AbortSignal = new AbortController().signal): Promise<void> {
     this.log.info('Attempting to acquire leader lease');
+    let acquiredAt: number;
     for (;;) {
       if (signal.aborted) return;
+      acquiredAt = this.monotonic();
       if ((await this.tryAcquireOrRenew()) === 'acquired') break;
       await sleep(this.retryPeriodMs * (1 + 0.2 * this.random()), signal); // JitterFactor 1.2
     }
@@ -114,25 +145,35 @@ export class LeaderElector {
       return;
     }
 
+    const term: Term = { controller: new AbortController(), lastRenew: acquiredAt, deadline: undefined };
+    this.term = term;
     this.leading = true;
     this.gauge.set({ name: this.opts.name }, 1);
+    this.armDeadline(term);
     this.log.info('Successfully acquired lease');
-    const leadership = new AbortController();
+    const fence: Fence = { signal: term.controller.signal, check: () => this.checkTerm(term) };
     const leadingWork = Promise.resolve()
-      .then(() => this.opts.onStartedLeading(leadership.signal))
+      .then(() => this.opts.onStartedLeading(term.controller.signal, fence))
       .catch((err: unknown) => this.log.error({ err }, 'onStartedLeading failed'));
 
-    const lost = await this.renewLoop(signal);
-    leadership.abort(new Error(lost ? 'leader election lost' : 'shutting down'));
+    const lost = await this.renewLoop(signal, term);
+    clearTimeout(term.deadline);
     if (lost) {
-      this.log.error('Leader election lost');
+      // The term's signal is aborted already; in-flight work was cancelled with it. Wait (bounded by
+      // the margin before a standby may acquire) so nothing of this term overlaps the next one.
+      const waited = await raceDeadline(
+        leadingWork.then(() => 'done' as const),
+        Math.max(0, this.leaseDurationMs - this.renewDeadlineMs),
+      );
+      if (waited === 'deadline')
+        this.log.warn('Leading work did not stop within leaseDuration - renewDeadline');
     } else {
+      this.endTerm(term, new Error('shutting down'));
       // Let the controllers finish before others may take over; then hand the Lease back at once.
       await withTimeout(leadingWork, this.opts.gracefulShutdownMs ?? 30_000);
       if (this.opts.releaseOnCancel ?? true) await this.release();
     }
-    this.leading = false;
-    this.gauge.set({ name: this.opts.name }, 0);
+    this.term = undefined;
     try {
       this.opts.onStoppedLeading?.();
     } catch (err) {
@@ -140,30 +181,71 @@ export class LeaderElector {
     }
   }
 
-  /** Renews until signal aborts (returns false) or the Lease is lost (returns true). */
-  private async renewLoop(signal: AbortSignal): Promise<boolean> {
-    let lastRenew = this.now();
+  /** The current term's fence, or undefined when not leading. */
+  currentTerm(): Fence | undefined {
+    const term = this.term;
+    return term ? { signal: term.controller.signal, check: () => this.checkTerm(term) } : undefined;
+  }
+
+  /** Ends the term (synchronously) once the renew deadline passed on the monotonic clock; throws if over. */
+  private checkTerm(term: Term): void {
+    if (!term.controller.signal.aborted && this.monotonic() - term.lastRenew >= this.renewDeadlineMs)
+      this.lose(term, 'Failed to renew lease within the renew deadline');
+    if (term.controller.signal.aborted) throw term.controller.signal.reason as Error;
+  }
+
+  /** A timer that ends the term at its deadline even while the renew loop waits on a request. */
+  private armDeadline(term: Term): void {
+    clearTimeout(term.deadline);
+    const left = term.lastRenew + this.renewDeadlineMs - this.monotonic();
+    term.deadline = setTimeout(() => this.checkTerm(term), Math.max(0, left) + 1);
+    term.deadline.unref?.();
+  }
+
+  private lose(term: Term, why: string): void {
+    if (term.controller.signal.aborted) return;
+    this.log.error({ reason: why, renewDeadlineMs: this.renewDeadlineMs }, 'Leader election lost');
+    this.endTerm(term, new LeadershipLostError(`leader election lost: ${why}`));
+  }
+
+  private endTerm(term: Term, reason: Error): void {
+    clearTimeout(term.deadline);
+    this.leading = false;
+    this.gauge.set({ name: this.opts.name }, 0);
+    if (!term.controller.signal.aborted) term.controller.abort(reason);
+  }
+
+  /** Renews until signal aborts (returns false) or the term ends otherwise (returns true). */
+  private async renewLoop(signal: AbortSignal, term: Term): Promise<boolean> {
+    const ended = term.controller.signal;
+    const either = AbortSignal.any([signal, ended]);
     for (;;) {
-      await sleep(this.retryPeriodMs, signal);
+      await sleep(this.retryPeriodMs, either);
+      if (ended.aborted) return true;
       if (signal.aborted) return false;
-      const budget = lastRenew + this.renewDeadlineMs - this.now();
+      const started = this.monotonic();
+      const budget = term.lastRenew + this.renewDeadlineMs - started;
       // A hung request must not keep us leading past the deadline, so race it against the budget.
       const result = budget > 0 ? await raceDeadline(this.tryAcquireOrRenew(), budget) : 'deadline';
+      if (ended.aborted) return true; // the deadline timer or a check() ended the term meanwhile
       if (result === 'acquired') {
-        lastRenew = this.now();
-        continue;
+        // Renewed, but only if the deadline has not passed while the request ran.
+        if (this.monotonic() - term.lastRenew < this.renewDeadlineMs) {
+          term.lastRenew = started;
+          this.armDeadline(term);
+          continue;
+        }
       }
       if (result === 'held-by-other') {
         this.log.error({ holder: this.observed?.holder }, 'Lease was taken by another candidate');
+        this.lose(term, 'the Lease is held by another candidate');
         return true;
       }
-      if (this.now() - lastRenew >= this.renewDeadlineMs || result === 'deadline') {
-        this.log.error(
-          { renewDeadlineMs: this.renewDeadlineMs },
-          'Failed to renew lease within the renew deadline',
-        );
+      if (this.monotonic() - term.lastRenew >= this.renewDeadlineMs || result === 'deadline') {
+        this.lose(term, 'Failed to renew lease within the renew deadline');
         return true;
       }
+      if (signal.aborted) return false;
     }
   }
 
@@ -192,7 +274,7 @@ export class LeaderElector {
           metadata: { name, namespace },
           spec: desired,
         });
-        this.observe(created, now);
+        this.observe(created);
         return 'acquired';
       } catch (err) {
         if (!(err instanceof KubeApiError && err.status === 409))
@@ -200,10 +282,10 @@ export class LeaderElector {
         return 'failed';
       }
     }
-    this.observe(lease, now);
+    this.observe(lease);
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity;
-    if (holder && holder !== identity && !this.isExpired(spec, now)) return 'held-by-other';
+    if (holder && holder !== identity && !this.isExpired(spec, this.now())) return 'held-by-other';
     if (holder === identity) {
       desired.acquireTime = spec.acquireTime ?? desired.acquireTime;
       desired.leaseTransitions = spec.leaseTransitions ?? 0;
@@ -216,7 +298,7 @@ export class LeaderElector {
         ...lease,
         spec: { ...spec, ...desired },
       });
-      this.observe(updated, now);
+      this.observe(updated);
       return 'acquired';
     } catch (err) {
       if (err instanceof KubeApiError && err.isConflict) return 'failed';
@@ -225,16 +307,18 @@ export class LeaderElector {
     }
   }
 
+  /** `now` is the wall clock (compared with renewTime); the observation age is monotonic. */
   private isExpired(spec: LeaseSpec, now: number): boolean {
     const durationMs = (spec.leaseDurationSeconds ?? 0) * 1000;
     const renew = parseTime(spec.renewTime ?? spec.acquireTime);
     const byRenewTime = Number.isNaN(renew) || renew + durationMs < now;
-    const byObservation = !!this.observed && now - this.observed.at >= durationMs;
+    const byObservation = !!this.observed && this.monotonic() - this.observed.at >= durationMs;
     return byRenewTime && byObservation;
   }
 
-  /** Remembers when the record last changed on our clock; reports leader changes. */
-  private observe(lease: Lease, now: number): void {
+  /** Remembers when (monotonic) we saw the record change; reports leader changes. */
+  private observe(lease: Lease): void {
+    const now = this.monotonic();
     const rv = lease.metadata.resourceVersion;
     const holder = lease.spec?.holderIdentity;
     if (!this.observed || this.observed.resourceVersion !== rv) {

@@ -189,4 +189,20 @@ export interface KubeClient {
   ): Promise<boolean>;
   /** POST pods/{name}/eviction. */
   evict(namespace: string, name: string, opts?: { uid?: string; dryRun?: boolean }): Promise<void>;
+  /**
+   * Optional: a view whose requests (not watches) run fence.check() right before they are sent and
+   * are cancelled when fence.signal aborts. fenceKubeClient (fence.ts) wraps clients without it.
+   */
+  fenced?(fence: Fence): KubeClient;
+}
+
+/**
+ * Bounds requests to a scope, usually one leadership term: `signal` is aborted when the term ends
+ * (cancelling requests in flight); check() runs synchronously right before a request is sent and
+ * throws when the term is over, ending it first if its deadline already passed on the monotonic
+ * clock (timers can fire late, e.g. after the process was paused).
+ */
+export interface Fence {
+  readonly signal: AbortSignal;
+  check(): void;
 }

@@ -73,6 +73,7 @@ export class RolloutReconciler {
     }
 
     let acted: boolean;
+    ctx.signal.throwIfAborted(); // the TiCDC answers may have come after the term ended
     try {
       acted = await this.act(sts, p, input, ctx.log);
     } catch (err) {

@@ -86,8 +86,14 @@ class HttpTicdcClient implements TicdcClient {
     private readonly target: Target,
     private readonly resolveAddress: (address: string) => string,
     private readonly redact: Redact,
+    private readonly signal?: AbortSignal,
   ) {
     this.endpoint = target.origin + target.basePath;
+  }
+
+  withSignal(signal: AbortSignal): TicdcClient {
+    const both = this.signal ? AbortSignal.any([this.signal, signal]) : signal;
+    return new HttpTicdcClient(this.transport, this.target, this.resolveAddress, this.redact, both);
   }
 
   private call<T>(
@@ -102,6 +108,7 @@ class HttpTicdcClient implements TicdcClient {
       routePath(route, opts.id),
       body,
       interpret,
+      this.signal,
     );
   }
 
@@ -297,6 +304,7 @@ export function createTicdcClient(opts: TicdcClientOptions): TicdcClient {
     ...(token ? { authorization: `Basic ${token}` } : {}),
     userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
     ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
+    ...(opts.fence ? { fence: opts.fence } : {}),
     redact,
   });
   const resolveAddress = opts.resolveAddress ?? ((address: string) => `${scheme}://${address}`);

@@ -3,7 +3,7 @@
 import { Pool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { type CallSite, type Redactor, kindOfStatus, parseErrorBody, transportError } from './errors.js';
-import type { TicdcRequestInfo, TicdcTlsOptions } from './options.js';
+import type { RequestFence, TicdcRequestInfo, TicdcTlsOptions } from './options.js';
 import type { Route } from './routes.js';
 import { TicdcError, isTicdcError } from './types.js';
 
@@ -27,6 +27,7 @@ export interface TransportConfig {
   userAgent: string;
   onRequest?: (info: TicdcRequestInfo) => void;
   redact: Redactor;
+  fence?: RequestFence;
 }
 
 /** Captures are few; addresses of restarted pods may change, so old pools are closed past this. */
@@ -110,13 +111,17 @@ export class Transport {
     path: string,
     body: string | undefined,
     interpret: (res: RawResponse, site: CallSite) => T,
+    signal?: AbortSignal,
   ): Promise<T> {
     const site: CallSite = { route: route.template, origin: target.origin };
+    // Refused before anything is sent (no hook call: there is no request).
+    this.cfg.fence?.check();
+    if (signal?.aborted) throw abortReason(signal);
     const started = performance.now();
     let status: number | undefined;
     let outcome: TicdcRequestInfo['outcome'] = 'Transient';
     try {
-      const res = await this.send(target, route, path, body, site);
+      const res = await this.send(target, route, path, body, site, signal);
       status = res.status;
       const value = interpret(res, site);
       outcome =
@@ -125,6 +130,7 @@ export class Transport {
           : kindOfStatus(res.status, parseErrorBody(res.text), res.text);
       return value;
     } catch (err) {
+      if (err instanceof CancelledRequest) throw err.reason; // outcome stays Transient
       const e = isTicdcError(err) ? err : transportError(site, err, this.cfg.redact);
       outcome = e.kind;
       throw e;
@@ -153,6 +159,7 @@ export class Transport {
     path: string,
     body: string | undefined,
     site: CallSite,
+    signal: AbortSignal | undefined,
   ): Promise<RawResponse> {
     if (this.closed)
       throw new TicdcError('InvalidRequest', `${site.route}: the TiCDC client is closed`, {
@@ -164,17 +171,21 @@ export class Transport {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new Error('deadline')), this.cfg.requestTimeoutMs);
     timer.unref();
+    const scopes = [this.cfg.fence?.signal, signal].filter((s): s is AbortSignal => !!s);
     try {
+      this.cfg.fence?.check(); // again, synchronously before the request leaves
       const res = await this.pool(target.origin).request({
         path: target.basePath + path,
         method: route.method,
         headers,
         body: body ?? null,
-        signal: deadline.signal,
+        signal: scopes.length ? AbortSignal.any([deadline.signal, ...scopes]) : deadline.signal,
       });
       const text = await res.body.text();
       return { status: res.statusCode, text };
     } catch (err) {
+      const cancelled = scopes.find((s) => s.aborted);
+      if (cancelled) throw new CancelledRequest(abortReason(cancelled));
       if (isTicdcError(err)) throw err;
       const deadlineMs = deadline.signal.aborted ? this.cfg.requestTimeoutMs : undefined;
       const e = transportError(site, err, this.cfg.redact, deadlineMs);
@@ -194,4 +205,16 @@ export class Transport {
     this.pools.clear();
     await Promise.allSettled(pools.map((p) => p.close()));
   }
+}
+
+/** Carries a fence's or caller's abort reason out of send() past the TicdcError mapping. */
+class CancelledRequest extends Error {
+  constructor(readonly reason: Error) {
+    super(reason.message);
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(`request cancelled: ${String(r)}`);
 }

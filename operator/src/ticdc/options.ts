@@ -49,4 +49,15 @@ export interface TicdcClientOptions {
   onRequest?: (info: TicdcRequestInfo) => void;
   /** Default `capture-drain-operator`. */
   userAgent?: string;
+  /**
+   * Bounds every request to a scope such as a leadership term: check() runs right before a request
+   * is sent and throws to refuse it; requests in flight are cancelled when signal aborts. Refused
+   * and cancelled requests reject with the signal's reason, not a TicdcError.
+   */
+  fence?: RequestFence;
+}
+
+export interface RequestFence {
+  readonly signal: AbortSignal;
+  check(): void;
 }

@@ -99,5 +99,10 @@ export interface TicdcClient {
   health(flavor: ApiFlavor): Promise<void>;
   /** Node-local status; `address` (host:port) targets one capture, default the endpoint. */
   serverStatus(address?: string): Promise<ServerStatus>;
+  /**
+   * Optional: a view sharing this client's connections whose requests are refused once `signal`
+   * aborted and cancelled when it aborts (rejecting with its reason). Closing the view closes both.
+   */
+  withSignal?(signal: AbortSignal): TicdcClient;
   close(): Promise<void>;
 }

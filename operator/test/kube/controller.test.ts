@@ -179,6 +179,31 @@ describe('Controller', () => {
     await h.running; // resolves: the stop signal aborted the in-flight reconcile too
     expect(await value(h.registry, 'controller_runtime_active_workers', { controller: 'test' })).toBe(0);
   });
+  it('the term signal given to start() reaches an in-flight reconcile at once; cancellation is not an error', async () => {
+    let seen: unknown;
+    let started = false;
+    const h = harness(
+      (_key, ctx) =>
+        new Promise((_resolve, reject) => {
+          started = true;
+          ctx.signal.addEventListener('abort', () => {
+            seen = ctx.signal.reason;
+            reject(ctx.signal.reason as Error);
+          });
+        }),
+    );
+    h.ctrl.enqueue('a');
+    await waitFor(() => started);
+    const reason = new Error('leader election lost');
+    h.ac.abort(reason);
+    expect(seen).toBe(reason); // synchronously, inside abort()
+    await h.running; // the worker finished: the cancelled reconcile did not hold it
+    expect(h.lines.some((l) => l.msg === 'Reconcile cancelled')).toBe(true);
+    expect(h.lines.some((l) => l.msg === 'Reconciler error')).toBe(false);
+    expect(await value(h.registry, 'controller_runtime_reconcile_errors_total', { controller: 'test' })).toBe(
+      0,
+    );
+  });
 });
 
 describe('keys and mapping', () => {

@@ -1,7 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { LeaderElector, type Lease, type LeaderElectorOptions } from '../../src/kube/leader.js';
-import { Resources } from '../../src/kube/port.js';
+import { fenceKubeClient } from '../../src/kube/fence.js';
+import {
+  LeaderElector,
+  LeadershipLostError,
+  type Lease,
+  type LeaderElectorOptions,
+} from '../../src/kube/leader.js';
+import { Resources, type Fence } from '../../src/kube/port.js';
 import { microTime, parseTime } from '../../src/kube/time.js';
 import { FakeKube, conflict } from '../support/fake-kube.js';
 import { MICROTIME } from './helpers.js';
@@ -34,7 +40,12 @@ describe('LeaderElector', () => {
   });
 
   function elector(identity: string, extra: Partial<LeaderElectorOptions> = {}) {
-    const state = { started: 0, stopped: 0, signal: undefined as AbortSignal | undefined };
+    const state = {
+      started: 0,
+      stopped: 0,
+      signal: undefined as AbortSignal | undefined,
+      term: undefined as Fence | undefined,
+    };
     const e = new LeaderElector({
       client: fake,
       namespace: NS,
@@ -42,9 +53,10 @@ describe('LeaderElector', () => {
       identity,
       registry,
       random: () => 0,
-      onStartedLeading: (signal) => {
+      onStartedLeading: (signal, term) => {
         state.started++;
         state.signal = signal;
+        state.term = term;
       },
       onStoppedLeading: () => state.stopped++,
       ...extra,
@@ -199,6 +211,110 @@ describe('LeaderElector', () => {
     ac2.abort();
     await advance(100);
     await run2;
+  });
+
+  it('the renew deadline is monotonic: a wall clock stepped back 1 h does not extend the term', async () => {
+    const { e, state } = elector('a');
+    const run = e.run();
+    await advance(100);
+    expect(e.isLeader()).toBe(true);
+    fake.failNext('get', new Error('apiserver unreachable'), 10_000);
+    await advance(1000);
+    jest.setSystemTime(Date.now() - 3_600_000); // NTP step / VM resume: Date.now jumps, performance.now does not
+    await advance(8_000);
+    expect(state.signal!.aborted).toBe(false); // 9.1 s since the last renewal: within the 10 s deadline
+    await advance(1_500);
+    expect(state.signal!.aborted).toBe(true);
+    expect(state.signal!.reason).toBeInstanceOf(LeadershipLostError);
+    await advance(5_000);
+    await run;
+    expect(e.isLeader()).toBe(false);
+    expect(state.stopped).toBe(1);
+  });
+
+  it('a wall clock stepped forward 1 h does not end a term whose renewals succeed', async () => {
+    const { e, state } = elector('a');
+    const ac = new AbortController();
+    const run = e.run(ac.signal);
+    await advance(100);
+    jest.setSystemTime(Date.now() + 3_600_000);
+    await advance(30_000);
+    expect(e.isLeader()).toBe(true);
+    expect(state.signal!.aborted).toBe(false);
+    expect(state.stopped).toBe(0);
+    ac.abort();
+    await advance(100);
+    await run;
+  });
+
+  it('check() ends the term synchronously once the deadline passed, before any timer ran (a paused process)', async () => {
+    let pausedMs = 0;
+    const lines: string[] = [];
+    const { e, state } = elector('a', { monotonic: () => performance.now() + pausedMs });
+    const run = e.run();
+    await advance(100);
+    const term = state.term!;
+    const kube = fenceKubeClient(fake, term);
+    await kube.create(Resources.leases, { metadata: { namespace: NS, name: 'written-while-leading' } });
+    term.signal.addEventListener('abort', () => lines.push('aborted'));
+
+    pausedMs = 20_000; // the process was stopped for 20 s: no timer has fired yet
+    expect(() => term.check()).toThrow(LeadershipLostError);
+    expect(lines).toEqual(['aborted']);
+    expect(term.signal.aborted).toBe(true);
+    expect(e.isLeader()).toBe(false);
+    const before = fake.calls.length;
+    await expect(
+      kube.create(Resources.leases, { metadata: { namespace: NS, name: 'written-after-loss' } }),
+    ).rejects.toThrow(LeadershipLostError);
+    expect(fake.calls.length).toBe(before); // refused before anything was sent
+    expect(fake.peek(Resources.leases, NS, 'written-after-loss')).toBeUndefined();
+    await advance(6_000);
+    await run;
+    expect(state.stopped).toBe(1);
+  });
+
+  it('a lost term cancels the leading work and waits for it at most leaseDuration - renewDeadline', async () => {
+    let cancelled = false;
+    let finishedAt = 0;
+    const { e, state } = elector('a', {
+      onStartedLeading: (signal) =>
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            cancelled = true;
+            finishedAt = Date.now();
+            resolve();
+          });
+        }),
+    });
+    const run = e.run();
+    await advance(100);
+    const lostAt = Date.now() + 2000;
+    await fake.patch(Resources.leases, NS, NAME, { spec: { holderIdentity: 'intruder' } }, 'merge');
+    await advance(2100);
+    await run;
+    expect(cancelled).toBe(true);
+    expect(finishedAt - lostAt).toBeLessThan(200);
+    expect(state.stopped).toBe(1);
+
+    // Work that ignores the signal does not keep it past the margin (15 s - 10 s).
+    let stopped = 0;
+    const run2 = new LeaderElector({
+      client: fake,
+      namespace: NS,
+      name: 'other',
+      identity: 'b',
+      random: () => 0,
+      onStartedLeading: () => new Promise<void>(() => undefined),
+      onStoppedLeading: () => stopped++,
+    }).run();
+    await advance(100);
+    await fake.patch(Resources.leases, NS, 'other', { spec: { holderIdentity: 'intruder' } }, 'merge');
+    await advance(2100);
+    expect(stopped).toBe(0);
+    await advance(5000);
+    await run2;
+    expect(stopped).toBe(1);
   });
 
   it('validates its timing parameters', () => {
