@@ -28,11 +28,12 @@ export class RecordingProxy {
 
   static async start(target: string): Promise<RecordingProxy> {
     const upstream = new URL(target);
-    let self!: RecordingProxy;
-    const server = createServer((req, res) => self.handle(req, res, upstream));
+    // The request handler needs the proxy, which needs the listening server's port.
+    const ref: { proxy?: RecordingProxy } = {};
+    const server = createServer((req, res) => ref.proxy!.handle(req, res, upstream));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return self;
+    ref.proxy = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return ref.proxy;
   }
 
   /** From now on requests wait (after being recorded) until release(). */
