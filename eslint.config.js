@@ -90,12 +90,6 @@ export default tseslint.config(
     },
   },
   {
-    // Known circle (control.ts <-> simulator.ts), being removed in the simulator's own change; delete
-    // this override when it lands.
-    files: ['e2e/ticdc-sim/control.ts', 'e2e/ticdc-sim/simulator.ts'],
-    rules: { 'import-x/no-cycle': 'off' },
-  },
-  {
     files: PURE,
     rules: {
       '@typescript-eslint/no-restricted-imports': [
