@@ -28,11 +28,11 @@ export class RecordingProxy {
 
   static async start(target: string): Promise<RecordingProxy> {
     const upstream = new URL(target);
-    let self!: RecordingProxy;
-    const server = createServer((req, res) => self.handle(req, res, upstream));
+    const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return self;
+    const proxy = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => proxy.handle(req, res, upstream));
+    return proxy;
   }
 
   /** From now on requests wait (after being recorded) until release(). */
