@@ -30,8 +30,18 @@ export async function installOperatorIdentity(
   ]);
   if (rendered.code !== 0) throw new Error(`helm template failed: ${rendered.stderr}`);
   await cluster.kubectlOk(['apply', '-f', '-'], { input: rendered.stdout });
+  return serviceAccountKubeconfig(cluster, namespace, SERVICE_ACCOUNT, dir);
+}
+
+/** A kubeconfig authenticating as `serviceAccount` of `namespace` by a fresh token. */
+export async function serviceAccountKubeconfig(
+  cluster: Cluster,
+  namespace: string,
+  serviceAccount: string,
+  dir: string,
+): Promise<string> {
   const token = (
-    await cluster.kubectlOk(['create', 'token', SERVICE_ACCOUNT, '-n', namespace, '--duration', '4h'])
+    await cluster.kubectlOk(['create', 'token', serviceAccount, '-n', namespace, '--duration', '4h'])
   ).trim();
   const kubeconfig = `apiVersion: v1
 kind: Config

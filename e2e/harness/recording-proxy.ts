@@ -28,11 +28,12 @@ export class RecordingProxy {
 
   static async start(target: string): Promise<RecordingProxy> {
     const upstream = new URL(target);
-    const server = createServer();
+    // The request handler needs the proxy, which needs the listening server's port.
+    const ref: { proxy?: RecordingProxy } = {};
+    const server = createServer((req, res) => ref.proxy!.handle(req, res, upstream));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const proxy = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => proxy.handle(req, res, upstream));
-    return proxy;
+    ref.proxy = new RecordingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return ref.proxy;
   }
 
   /** From now on requests wait (after being recorded) until release(). */

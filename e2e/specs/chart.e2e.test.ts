@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { parseAllDocuments, parse } from 'yaml';
 import { CONFIG_USAGE, loadConfig } from '../../operator/src/config.js';
-import { CONTROLPLANE, Cluster, REPO, run, type RunResult } from '../harness/cluster.js';
-import { CHART } from '../harness/operator.js';
+import { CONTROLPLANE, Cluster, REPO, eventually, run, type RunResult } from '../harness/cluster.js';
+import { CHART, serviceAccountKubeconfig, startOperator, type OperatorProcess } from '../harness/operator.js';
+import { deployTicdc, type TicdcWorkload } from '../harness/workload.js';
+import { LOG_DIR, captureDrain, podUid, waitForDrain } from './support/suite.js';
 
 const HELM = join(CONTROLPLANE, 'bin/helm');
 const NS = 'e2e-chart';
@@ -399,6 +401,246 @@ describe('chart: optional parts', () => {
   });
 });
 
+describe('chart: tenancy (watchNamespaces RBAC)', () => {
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+  type Role = Manifest & { rules: Rule[] };
+  type Binding = Manifest & {
+    roleRef: { kind: string; name: string };
+    subjects: { kind: string; name: string; namespace: string }[];
+  };
+  const NAMESPACED = ['capturedrains', 'capturedrains/status', 'pods', 'statefulsets', 'secrets', 'events'];
+  const byResource = (role: Role) =>
+    Object.fromEntries(role.rules.map((r) => [r.resources.join(','), r.verbs.join(',')]));
+  const roles = (ms: Manifest[], kind: string) => ms.filter((m) => m.kind === kind) as Role[];
+  const TENANTS = ['tidb-a', 'tidb-b'];
+  const tenants = ['--set', `watchNamespaces={${TENANTS.join(',')}}`];
+
+  test('unset: one ClusterRole holds every rule, bound cluster-wide; no Role in any other namespace', async () => {
+    const ms = await render();
+    const cr = find(ms, 'ClusterRole', FULLNAME) as Role;
+    expect(Object.keys(byResource(cr))).toEqual(expect.arrayContaining(NAMESPACED));
+    expect(cr.rules.find((r) => r.resources.includes('namespaces'))!.resourceNames).toBeUndefined();
+    const crb = find(ms, 'ClusterRoleBinding', FULLNAME) as Binding;
+    expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: FULLNAME, namespace: NS }]);
+    for (const r of roles(ms, 'Role')) expect(r.metadata.namespace).toBe(NS);
+    expect(roles(ms, 'Role').map((r) => r.metadata.name)).not.toContain(FULLNAME);
+  });
+
+  test('set: a Role + RoleBinding per watched namespace; the ClusterRole keeps only cluster-scoped rules', async () => {
+    const ms = await render(...tenants);
+    for (const ns of TENANTS) {
+      const role = ms.find(
+        (m) => m.kind === 'Role' && m.metadata.name === FULLNAME && m.metadata.namespace === ns,
+      ) as Role;
+      expect(byResource(role)).toEqual({
+        capturedrains: 'get,list,watch,create,delete',
+        'capturedrains/status': 'get,patch,update',
+        pods: 'get,list,watch,delete',
+        statefulsets: 'get,list,watch,patch',
+        secrets: 'get',
+        events: 'create,patch',
+      });
+      const rb = ms.find(
+        (m) => m.kind === 'RoleBinding' && m.metadata.name === FULLNAME && m.metadata.namespace === ns,
+      ) as Binding;
+      expect(rb.roleRef).toMatchObject({ kind: 'Role', name: FULLNAME });
+      expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: FULLNAME, namespace: NS }]);
+    }
+    const cr = find(ms, 'ClusterRole', FULLNAME) as Role;
+    expect(byResource(cr)).toEqual({
+      namespaces: 'get',
+      nodes: 'get,list,watch',
+      validatingwebhookconfigurations: 'get,patch',
+    });
+    expect(cr.rules.find((r) => r.resources.includes('namespaces'))!.resourceNames).toEqual(TENANTS);
+    expect(
+      cr.rules.find((r) => r.resources.includes('validatingwebhookconfigurations'))!.resourceNames,
+    ).toEqual([FULLNAME]);
+    // Node events go to namespace default (Nodes are cluster-scoped): only Events there.
+    const nodeEvents = ms.find((m) => m.kind === 'Role' && m.metadata.namespace === 'default') as Role;
+    expect(nodeEvents.metadata.name).toBe(`${FULLNAME}-node-events`);
+    expect(byResource(nodeEvents)).toEqual({ events: 'create,patch' });
+    // Lease and webhook Secret stay in the release namespace.
+    const inRelease = roles(ms, 'Role').filter((r) => r.metadata.namespace === NS);
+    expect(inRelease.map((r) => r.metadata.name).sort()).toEqual([
+      `${FULLNAME}-leader-election`,
+      `${FULLNAME}-webhook-cert`,
+    ]);
+    // Every Role has its RoleBinding, for the chart's ServiceAccount.
+    const bindings = ms.filter((m) => m.kind === 'RoleBinding') as Binding[];
+    expect(bindings.map((b) => `${b.metadata.namespace}/${b.roleRef.name}`).sort()).toEqual(
+      roles(ms, 'Role')
+        .map((r) => `${r.metadata.namespace}/${r.metadata.name}`)
+        .sort(),
+    );
+    // The webhook only sees pods of the watched namespaces.
+    const vwc = find(ms, 'ValidatingWebhookConfiguration') as any;
+    for (const w of vwc.webhooks)
+      expect(w.namespaceSelector.matchExpressions).toEqual([
+        { key: 'kubernetes.io/metadata.name', operator: 'In', values: TENANTS },
+      ]);
+  });
+
+  test('set: verbs still follow the enabled controllers', async () => {
+    const off = ['rollouts', 'webhook', 'nodeDrain'].flatMap((k) => ['--set', `${k}.enabled=false`]);
+    const none = await render(...tenants, ...off);
+    // Nothing cluster-scoped is needed: no ClusterRole at all, and no Events Role in default.
+    expect(kinds(none).filter((k) => k.startsWith('Cluster'))).toEqual([]);
+    expect(none.find((m) => m.metadata.namespace === 'default')).toBeUndefined();
+    const role = none.find((m) => m.kind === 'Role' && m.metadata.namespace === 'tidb-a') as Role;
+    expect(byResource(role)).toMatchObject({
+      capturedrains: 'get,list,watch',
+      statefulsets: 'get,list,watch',
+    });
+
+    const rollouts = await render(
+      ...tenants,
+      '--set',
+      'webhook.enabled=false',
+      '--set',
+      'nodeDrain.enabled=false',
+    );
+    expect(
+      byResource(rollouts.find((m) => m.kind === 'Role' && m.metadata.namespace === 'tidb-b') as Role),
+    ).toMatchObject({ capturedrains: 'get,list,watch,create', statefulsets: 'get,list,watch,patch' });
+    expect(find(rollouts, 'ClusterRole')).toBeUndefined();
+
+    // cert-manager mode and no node drains: only the watched namespaces' get remains cluster-scoped.
+    const gate = await render(
+      ...tenants,
+      '--set',
+      'nodeDrain.enabled=false',
+      '--set',
+      'webhook.certificate.mode=certManager',
+    );
+    expect(byResource(find(gate, 'ClusterRole', FULLNAME) as Role)).toEqual({ namespaces: 'get' });
+
+    // default watched: its Role already grants Events, no second Role there.
+    const withDefault = await render('--set', 'watchNamespaces={default}');
+    expect(
+      withDefault
+        .filter((m) => m.kind === 'Role' && m.metadata.namespace === 'default')
+        .map((m) => m.metadata.name),
+    ).toEqual([FULLNAME]);
+  });
+});
+
+describe('chart: NetworkPolicy', () => {
+  /* A NetworkPolicy as rendered. */
+  type Peer = Record<string, unknown>;
+  type Policy = Manifest & {
+    spec: {
+      podSelector: { matchLabels: Record<string, string> };
+      policyTypes: string[];
+      ingress: { ports: { port: number; protocol: string }[]; from: Peer[] }[] | null;
+      egress?: unknown[];
+    };
+  };
+  const APISERVER = ['--set', 'networkPolicy.webhook.from[0].ipBlock.cidr=10.0.0.0/24'];
+  const MONITORING = [
+    '--set',
+    'networkPolicy.metrics.from[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring',
+  ];
+  const policyOf = (ms: Manifest[]) => find(ms, 'NetworkPolicy') as Policy | undefined;
+
+  test('off by default', async () => {
+    expect(policyOf(await render())).toBeUndefined();
+  });
+
+  test('on: webhook port from the API server peers, metrics port from the monitoring peers, egress open', async () => {
+    const ms = await render('--set', 'networkPolicy.enabled=true', ...APISERVER, ...MONITORING);
+    const p = policyOf(ms)!;
+    expect(p.metadata.namespace).toBe(NS);
+    expect(p.spec.podSelector.matchLabels).toEqual(deploymentOf(ms).spec.selector.matchLabels);
+    expect(p.spec.policyTypes).toEqual(['Ingress']);
+    expect(p.spec.egress).toBeUndefined();
+    expect(p.spec.ingress).toEqual([
+      { ports: [{ port: 9443, protocol: 'TCP' }], from: [{ ipBlock: { cidr: '10.0.0.0/24' } }] },
+      {
+        ports: [{ port: 8080, protocol: 'TCP' }],
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      },
+    ]);
+    // The ports are the container's.
+    const ports = containerOf(ms).ports.map((x: { containerPort: number }) => x.containerPort);
+    expect(ports).toEqual([8080, 9443]);
+  });
+
+  test('ports follow webhook.port and metrics.port; probe peers join the metrics port', async () => {
+    const p = policyOf(
+      await render(
+        '--set',
+        'networkPolicy.enabled=true',
+        ...APISERVER,
+        '--set',
+        'webhook.port=10443',
+        '--set',
+        'metrics.port=9090',
+        '--set',
+        'networkPolicy.probes.from[0].ipBlock.cidr=192.168.0.0/16',
+      ),
+    )!;
+    expect(p.spec.ingress).toEqual([
+      { ports: [{ port: 10443, protocol: 'TCP' }], from: [{ ipBlock: { cidr: '10.0.0.0/24' } }] },
+      { ports: [{ port: 9090, protocol: 'TCP' }], from: [{ ipBlock: { cidr: '192.168.0.0/16' } }] },
+    ]);
+  });
+
+  test('webhook off and no peers: no ingress at all (the node, hence the kubelet, stays allowed)', async () => {
+    const p = policyOf(
+      await render('--set', 'networkPolicy.enabled=true', '--set', 'webhook.enabled=false'),
+    )!;
+    expect(p.spec.ingress).toEqual([]);
+    expect(p.spec.policyTypes).toEqual(['Ingress']);
+  });
+
+  test('egress rules restrict egress to them', async () => {
+    const p = policyOf(
+      await render(
+        '--set',
+        'networkPolicy.enabled=true',
+        ...APISERVER,
+        '--set',
+        'networkPolicy.egress[0].ports[0].port=53',
+        '--set',
+        'networkPolicy.egress[0].ports[0].protocol=UDP',
+        '--set',
+        'networkPolicy.egress[1].to[0].ipBlock.cidr=10.96.0.1/32',
+      ),
+    )!;
+    expect(p.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(p.spec.egress).toEqual([
+      { ports: [{ port: 53, protocol: 'UDP' }] },
+      { to: [{ ipBlock: { cidr: '10.96.0.1/32' } }] },
+    ]);
+  });
+
+  test('no Deployment, no NetworkPolicy', async () => {
+    const ms = await render('--set', 'networkPolicy.enabled=true', '--set', 'deployment.enabled=false');
+    expect(policyOf(ms)).toBeUndefined();
+  });
+
+  test('on with the webhook but no API server peers is refused with a reason', async () => {
+    const r = await helm(['template', RELEASE, CHART, '--set', 'networkPolicy.enabled=true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/networkPolicy.enabled with the webhook on needs networkPolicy.webhook.from/);
+  });
+
+  test('helm lint --strict is clean with it on', async () => {
+    const r = await helm([
+      'lint',
+      '--strict',
+      CHART,
+      '--set',
+      'networkPolicy.enabled=true',
+      ...APISERVER,
+      ...MONITORING,
+    ]);
+    expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+    expect(r.code).toBe(0);
+  });
+});
+
 describe('chart: bad values are rejected with a readable message', () => {
   const bad: [string, string[], RegExp][] = [
     [
@@ -446,6 +688,21 @@ describe('chart: bad values are rejected with a readable message', () => {
       /\/defaults\/endpoint'.*does not match pattern/,
     ],
     ['a bad namespace', ['--set', 'watchNamespaces={Tidb}'], /\/watchNamespaces\/0'.*does not match pattern/],
+    [
+      'a namespace watched twice',
+      ['--set', 'watchNamespaces={tidb,tidb}'],
+      /\/watchNamespaces'.*items at 0 and 1 are equal/,
+    ],
+    [
+      'a NetworkPolicy peer with an unknown key',
+      ['--set', 'networkPolicy.webhook.from[0].cidr=10.0.0.0/8'],
+      /additional properties 'cidr' not allowed/,
+    ],
+    [
+      'a NetworkPolicy CIDR without prefix length',
+      ['--set', 'networkPolicy.webhook.from[0].ipBlock.cidr=10.0.0.1'],
+      /\/networkPolicy\/webhook\/from\/0\/ipBlock\/cidr'.*does not match pattern/,
+    ],
     [
       'two replicas without leader election',
       ['--set', 'leaderElection.enabled=false'],
@@ -539,5 +796,150 @@ describe('chart: helm install into the control plane', () => {
     expect(await can('list', 'capturedrains.drain.ticdc.io', '--all-namespaces')).toBe('no');
     // helm keeps CRDs on uninstall: drains survive an operator reinstall.
     await c.kubectlOk(['get', 'crd', 'capturedrains.drain.ticdc.io']);
+  });
+});
+
+// Case 12: with watchNamespaces the chart's ServiceAccount holds nothing namespaced outside the
+// watched namespaces, and the operator, running as that ServiceAccount, still drains in them.
+describe('chart: watchNamespaces on the control plane (namespaced RBAC)', () => {
+  const RELEASE_NS = 'e2e-chart-tenancy';
+  const TENANT = 'e2e-chart-tenant-a';
+  const TENANCY_RELEASE = 'cdo-tenancy';
+  const SA = `${TENANCY_RELEASE}-capture-drain-operator`;
+  let c: Cluster;
+  let ticdc: TicdcWorkload | undefined;
+  let operator: OperatorProcess | undefined;
+  beforeAll(async () => {
+    if (!stateDir || !existsSync(join(stateDir, 'env')))
+      throw new Error('no e2e control plane (CDO_E2E_STATE): run through the e2e project');
+    c = new Cluster(stateDir);
+    for (const ns of [RELEASE_NS, TENANT]) await c.kubectl(['create', 'namespace', ns]);
+  });
+  afterAll(async () => {
+    await operator?.stop();
+    await ticdc?.sim.stop();
+    await c?.helm(['uninstall', TENANCY_RELEASE, '--namespace', RELEASE_NS]);
+    for (const ns of [TENANT, RELEASE_NS]) await c?.kubectl(['delete', 'namespace', ns, '--wait=false']);
+  });
+
+  test('the API server accepts the rendered NetworkPolicy (ingress peers, probes, egress rules)', async () => {
+    const rendered = await c.helm([
+      'template',
+      TENANCY_RELEASE,
+      CHART,
+      '--namespace',
+      RELEASE_NS,
+      '--show-only',
+      'templates/networkpolicy.yaml',
+      '--set',
+      'networkPolicy.enabled=true',
+      '--set',
+      'networkPolicy.webhook.from[0].ipBlock.cidr=10.0.0.0/24',
+      '--set',
+      'networkPolicy.metrics.from[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring',
+      '--set',
+      'networkPolicy.metrics.from[0].podSelector.matchLabels.app=prometheus',
+      '--set',
+      'networkPolicy.probes.from[0].ipBlock.cidr=192.168.0.0/16',
+      '--set',
+      'networkPolicy.egress[0].ports[0].port=53',
+      '--set',
+      'networkPolicy.egress[0].ports[0].protocol=UDP',
+    ]);
+    expect(rendered.code).toBe(0);
+    const applied = await c.kubectl(['apply', '--dry-run=server', '-o', 'name', '-f', '-'], {
+      input: rendered.stdout,
+    });
+    expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(applied.stdout.trim()).toBe(`networkpolicy.networking.k8s.io/${SA}`);
+  });
+
+  test('the ServiceAccount cannot touch kube-system, still can in the watched namespace, and drains there', async () => {
+    const installed = await c.helm([
+      'install',
+      TENANCY_RELEASE,
+      CHART,
+      '--namespace',
+      RELEASE_NS,
+      '--set',
+      'deployment.enabled=false',
+      '--set',
+      'webhook.enabled=false',
+      '--set',
+      `watchNamespaces={${TENANT}}`,
+      '--wait',
+      '--timeout',
+      '60s',
+    ]);
+    expect({ code: installed.code, stderr: installed.stderr }).toEqual({
+      code: 0,
+      stderr: expect.not.stringMatching(/error/i),
+    });
+
+    const as = `system:serviceaccount:${RELEASE_NS}:${SA}`;
+    const can = async (...args: string[]) =>
+      (await c.kubectl(['auth', 'can-i', ...args, '--as', as])).stdout.trim();
+    const checks: [string[], string][] = [
+      // Outside the watched namespace: nothing namespaced.
+      [['get', 'secrets', '-n', 'kube-system'], 'no'],
+      [['delete', 'pods', '-n', 'kube-system'], 'no'],
+      [['patch', 'statefulsets.apps', '-n', 'kube-system'], 'no'],
+      [['list', 'pods', '-n', 'kube-system'], 'no'],
+      [['create', 'capturedrains.drain.ticdc.io', '-n', 'kube-system'], 'no'],
+      [['patch', 'capturedrains.drain.ticdc.io', '--subresource=status', '-n', 'kube-system'], 'no'],
+      [['list', 'capturedrains.drain.ticdc.io', '--all-namespaces'], 'no'],
+      [['get', 'secrets', '-n', RELEASE_NS], 'no'],
+      [['get', 'namespaces/kube-system'], 'no'],
+      // In it: what the controllers use.
+      [['get', 'secrets', '-n', TENANT], 'yes'],
+      [['delete', 'pods', '-n', TENANT], 'yes'],
+      [['patch', 'statefulsets.apps', '-n', TENANT], 'yes'],
+      [['watch', 'capturedrains.drain.ticdc.io', '-n', TENANT], 'yes'],
+      [['patch', 'capturedrains.drain.ticdc.io', '--subresource=status', '-n', TENANT], 'yes'],
+      [['get', `namespaces/${TENANT}`], 'yes'],
+      // Cluster-scoped and release-namespace needs.
+      [['watch', 'nodes'], 'yes'],
+      [['update', 'leases.coordination.k8s.io', '-n', RELEASE_NS], 'yes'],
+      [['create', 'events.events.k8s.io', '-n', 'default'], 'yes'],
+      [['list', 'secrets', '-n', TENANT], 'no'],
+    ];
+    const got = await Promise.all(checks.map(async ([args]) => [args.join(' '), await can(...args)]));
+    expect(Object.fromEntries(got)).toEqual(
+      Object.fromEntries(checks.map(([a, want]) => [a.join(' '), want])),
+    );
+
+    // NOTES say where the permissions went.
+    expect(installed.stdout).toContain(`Role/RoleBinding ${SA} in ${TENANT} (the watched namespaces`);
+    expect(installed.stdout).toContain(`ClusterRole/ClusterRoleBinding ${SA} (cluster-scoped reads only)`);
+
+    // The operator as that ServiceAccount, watching the tenant namespace: a drain there completes.
+    ticdc = await deployTicdc(c, { namespace: TENANT, replicas: 3, sim: { moveRatePerSec: 6, seed: 12 } });
+    const kubeconfig = await serviceAccountKubeconfig(c, RELEASE_NS, SA, join(c.stateDir, 'operators'));
+    operator = startOperator({
+      kubeconfig,
+      namespace: RELEASE_NS,
+      logDir: LOG_DIR,
+      name: 'tenancy',
+      extraArgs: ['--namespaces', TENANT],
+    });
+    const pod = ticdc.sim.captures().find((x) => !x.isOwner)!.podName!;
+    const uid = await podUid(c, TENANT, pod);
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(TENANT, 'tenant-drain', { podName: pod, podAction: 'Delete' }),
+    });
+    const status = await waitForDrain(
+      c,
+      TENANT,
+      'tenant-drain',
+      (s) => s.phase === 'Completed' || s.phase === 'Failed',
+    );
+    expect(status).toMatchObject({ phase: 'Completed', reason: 'Drained', podUID: uid });
+    await eventually('pod recreated', async () => {
+      const u = await podUid(c, TENANT, pod);
+      return u && u !== uid;
+    });
+    expect(ticdc.sim.violations()).toEqual([]);
+    // No request of the operator was refused: every informer and call stayed inside its grants.
+    expect(operator.logs()).not.toMatch(/forbidden/i);
   });
 });

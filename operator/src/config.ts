@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DURATION_PATTERN, TIMEOUT_POLICIES, parseDuration } from './api/capturedrain.js';
+import { OPERATOR_NAME } from './api/names.js';
 
 const duration = z.string().regex(new RegExp(DURATION_PATTERN), 'a duration such as 30s, 10m or 1h');
 // A Secret name is a DNS-1123 subdomain; checked here so a typo fails at start-up, not per drain.
@@ -196,7 +197,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     namespaces,
     leaderElect: leaderElect === 'true',
     leaderElectionNamespace: values['leader-election-namespace'] ?? env.POD_NAMESPACE ?? 'default',
-    leaderElectionId: values['leader-election-id'] ?? 'capture-drain-operator',
+    leaderElectionId: values['leader-election-id'] ?? OPERATOR_NAME,
     leaseDuration: values['leader-elect-lease-duration'] ?? DEFAULT_LEASE_DURATION,
     renewDeadline: values['leader-elect-renew-deadline'] ?? DEFAULT_RENEW_DEADLINE,
     retryPeriod: values['leader-elect-retry-period'] ?? DEFAULT_RETRY_PERIOD,
@@ -214,7 +215,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     defaultCredentialsSecret:
       (values['default-credentials-secret'] ?? env.DEFAULT_CREDENTIALS_SECRET) || undefined,
     ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
-    fieldManager: 'capture-drain-operator',
+    fieldManager: OPERATOR_NAME,
     nodeDrains: nodeDrains === 'true',
 
     webhook: wm
@@ -223,8 +224,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
           port: Number(wm[2]),
           certMode: values['webhook-cert-mode'] ?? 'operator',
           certDir: values['webhook-cert-dir'] ?? '/etc/capture-drain/webhook',
-          secret: values['webhook-secret'] ?? 'capture-drain-operator-webhook-cert',
-          configuration: values['webhook-configuration'] ?? 'capture-drain-operator',
+          secret: values['webhook-secret'] ?? `${OPERATOR_NAME}-webhook-cert`,
+          configuration: values['webhook-configuration'] ?? OPERATOR_NAME,
           hosts: (values['webhook-hosts'] ?? '')
             .split(',')
             .map((h) => h.trim())

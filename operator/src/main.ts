@@ -14,6 +14,7 @@ import { GateHandler } from './gate/handler.js';
 import { createGateMetrics } from './gate/metrics.js';
 import { FileCertSource, SecretCertSource } from './webhook/cert-sources.js';
 import { WebhookServer } from './webhook/server.js';
+import { OPERATOR_NAME, REPORTING_CONTROLLER } from './api/names.js';
 
 export async function operatorCommand(
   argv: string[],
@@ -37,12 +38,12 @@ export async function operatorCommand(
   else kc.loadFromDefault();
   const kube = createKubeClient(kc, {
     fieldManager: config.fieldManager,
-    userAgent: 'capture-drain-operator',
+    userAgent: OPERATOR_NAME,
   });
   const registry = createRegistry();
   const events = new EventRecorder({
     client: kube,
-    reportingController: 'drain.ticdc.io/capture-drain-operator',
+    reportingController: REPORTING_CONTROLLER,
     reportingInstance: config.identity.slice(0, 128),
     logger,
   });

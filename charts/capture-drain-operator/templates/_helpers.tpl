@@ -31,3 +31,62 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "cdo.webhookCertDir" -}}
 /etc/capture-drain/webhook
 {{- end -}}
+
+{{/* RBAC rules on namespaced resources: in the ClusterRole when every namespace is watched, else
+in a Role per watched namespace. */}}
+{{- define "cdo.namespacedRules" -}}
+{{- $creates := or .Values.rollouts.enabled .Values.webhook.enabled .Values.nodeDrain.enabled -}}
+# The drains: watched, status written through the status subresource; the rollout, gate and
+# cordon controllers create one per pod (pod-drains.ts); the cordon controller deletes a drain
+# that has not started when its node is uncordoned.
+- apiGroups: [drain.ticdc.io]
+  resources: [capturedrains]
+  verbs: [get, list, watch{{ if $creates }}, create{{ end }}{{ if .Values.nodeDrain.enabled }}, delete{{ end }}]
+- apiGroups: [drain.ticdc.io]
+  resources: [capturedrains/status]
+  verbs: [get, patch, update]
+# The capture pods: read to map pod -> capture, deleted once drained (podAction Delete).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, delete]
+# The StatefulSet behind a pod: its annotations say how to reach TiCDC. Rollouts patch its
+# partition, replicas and progress annotations; the gate touches it so its controller retries a
+# delete it now admits.
+- apiGroups: [apps]
+  resources: [statefulsets]
+  verbs: [get, list, watch{{ if or .Values.rollouts.enabled .Values.webhook.enabled }}, patch{{ end }}]
+# TLS and credential Secrets named by a drain or its StatefulSet.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
+
+{{/* RBAC rules on cluster-scoped resources, for the enabled controllers only (may be empty). */}}
+{{- define "cdo.clusterScopedRules" -}}
+{{- if or .Values.webhook.enabled .Values.nodeDrain.enabled }}
+# Gate and cordon: never hold or start drains in a namespace being deleted (with watchNamespaces:
+# those namespaces only).
+- apiGroups: [""]
+  resources: [namespaces]
+  {{- with .Values.watchNamespaces }}
+  resourceNames: {{ toJson . }}
+  {{- end }}
+  verbs: [get]
+{{- end }}
+{{- if .Values.nodeDrain.enabled }}
+# Node cordon: watch nodes to see spec.unschedulable and the unschedulable taint.
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+{{- end }}
+{{- if and .Values.webhook.enabled (ne .Values.webhook.certificate.mode "certManager") }}
+# Gate, operator cert mode: keeps its webhook configuration's caBundle current.
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [validatingwebhookconfigurations]
+  resourceNames: [{{ include "cdo.fullname" . }}]
+  verbs: [get, patch]
+{{- end }}
+{{- end -}}

@@ -1,6 +1,6 @@
 // A list-watch cache (client-go reflector + indexer, reduced to what controllers need).
 // Why our own and not client-node's makeInformer: that one stops for good on any non-410 error,
-// sends no allowWatchBookmarks/timeoutSeconds and has no resync (runtime-notes §1.3).
+// sends no allowWatchBookmarks/timeoutSeconds and has no resync (client-node 2.x src/informer.ts).
 //
 // Loop: paged LIST → WATCH from the list's resourceVersion (bookmarks on, server timeout with
 // jitter) → on a clean close, WATCH again from the last seen resourceVersion → on 410 Gone or an

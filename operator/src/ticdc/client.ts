@@ -37,7 +37,7 @@ type Redact = (t: string) => string;
 
 const isSuccess = (status: number) => status >= 200 && status < 300;
 
-/** Parses a JSON body of a success answer with `schema`; anything else is Transient (docs/ticdc-api.md §0, DESIGN §3). */
+/** Parses a JSON body of a success answer with `schema`; anything else is Transient (docs/ticdc-api.md §0; never read as "no work"). */
 function parseBody<S extends z.ZodType>(
   res: RawResponse,
   site: CallSite,

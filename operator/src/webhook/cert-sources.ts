@@ -20,6 +20,7 @@ import {
   type KeyPairPem,
   type WebhookPki,
 } from './certs.js';
+import { OPERATOR_NAME } from '../api/names.js';
 
 export interface CertSource {
   readonly description: string;
@@ -119,7 +120,7 @@ export class SecretCertSource implements CertSource {
             metadata: {
               name: secretName,
               namespace,
-              labels: { 'app.kubernetes.io/managed-by': 'capture-drain-operator' },
+              labels: { 'app.kubernetes.io/managed-by': OPERATOR_NAME },
             },
             type: 'kubernetes.io/tls',
             data: secretData(next),
