@@ -54,6 +54,9 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // The operator has stopped (shutdown, or a lost Lease after its work was cancelled): exit even
+    // if a socket or timer would keep the event loop alive, as controller-runtime's manager does.
+    if (process.argv[2] === 'operator') setTimeout(() => process.exit(code), 1000).unref();
   },
   (err: unknown) => {
     process.stderr.write(`capture-drain: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -181,24 +181,28 @@ export class LeaderElector {
     }
   }
 
-  /** The current term's fence, or undefined when not leading. */
-  currentTerm(): Fence | undefined {
-    const term = this.term;
-    return term ? { signal: term.controller.signal, check: () => this.checkTerm(term) } : undefined;
-  }
-
   /** Ends the term (synchronously) once the renew deadline passed on the monotonic clock; throws if over. */
   private checkTerm(term: Term): void {
-    if (!term.controller.signal.aborted && this.monotonic() - term.lastRenew >= this.renewDeadlineMs)
-      this.lose(term, 'Failed to renew lease within the renew deadline');
+    this.expireIfDue(term);
     if (term.controller.signal.aborted) throw term.controller.signal.reason as Error;
+  }
+
+  /** Ends the term if its renew deadline passed; returns the ms left otherwise. */
+  private expireIfDue(term: Term): number {
+    if (term.controller.signal.aborted) return 0;
+    const left = term.lastRenew + this.renewDeadlineMs - this.monotonic();
+    if (left <= 0) this.lose(term, 'Failed to renew lease within the renew deadline');
+    return Math.max(0, left);
   }
 
   /** A timer that ends the term at its deadline even while the renew loop waits on a request. */
   private armDeadline(term: Term): void {
     clearTimeout(term.deadline);
-    const left = term.lastRenew + this.renewDeadlineMs - this.monotonic();
-    term.deadline = setTimeout(() => this.checkTerm(term), Math.max(0, left) + 1);
+    const fire = () => {
+      const left = this.expireIfDue(term);
+      if (left > 0) term.deadline = setTimeout(fire, left + 1).unref(); // a timer that fired early
+    };
+    term.deadline = setTimeout(fire, term.lastRenew + this.renewDeadlineMs - this.monotonic() + 1);
     term.deadline.unref?.();
   }
 

@@ -340,3 +340,34 @@ describe('RestKubeClient watch', () => {
 afterAll(async () => {
   await client?.close();
 });
+
+describe('RestKubeClient fenced views', () => {
+  it('check() runs before every request: an ended term sends nothing', async () => {
+    let over = false;
+    const fenced = client.fenced({
+      signal: new AbortController().signal,
+      check: () => {
+        if (over) throw new Error('leadership term over');
+      },
+    });
+    await fenced.get(Resources.pods, 'ns', 'p');
+    expect(seen.length).toBe(1);
+    over = true;
+    await expect(
+      fenced.patch(Resources.capturedrains, 'ns', 'd', { status: {} }, 'merge', { subresource: 'status' }),
+    ).rejects.toThrow('leadership term over');
+    expect(seen.length).toBe(1);
+    await client.get(Resources.pods, 'ns', 'p'); // the unfenced client shares the pool, unaffected
+    expect(seen.length).toBe(2);
+  });
+
+  it('the signal cancels a request in flight with its reason', async () => {
+    handler = () => undefined; // never answers
+    const term = new AbortController();
+    const fenced = client.fenced({ signal: term.signal, check: () => term.signal.throwIfAborted() });
+    const call = fenced.delete(Resources.pods, 'ns', 'p');
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 2));
+    term.abort(new Error('leader election lost'));
+    await expect(call).rejects.toThrow('leader election lost');
+  });
+});

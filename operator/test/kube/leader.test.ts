@@ -247,6 +247,28 @@ describe('LeaderElector', () => {
     await run;
   });
 
+  it('the deadline timer ends the term while the renew loop sleeps between slow failing renewals', async () => {
+    const { e, state } = elector('a');
+    const run = e.run();
+    await advance(100);
+    const get = fake.get.bind(fake);
+    // Each renewal fails after 700 ms: attempts drift so the deadline falls inside a retry sleep.
+    fake.get = (() =>
+      new Promise((_resolve, reject) =>
+        setTimeout(() => reject(new Error('apiserver overloaded')), 700),
+      )) as typeof fake.get;
+    await advance(9_500);
+    expect(state.signal!.aborted).toBe(false);
+    await advance(700); // 10.2 s after the last renewal: the loop is asleep, the timer fires
+    expect(state.signal!.aborted).toBe(true);
+    expect(state.signal!.reason).toBeInstanceOf(LeadershipLostError);
+    expect(e.isLeader()).toBe(false);
+    await advance(6_000);
+    await run;
+    expect(state.stopped).toBe(1);
+    fake.get = get;
+  });
+
   it('check() ends the term synchronously once the deadline passed, before any timer ran (a paused process)', async () => {
     let pausedMs = 0;
     const lines: string[] = [];
