@@ -11,17 +11,13 @@
 import { describe, expect, test } from '@jest/globals';
 import type { PodAction, Trigger } from '../../src/api/capturedrain.js';
 import { plan, type DrainView, type PlanInput, type PodView, type Step } from '../../src/rollout/planner.js';
+import { Rng } from '../../../e2e/ticdc-sim/random.js';
 import { T0, address } from './fixtures.js';
 
+/** The simulator's seeded PRNG (mulberry32), so a failing seed can be replayed. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 interface Pod {
