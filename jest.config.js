@@ -21,7 +21,7 @@ export default {
       testMatch: ['<rootDir>/dist/e2e/specs/**/*.test.js'],
       globalSetup: '<rootDir>/dist/e2e/specs/support/global-setup.js',
       globalTeardown: '<rootDir>/dist/e2e/specs/support/global-teardown.js',
-      testTimeout: 600000,
+      setupFilesAfterEnv: ['<rootDir>/dist/e2e/specs/support/timeout.js'],
     },
   ],
 };
