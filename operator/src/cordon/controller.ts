@@ -91,6 +91,7 @@ export class NodeReconciler {
     const onNode = pods.filter((p) => p.spec?.nodeName === nodeName && !p.metadata.deletionTimestamp);
     if (!onNode.length) {
       this.settle(nodeName, 0);
+      this.waits.delete(nodeName);
       return;
     }
     const { statefulSets, terminatingNamespaces } = cordoned
@@ -110,6 +111,7 @@ export class NodeReconciler {
     await this.cancel(nodeName, decision, ctx.log);
     if (!cordoned) {
       this.settle(nodeName, 0);
+      this.waits.delete(nodeName);
       for (const d of decision.finishing)
         ctx.log.info(
           { drain: `${d.metadata.namespace}/${d.metadata.name}`, phase: d.status?.phase },
@@ -301,7 +303,9 @@ export class NodeReconciler {
           `Capture pod ${podRef(pod)} stays on cordoned node ${nodeName}: ${detail}`,
         );
     }
-    this.waits.set(nodeName, now);
+    // Kept while the node stays cordoned, also when only pods the cordon leaves alone remain.
+    if (now.size) this.waits.set(nodeName, now);
+    else this.waits.delete(nodeName);
   }
 
   private settle(nodeName: string, remaining: number) {
@@ -311,6 +315,5 @@ export class NodeReconciler {
     }
     this.deps.metrics.capturePods.remove({ node: nodeName });
     this.announced.delete(nodeName);
-    this.waits.delete(nodeName);
   }
 }
