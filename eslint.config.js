@@ -56,12 +56,13 @@ const layering = [
 const PURE = [
   `${SRC}/drain/machine.ts`,
   `${SRC}/drain/contract.ts`,
+  `${SRC}/drain/slot.ts`,
   `${SRC}/rollout/planner.ts`,
   `${SRC}/cordon/decide.ts`,
   `${SRC}/gate/decide.ts`,
 ];
 const PURE_ALLOWED =
-  '^(?!(node:crypto|\\.\\./api/.*|(\\./|\\.\\./drain/)(address|conditions|contract)\\.js|\\.\\./kube/(objects|conditions|time)\\.js)$)';
+  '^(?!(node:crypto|\\.\\./api/.*|(\\./|\\.\\./drain/)(address|conditions|contract|slot)\\.js|\\.\\./kube/(objects|conditions|time)\\.js)$)';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'e2e/controlplane/**', 'coverage/**'] },

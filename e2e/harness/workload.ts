@@ -15,8 +15,11 @@ export function statefulSetManifest(opts: {
   replicas: number;
   endpoint: string;
   annotations?: Record<string, string>;
+  /** A volumeClaimTemplate of this name (1Gi, storage class ""), mounted at /data: claims `<it>-<pod>`. */
+  volumeClaimTemplate?: string;
 }): string {
   const name = opts.name ?? 'ticdc';
+  const claim = opts.volumeClaimTemplate;
   const annotations = { 'drain.ticdc.io/endpoint': opts.endpoint, ...opts.annotations };
   return JSON.stringify({
     apiVersion: 'v1',
@@ -47,10 +50,29 @@ export function statefulSetManifest(opts: {
             spec: {
               terminationGracePeriodSeconds: 2,
               containers: [
-                { name: 'ticdc', image: 'pingcap/ticdc:v8.5.7', ports: [{ containerPort: 8300 }] },
+                {
+                  name: 'ticdc',
+                  image: 'pingcap/ticdc:v8.5.7',
+                  ports: [{ containerPort: 8300 }],
+                  ...(claim ? { volumeMounts: [{ name: claim, mountPath: '/data' }] } : {}),
+                },
               ],
             },
           },
+          ...(claim
+            ? {
+                volumeClaimTemplates: [
+                  {
+                    metadata: { name: claim },
+                    spec: {
+                      accessModes: ['ReadWriteOnce'],
+                      storageClassName: '',
+                      resources: { requests: { storage: '1Gi' } },
+                    },
+                  },
+                ],
+              }
+            : {}),
         },
       },
     ],
@@ -66,6 +88,7 @@ export async function deployTicdc(
     name?: string;
     sim?: SimulatorOptions;
     annotations?: Record<string, string>;
+    volumeClaimTemplate?: string;
   },
 ): Promise<TicdcWorkload> {
   const name = opts.name ?? 'ticdc';
@@ -83,6 +106,7 @@ export async function deployTicdc(
       replicas: opts.replicas,
       endpoint: sim.url,
       ...(opts.annotations ? { annotations: opts.annotations } : {}),
+      ...(opts.volumeClaimTemplate ? { volumeClaimTemplate: opts.volumeClaimTemplate } : {}),
     }),
   });
   await waitForCapturesWithWork(sim, opts.replicas);

@@ -324,6 +324,8 @@ describe('chart: optional parts', () => {
       capturedrains: 'get,list,watch,create,delete',
       statefulsets: 'get,list,watch,patch',
       nodes: 'get,list,watch',
+      persistentvolumeclaims: 'get,list',
+      persistentvolumes: 'get',
       namespaces: 'get',
       validatingwebhookconfigurations: 'get,patch',
     });
@@ -338,7 +340,13 @@ describe('chart: optional parts', () => {
       ],
     );
     expect(none).toMatchObject({ capturedrains: 'get,list,watch', statefulsets: 'get,list,watch' });
-    for (const r of ['nodes', 'namespaces', 'validatingwebhookconfigurations'])
+    for (const r of [
+      'nodes',
+      'persistentvolumeclaims',
+      'persistentvolumes',
+      'namespaces',
+      'validatingwebhookconfigurations',
+    ])
       expect(none[r]).toBeUndefined();
     // Rollouts alone: create drains and patch StatefulSets, nothing about nodes or webhooks.
     const rollouts = await rules('--set', 'webhook.enabled=false', '--set', 'nodeDrain.enabled=false');
@@ -439,6 +447,8 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
         statefulsets: 'get,list,watch,patch',
         secrets: 'get',
         events: 'create,patch',
+        // Node cordon: a capture pod's claims (node-local volumes stay on a cordoned node).
+        persistentvolumeclaims: 'get,list',
       });
       const rb = ms.find(
         (m) => m.kind === 'RoleBinding' && m.metadata.name === FULLNAME && m.metadata.namespace === ns,
@@ -450,6 +460,7 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
     expect(byResource(cr)).toEqual({
       namespaces: 'get',
       nodes: 'get,list,watch',
+      persistentvolumes: 'get',
       validatingwebhookconfigurations: 'get,patch',
     });
     expect(cr.rules.find((r) => r.resources.includes('namespaces'))!.resourceNames).toEqual(TENANTS);

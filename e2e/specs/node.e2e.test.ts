@@ -2,6 +2,8 @@
 // operator (from source, as the chart's ServiceAccount, default flags) drains each of them one at a
 // time, deletes it, and the StatefulSet controller and the scheduler (which honours the cordon)
 // recreate it on another node. The simulator checks that no capture left with work on it.
+// A capture pod whose claim is bound to a node-local PersistentVolume stays where it is: its
+// replacement could only run on the cordoned node, so it is left to the eviction path.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { eventually } from '../harness/cluster.js';
 import type { OperatorProcess } from '../harness/operator.js';
@@ -26,13 +28,13 @@ interface Drain {
 
 const pods = async () =>
   (await c.getJson<{ items: Pod[] }>(['get', 'pods', '-n', NS, '-l', 'app=ticdc'])).items;
-const cordonDrains = async () =>
+const cordonDrains = async (ns = NS) =>
   (
     await c.getJson<{ items: Drain[] }>([
       'get',
       'capturedrains',
       '-n',
-      NS,
+      ns,
       '-l',
       'drain.ticdc.io/trigger=NodeCordon',
     ])
@@ -180,4 +182,207 @@ describe('node cordon', () => {
     await c.kubectlOk(['uncordon', node]);
     cordoned = undefined;
   });
+});
+
+describe('node cordon and node-local volumes', () => {
+  // Three capture pods of one StatefulSet on one node; ticdc-0's claim is bound to a local
+  // PersistentVolume pinned to that node, the others' claims to network volumes.
+  const LOCAL_NS = 'e2e-node-local';
+  const SUITE_LABEL = 'e2e.drain.ticdc.io/suite=node-local';
+  const HOLD_TAINT = 'e2e.drain.ticdc.io/hold';
+  const LOCAL_POD = 'ticdc-0';
+  const REPLICAS = 3;
+  let local: TicdcWorkload | undefined;
+  let node: string;
+  let held: string[] = [];
+
+  const localPods = async () =>
+    (
+      await c.getJson<{ items: (Pod & { metadata: { deletionTimestamp?: string } })[] }>([
+        'get',
+        'pods',
+        '-n',
+        LOCAL_NS,
+        '-l',
+        'app=ticdc',
+      ])
+    ).items;
+  const release = async () => {
+    for (const n of held) await c.kubectl(['taint', 'node', n, `${HOLD_TAINT}-`]);
+    held = [];
+  };
+
+  beforeAll(async () => {
+    node = c.nodes[0]!;
+    const claim = (i: number) => `data-ticdc-${i}`;
+    const volume = (i: number) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: `${LOCAL_NS}-${i}`, labels: { 'e2e.drain.ticdc.io/suite': 'node-local' } },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Retain',
+        storageClassName: '',
+        claimRef: { namespace: LOCAL_NS, name: claim(i) },
+        ...(i === 0
+          ? {
+              local: { path: '/mnt/disks/ticdc-0' },
+              nodeAffinity: {
+                required: {
+                  nodeSelectorTerms: [
+                    { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] },
+                  ],
+                },
+              },
+            }
+          : { nfs: { server: 'nfs.example.invalid', path: `/exports/ticdc-${i}` } }),
+      },
+    });
+    const claims = [...Array(REPLICAS).keys()].map((i) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: claim(i), namespace: LOCAL_NS },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: '',
+        volumeName: `${LOCAL_NS}-${i}`,
+        resources: { requests: { storage: '1Gi' } },
+      },
+    }));
+    await c.kubectl(['create', 'namespace', LOCAL_NS]);
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [...[...Array(REPLICAS).keys()].map(volume), ...claims],
+      }),
+    });
+    await eventually(
+      'the claims bound to their volumes',
+      async () =>
+        (
+          await c.getJson<{ items: { status?: { phase?: string } }[] }>(['get', 'pvc', '-n', LOCAL_NS])
+        ).items.every((x) => x.status?.phase === 'Bound'),
+      { timeoutMs: 60_000 },
+    );
+    // Every pod on `node`: the other nodes refuse new pods (a plain taint, not a cordon) until the
+    // StatefulSet is up; the claims of ticdc-1 and ticdc-2 do not tie them to a node.
+    for (const n of c.nodes.filter((x) => x !== node)) {
+      held.push(n);
+      await c.kubectlOk(['taint', 'node', n, `${HOLD_TAINT}=node-local:NoSchedule`, '--overwrite']);
+    }
+    local = await deployTicdc(c, {
+      namespace: LOCAL_NS,
+      replicas: REPLICAS,
+      volumeClaimTemplate: 'data',
+      sim: { moveRatePerSec: 6, seed: 23 },
+    });
+    await release();
+  }, 180_000);
+
+  afterAll(async () => {
+    await release();
+    if (cordoned) await c.kubectl(['uncordon', cordoned]);
+    cordoned = undefined;
+    await local?.sim.stop();
+    await c.kubectl(['delete', 'namespace', LOCAL_NS, '--wait=false']);
+    await c.kubectl(['delete', 'pv', '-l', SUITE_LABEL, '--wait=false']);
+  });
+
+  test('kubectl cordon: the pod on a local PersistentVolume is neither drained nor deleted; its neighbours move', async () => {
+    const before = await localPods();
+    expect(before.map((p) => [p.metadata.name, p.spec.nodeName]).sort()).toEqual(
+      [...Array(REPLICAS).keys()].map((i) => [`ticdc-${i}`, node]),
+    );
+    const stay = before.find((p) => p.metadata.name === LOCAL_POD)!;
+    const moving = new Map(
+      before.filter((p) => p !== stay).map((p) => [p.metadata.name, p.metadata.uid] as const),
+    );
+    const earlier = new Set((await cordonDrains(LOCAL_NS)).map((d) => d.metadata.name));
+    const mine = async () => (await cordonDrains(LOCAL_NS)).filter((d) => !earlier.has(d.metadata.name));
+
+    await c.kubectlOk(['cordon', node]);
+    cordoned = node;
+
+    // The controller acts on the node: the neighbours are drained one at a time, deleted and
+    // recreated elsewhere. A drain of the pinned pod ends the wait at once (it must not exist).
+    const seen = await eventually(
+      'the neighbours drained and rescheduled off the cordoned node',
+      async () => {
+        const ds = await mine();
+        if (ds.some((d) => d.spec.podName === LOCAL_POD)) return { ds };
+        const done = ds.filter((d) => d.status?.phase === 'Completed' || d.status?.phase === 'Failed');
+        if (done.length < moving.size) return undefined;
+        const ps = await localPods();
+        const moved = ps.filter((p) => moving.has(p.metadata.name));
+        return moved.length === moving.size &&
+          moved.every((p) => p.metadata.uid !== moving.get(p.metadata.name) && p.spec.nodeName)
+          ? { ds, ps }
+          : undefined;
+      },
+      { timeoutMs: 150_000, intervalMs: 500 },
+    );
+    expect(seen.ds.filter((d) => d.spec.podName === LOCAL_POD)).toEqual([]);
+    expect(seen.ds.map((d) => d.spec.podName).sort()).toEqual([...moving.keys()].sort());
+    for (const d of seen.ds)
+      expect(d.status).toMatchObject({
+        phase: 'Completed',
+        reason: 'Drained',
+        podUID: moving.get(d.spec.podName),
+      });
+    for (const p of seen.ps!.filter((x) => moving.has(x.metadata.name)))
+      expect(p.spec.nodeName).not.toBe(node);
+    await eventually(`${REPLICAS} captures again`, async () => local!.sim.captures().length === REPLICAS, {
+      timeoutMs: 60_000,
+    });
+
+    // Every other pod of the StatefulSet is back and Ready, which is when the cordon would take
+    // the next one: give the controller several more turns, the pinned pod still gets no drain.
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      expect((await mine()).map((d) => d.spec.podName)).not.toContain(LOCAL_POD);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const all = await c.getJson<{ items: Drain[] }>(['get', 'capturedrains', '-n', LOCAL_NS]);
+    expect(all.items.map((d) => d.spec.podName)).not.toContain(LOCAL_POD);
+    const still = (await localPods()).find((p) => p.metadata.name === LOCAL_POD)!;
+    expect(still.metadata.uid).toBe(stay.metadata.uid);
+    expect(still.metadata.deletionTimestamp).toBeUndefined();
+    expect(still.spec.nodeName).toBe(node);
+    expect(local!.sim.captures().length).toBe(REPLICAS);
+
+    // Why, on the node (cluster-scoped: recorded in "default").
+    const events = await c.getJson<{
+      items: { type: string; reason: string; note: string; regarding: { kind: string; name: string } }[];
+    }>(['get', 'events.events.k8s.io', '-A']);
+    const skipped = events.items.filter(
+      (e) =>
+        e.reason === 'CordonSkippedNodeLocal' && e.regarding.kind === 'Node' && e.regarding.name === node,
+    );
+    expect(skipped.length).toBeGreaterThan(0);
+    for (const e of skipped) {
+      expect(e.type).toBe('Warning');
+      expect(e.note).toContain(`${LOCAL_NS}/${LOCAL_POD}`);
+      expect(e.note).toContain(`node-local PersistentVolume ${LOCAL_NS}-0`);
+    }
+    // Said once, although the node is re-examined on every pod and drain event since.
+    const said = operator
+      .logs()
+      .split('\n')
+      .filter(
+        (l) => l.includes('"reason":"NodeLocalVolume"') && l.includes(`"pod":"${LOCAL_NS}/${LOCAL_POD}"`),
+      );
+    expect(said).toHaveLength(1);
+    expect(local!.sim.unintendedViolations()).toEqual([]);
+
+    // The first suite's captures on the node moved too; none of them left holding work.
+    await eventually('4 captures again', async () => ticdc.sim.captures().length === 4, {
+      timeoutMs: 90_000,
+    });
+    expect(ticdc.sim.unintendedViolations()).toEqual([]);
+
+    await c.kubectlOk(['uncordon', node]);
+    cordoned = undefined;
+  }, 300_000);
 });

@@ -58,6 +58,7 @@ export function createManager(opts: {
   const drain = setupDrain(ctx, {
     defaults,
     ticdcRequestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
+    slotNamespace: config.leaderElectionNamespace,
   });
   const controllers: Controller[] = [drain.controller];
   // Node cordon: drain capture pods off unschedulable nodes before evictions arrive.

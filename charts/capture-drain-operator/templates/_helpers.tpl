@@ -62,6 +62,12 @@ in a Role per watched namespace. */}}
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- if .Values.nodeDrain.enabled }}
+# Node cordon: a capture pod's claims, to leave pods with node-local volumes to the eviction path.
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list]
+{{- end }}
 {{- end -}}
 
 {{/* RBAC rules on cluster-scoped resources, for the enabled controllers only (may be empty). */}}
@@ -81,6 +87,10 @@ in a Role per watched namespace. */}}
 - apiGroups: [""]
   resources: [nodes]
   verbs: [get, list, watch]
+# Node cordon: the PersistentVolume behind a capture pod's claim (local / hostPath / node affinity).
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get]
 {{- end }}
 {{- if and .Values.webhook.enabled (ne .Values.webhook.certificate.mode "certManager") }}
 # Gate, operator cert mode: keeps its webhook configuration's caBundle current.

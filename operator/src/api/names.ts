@@ -87,6 +87,7 @@ export const EVENT_REASONS = {
   cordonDrainCancelled: 'CordonDrainCancelled',
   cordonDrainBlocked: 'CordonDrainBlocked',
   cordonDrain: 'CordonDrain',
+  cordonNodeLocal: 'CordonSkippedNodeLocal',
   // gate
   drainRequested: 'DrainRequested',
   terminationBlocked: 'TerminationBlocked',

@@ -9,10 +9,23 @@ import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/contr
 import type { EventRecorder } from '../kube/events.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { getOrCreateCounter, getOrCreateGauge } from '../observability/metrics.js';
-import { decideNode, isCordoned, type NodeDecision, type NodeLike } from './decide.js';
+import {
+  decideNode,
+  isCordoned,
+  nodeLocalVolume,
+  podClaimNames,
+  type NodeDecision,
+  type NodeLike,
+} from './decide.js';
 import { ensurePodDrain } from '../drain/pod-drains.js';
 import { EVENT_REASONS } from '../api/names.js';
-import { ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
+import {
+  ownerStatefulSet,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
+  type Pod,
+  type StatefulSet,
+} from '../kube/objects.js';
 import type { CaptureDrainCache } from '../drain/contract.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 
@@ -78,11 +91,13 @@ export class NodeReconciler {
     const onNode = pods.filter((p) => p.spec?.nodeName === nodeName && !p.metadata.deletionTimestamp);
     if (!onNode.length) {
       this.settle(nodeName, 0);
+      this.waits.delete(nodeName);
       return;
     }
     const { statefulSets, terminatingNamespaces } = cordoned
       ? await this.readOwners(onNode)
       : { statefulSets: new Map(), terminatingNamespaces: new Set<string>() };
+    const nodeLocal = cordoned ? await this.readNodeLocal(onNode) : new Map<string, string>();
     const decision = decideNode({
       nodeName,
       cordoned,
@@ -90,11 +105,13 @@ export class NodeReconciler {
       statefulSets,
       terminatingNamespaces,
       drains: this.drains(),
+      nodeLocal,
     });
     ctx.signal.throwIfAborted();
     await this.cancel(nodeName, decision, ctx.log);
     if (!cordoned) {
       this.settle(nodeName, 0);
+      this.waits.delete(nodeName);
       for (const d of decision.finishing)
         ctx.log.info(
           { drain: `${d.metadata.namespace}/${d.metadata.name}`, phase: d.status?.phase },
@@ -119,7 +136,8 @@ export class NodeReconciler {
       );
     }
     for (const { pod, reason } of decision.ignored)
-      ctx.log.debug({ pod: podRef(pod), reason }, 'Cordon leaves this capture pod alone');
+      if (reason !== 'NodeLocalVolume')
+        ctx.log.debug({ pod: podRef(pod), reason }, 'Cordon leaves this capture pod alone');
     this.reportWaits(nodeName, decision, ctx.log);
     for (const pod of decision.drain) {
       ctx.signal.throwIfAborted();
@@ -159,6 +177,36 @@ export class NodeReconciler {
       if (sts) statefulSets.set(key, sts);
     }
     return { statefulSets, terminatingNamespaces };
+  }
+
+  /** Pod UID -> its node-local volume, for the pods on the node (reads their claims and volumes). */
+  private async readNodeLocal(onNode: Pod[]): Promise<Map<string, string>> {
+    const claims = new Map<string, PersistentVolumeClaim>();
+    const volumes = new Map<string, PersistentVolume>();
+    for (const pod of onNode) {
+      const ns = pod.metadata.namespace ?? '';
+      for (const name of podClaimNames(pod)) {
+        const key = `${ns}/${name}`;
+        if (claims.has(key)) continue;
+        const pvc = await this.deps.kube.get<PersistentVolumeClaim>(
+          Resources.persistentvolumeclaims,
+          ns,
+          name,
+        );
+        if (!pvc) continue;
+        claims.set(key, pvc);
+        const pvName = pvc.spec?.volumeName;
+        if (!pvName || volumes.has(pvName)) continue;
+        const pv = await this.deps.kube.get<PersistentVolume>(Resources.persistentvolumes, undefined, pvName);
+        if (pv) volumes.set(pvName, pv);
+      }
+    }
+    const out = new Map<string, string>();
+    for (const pod of onNode) {
+      const why = nodeLocalVolume(pod, claims, volumes);
+      if (why) out.set(pod.metadata.uid ?? '', why);
+    }
+    return out;
   }
 
   private async cancel(nodeName: string, decision: NodeDecision, log: Logger) {
@@ -232,6 +280,15 @@ export class NodeReconciler {
   private reportWaits(nodeName: string, decision: NodeDecision, log: Logger) {
     const before = this.waits.get(nodeName) ?? new Map<string, string>();
     const now = new Map<string, string>();
+    for (const { pod, reason, detail } of decision.ignored) {
+      if (reason !== 'NodeLocalVolume') continue;
+      const uid = pod.metadata.uid ?? '';
+      now.set(uid, reason);
+      if (before.get(uid) === reason) continue;
+      const why = `Capture pod ${podRef(pod)} stays on cordoned node ${nodeName}: ${detail ?? 'a node-local volume'}, so its replacement could not run elsewhere; it is drained when it is evicted (kubectl drain, through the termination gate)`;
+      log.info({ pod: podRef(pod), reason }, why);
+      this.deps.events.event(NODE_REF(nodeName), 'Warning', EVENT_REASONS.cordonNodeLocal, 'Drain', why);
+    }
     for (const { pod, reason, detail } of decision.waiting) {
       const uid = pod.metadata.uid ?? '';
       now.set(uid, reason);
@@ -246,7 +303,9 @@ export class NodeReconciler {
           `Capture pod ${podRef(pod)} stays on cordoned node ${nodeName}: ${detail}`,
         );
     }
-    this.waits.set(nodeName, now);
+    // Kept while the node stays cordoned, also when only pods the cordon leaves alone remain.
+    if (now.size) this.waits.set(nodeName, now);
+    else this.waits.delete(nodeName);
   }
 
   private settle(nodeName: string, remaining: number) {
@@ -256,6 +315,5 @@ export class NodeReconciler {
     }
     this.deps.metrics.capturePods.remove({ node: nodeName });
     this.announced.delete(nodeName);
-    this.waits.delete(nodeName);
   }
 }

@@ -10,6 +10,10 @@
 // - One at a time per StatefulSet: a new drain starts only when no other operator drain of the
 //   StatefulSet is unfinished, none of its pods is held by a failed drain, and every other pod of
 //   it exists and is Ready (so the previous pod's replacement is up before the next capture goes).
+// - Pods with node-local volumes (a hostPath volume, or a claim bound to a local or hostPath
+//   PersistentVolume or to one whose node affinity names a node) are left alone: their replacement
+//   could only run on this cordoned node, so the cordon would leave the StatefulSet a pod short.
+//   They are drained when something evicts them (kubectl drain, through the termination gate).
 // - Uncordoned (or the pod opted out with the skip annotation): cordon drains that have not
 //   started (no status.startTime) are cancelled; started ones run to the end, because a
 //   half-drained capture is worse than a moved one.
@@ -17,7 +21,14 @@ import type { KubeObject } from '../kube/port.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { DRAIN_LABELS, SKIP_ANNOTATION, UNSCHEDULABLE_TAINT } from '../api/names.js';
 import { podDrainState, isTerminal } from '../drain/contract.js';
-import { isPodReady, ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
+import {
+  isPodReady,
+  ownerStatefulSet,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
+  type Pod,
+  type StatefulSet,
+} from '../kube/objects.js';
 
 interface Taint {
   key?: string;
@@ -49,9 +60,17 @@ export interface NodeInputs {
   terminatingNamespaces: ReadonlySet<string>;
   /** Every CaptureDrain the operator sees. */
   drains: CaptureDrainObject[];
+  /** Pods on the node (by UID) with a node-local volume, and which one (nodeLocalVolume). */
+  nodeLocal?: ReadonlyMap<string, string>;
 }
 
-export type IgnoreReason = 'Skipped' | 'NoStatefulSet' | 'StatefulSetDeleting' | 'NamespaceTerminating';
+export type IgnoreReason =
+  | 'Skipped'
+  | 'NoStatefulSet'
+  | 'StatefulSetDeleting'
+  | 'NamespaceTerminating'
+  /** A volume only this node has: the replacement could not schedule elsewhere. */
+  | 'NodeLocalVolume';
 
 export type WaitReason =
   /** Another drain of the StatefulSet has not finished. */
@@ -74,7 +93,7 @@ export interface NodeDecision {
   /** Pods still on the node that wait for their turn. */
   waiting: { pod: Pod; reason: WaitReason; detail: string }[];
   /** Pods the cordon leaves alone. */
-  ignored: { pod: Pod; reason: IgnoreReason }[];
+  ignored: { pod: Pod; reason: IgnoreReason; detail?: string }[];
   /** Pods whose drain released them (the drain's pod action or its trigger removes them). */
   released: Pod[];
   /** Started NodeCordon drains on an uncordoned node: they run to the end. */
@@ -131,7 +150,8 @@ export function decideNode(input: NodeInputs): NodeDecision {
     const d = drainFor(pod, input.drains);
     const ignore = ignoreReason(pod, input);
     if (ignore) {
-      out.ignored.push({ pod, reason: ignore });
+      const detail = ignore === 'NodeLocalVolume' ? input.nodeLocal?.get(pod.metadata.uid ?? '') : undefined;
+      out.ignored.push({ pod, reason: ignore, ...(detail ? { detail } : {}) });
       // Opting out after a cordon drain was queued withdraws it while it still can be.
       if (d && isCordonDrain(d) && !started(d) && !isTerminal(d.status?.phase)) out.cancel.push(d);
       continue;
@@ -195,6 +215,54 @@ function ignoreReason(pod: Pod, input: NodeInputs): IgnoreReason | undefined {
   const sts = input.statefulSets.get(`${ns}/${owner.name}`);
   // Missing, being deleted, or a newer StatefulSet of the same name (the pod is an orphan).
   if (!sts || sts.metadata.deletionTimestamp || sts.metadata.uid !== owner.uid) return 'StatefulSetDeleting';
+  if (input.nodeLocal?.has(pod.metadata.uid ?? '')) return 'NodeLocalVolume';
+  return undefined;
+}
+
+/** The claims a pod's volumes use: persistentVolumeClaim, and generic ephemeral (`<pod>-<volume>`). */
+export function podClaimNames(pod: Pod): string[] {
+  const out: string[] = [];
+  for (const v of pod.spec?.volumes ?? []) {
+    if (v.persistentVolumeClaim?.claimName) out.push(v.persistentVolumeClaim.claimName);
+    else if (v.ephemeral) out.push(`${pod.metadata.name}-${v.name}`);
+  }
+  return out;
+}
+
+const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
+/** Local or hostPath volume, or a required node affinity on a node's name: the data lives on one node. */
+export function isNodeLocalPV(pv: PersistentVolume): boolean {
+  if (pv.spec?.local || pv.spec?.hostPath) return true;
+  const terms = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms ?? [];
+  return (
+    terms.length > 0 &&
+    terms.every(
+      (t) =>
+        (t.matchExpressions ?? []).some((e) => e.key === HOSTNAME_LABEL && e.operator === 'In') ||
+        (t.matchFields ?? []).some((e) => e.key === 'metadata.name' && e.operator === 'In'),
+    )
+  );
+}
+
+/**
+ * Which of the pod's volumes is node-local, described for humans; undefined when none is (as far
+ * as the claims and volumes given show: an unbound or unread claim counts as not node-local).
+ */
+export function nodeLocalVolume(
+  pod: Pod,
+  claims: ReadonlyMap<string, PersistentVolumeClaim>,
+  volumes: ReadonlyMap<string, PersistentVolume>,
+): string | undefined {
+  for (const v of pod.spec?.volumes ?? []) {
+    if (v.hostPath) return `volume ${v.name} is a hostPath`;
+    const claim = v.persistentVolumeClaim?.claimName ?? (v.ephemeral ? `${pod.metadata.name}-${v.name}` : '');
+    if (!claim) continue;
+    const pvName = claims.get(`${pod.metadata.namespace}/${claim}`)?.spec?.volumeName;
+    const pv = pvName ? volumes.get(pvName) : undefined;
+    if (pv && isNodeLocalPV(pv))
+      return `volume ${v.name} (claim ${claim}) is bound to node-local PersistentVolume ${pvName}`;
+  }
   return undefined;
 }
 

@@ -1,7 +1,10 @@
 // Reconciles CaptureDrain objects through the drain state machine:
 //   read (cache + pod/StatefulSet) -> resolve settings -> nextAction -> perform -> advance -> persist.
 // The status written at the end of each reconcile is the only state; a restarted operator
-// resumes from it. One drain at a time per TiCDC cluster (keyed by its endpoint).
+// resumes from it. One drain at a time per TiCDC cluster (keyed by its endpoint): the oldest waiting
+// drain goes first (slot(), from the cache), and before a drain starts it claims the cluster's slot
+// Lease in the API server (drain/slot.ts, drain/slot-claims.ts), which makes the claim atomic
+// across concurrent reconciles and replicas.
 import type { Logger } from 'pino';
 import { CaptureDrainSchema } from '../api/capturedrain.js';
 import {
@@ -27,6 +30,8 @@ import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../ap
 import type { EventSink } from '../kube/events.js';
 import { objectRef, ownerStatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from './contract.js';
+import type { SlotClaims } from './slot-claims.js';
+import type { DrainIdentity } from './slot.js';
 
 export interface CaptureDrainReconcilerDeps {
   kube: KubeClient;
@@ -39,6 +44,8 @@ export interface CaptureDrainReconcilerDeps {
   enqueue: (key: ObjectKey) => void;
   now?: () => number;
   fieldManager?: string;
+  /** The cluster slot Leases; without them the slot is only as exact as this process's cache. */
+  slotClaims?: SlotClaims;
 }
 
 const keyOf = (o: { metadata: { namespace?: string; name?: string } }) =>
@@ -47,6 +54,8 @@ const keyOf = (o: { metadata: { namespace?: string; name?: string } }) =>
 export class CaptureDrainReconciler {
   /** endpoint -> drain holding it, for the window where our own status write is not yet in the cache. */
   private readonly claims = new Map<string, string>();
+  /** drain -> the slot Lease it claimed, released when the drain ends or goes. */
+  private readonly leased = new Map<string, { endpoint: string; me: DrainIdentity }>();
   /** Our last write per drain, used while the cache still shows the object we wrote over. */
   private readonly written = new Map<string, { overRV: string | undefined; obj: CaptureDrainObject }>();
   private readonly now: () => number;
@@ -61,7 +70,7 @@ export class CaptureDrainReconciler {
     const cached = this.deps.drains.get(namespace, name);
     if (!cached) {
       this.written.delete(`${namespace}/${name}`);
-      return this.releaseClaims(`${namespace}/${name}`);
+      return this.releaseClaims(`${namespace}/${name}`, ctx.signal);
     }
     const obj = this.latest(cached);
     const parsed = CaptureDrainSchema.safeParse(obj);
@@ -71,7 +80,8 @@ export class CaptureDrainReconciler {
     }
     const drain = parsed.data;
     const status: CaptureDrainStatus = drain.status ?? {};
-    if (isTerminal(status.phase) || obj.metadata.deletionTimestamp) return this.releaseClaims(keyOf(drain));
+    if (isTerminal(status.phase) || obj.metadata.deletionTimestamp)
+      return this.releaseClaims(keyOf(drain), ctx.signal);
 
     const { pod, statefulSet } = await this.readPod(namespace, drain.spec.podName);
     let settings: DrainSettings | undefined;
@@ -89,6 +99,10 @@ export class CaptureDrainReconciler {
       settingsError = err.message;
     }
 
+    let slot: SlotView = settings ? this.slot(drain, settings.cluster.endpoint) : { free: true };
+    // First in line by the cache: claim the slot in the API server before starting (atomic).
+    if (settings && slot.free && !status.startTime && (!drain.spec.podName || pod))
+      slot = await this.claimSlot(obj, settings.cluster.endpoint, ctx.signal);
     const working: CaptureDrainStatus = settings
       ? { ...status, clusterEndpoint: settings.cluster.endpoint }
       : status;
@@ -108,7 +122,7 @@ export class CaptureDrainReconciler {
       ...(pod?.metadata.uid
         ? { pod: { uid: pod.metadata.uid, terminating: !!pod.metadata.deletionTimestamp } }
         : {}),
-      slot: settings ? this.slot(drain, settings.cluster.endpoint) : { free: true },
+      slot,
     };
 
     let action: Action = { type: 'wait' };
@@ -172,6 +186,16 @@ export class CaptureDrainReconciler {
       .filter((d) => !isTerminal(d.status?.phase) && olderThan(d, self))
       .sort((a, b) => (olderThan(a, b) ? -1 : 1))[0];
     return ahead ? { free: false, holder: keyOf(ahead) } : { free: true };
+  }
+
+  private async claimSlot(obj: CaptureDrainObject, endpoint: string, signal: AbortSignal): Promise<SlotView> {
+    const claims = this.deps.slotClaims;
+    if (!claims || !obj.metadata.uid) return { free: true };
+    const me = { namespace: obj.metadata.namespace!, name: obj.metadata.name!, uid: obj.metadata.uid };
+    const r = await claims.claim(bindSignal(this.deps.kube, signal), endpoint, me);
+    if (!r.held) return { free: false, ...(r.holder ? { holder: r.holder } : {}) };
+    this.leased.set(keyOf(obj), { endpoint, me });
+    return { free: true };
   }
 
   private async perform(
@@ -263,7 +287,13 @@ export class CaptureDrainReconciler {
   }
 
   /** A finished or deleted drain gives its cluster back to the next one in line. */
-  private releaseClaims(me: string) {
+  private async releaseClaims(me: string, signal: AbortSignal) {
+    const lease = this.leased.get(me);
+    if (lease && this.deps.slotClaims) {
+      await this.deps.slotClaims.release(bindSignal(this.deps.kube, signal), lease.endpoint, lease.me);
+      this.leased.delete(me);
+      this.wakeQueued(lease.endpoint, me);
+    }
     for (const [endpoint, holder] of this.claims)
       if (holder === me) {
         this.claims.delete(endpoint);

@@ -13,6 +13,7 @@ import type { CaptureDrainCache } from './contract.js';
 import { CaptureDrainReconciler } from './controller.js';
 import type { OperatorDefaults } from './settings.js';
 import { TicdcClientPool } from './ticdc-clients.js';
+import { SlotClaims } from './slot-claims.js';
 
 /** What every leader-side feature setup gets from the manager. */
 export interface LeaderContext {
@@ -40,7 +41,12 @@ export interface DrainFeature {
 
 export function setupDrain(
   ctx: LeaderContext,
-  opts: { defaults: OperatorDefaults; ticdcRequestTimeoutMs: number },
+  opts: {
+    defaults: OperatorDefaults;
+    ticdcRequestTimeoutMs: number;
+    /** Where the cluster slot Leases live (the operator's own namespace, beside its leader Lease). */
+    slotNamespace: string;
+  },
 ): DrainFeature {
   const drainInformers = ctx.scopes.map((s) =>
     ctx.informers.informer<CaptureDrainObject>(Resources.capturedrains, s),
@@ -62,6 +68,7 @@ export function setupDrain(
     defaults: opts.defaults,
     enqueue: (key) => controller?.enqueue(key),
     fieldManager: ctx.fieldManager,
+    slotClaims: new SlotClaims(opts.slotNamespace, ctx.logger),
   });
   controller = new Controller({
     name: 'capturedrain',

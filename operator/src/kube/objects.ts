@@ -10,8 +10,17 @@ export interface PodCondition {
 }
 
 /** The fields of a Pod the operator reads. */
+/** A pod volume, as far as the node-local check reads it. */
+export interface PodVolume {
+  name: string;
+  hostPath?: unknown;
+  persistentVolumeClaim?: { claimName?: string };
+  /** Generic ephemeral volume: its claim is named `<pod>-<volume>`. */
+  ephemeral?: unknown;
+}
+
 export interface Pod extends KubeObject {
-  spec?: { nodeName?: string };
+  spec?: { nodeName?: string; volumes?: PodVolume[] };
   status?: { phase?: string; podIP?: string; conditions?: PodCondition[] };
 }
 
@@ -24,6 +33,23 @@ export interface StatefulSet extends KubeObject {
     template?: { metadata?: { labels?: Record<string, string> } };
   };
   status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string };
+}
+
+export interface PersistentVolumeClaim extends KubeObject {
+  spec?: { volumeName?: string };
+}
+
+interface NodeSelectorTerm {
+  matchExpressions?: { key?: string; operator?: string; values?: string[] }[];
+  matchFields?: { key?: string; operator?: string; values?: string[] }[];
+}
+
+export interface PersistentVolume extends KubeObject {
+  spec?: {
+    local?: { path?: string };
+    hostPath?: { path?: string };
+    nodeAffinity?: { required?: { nodeSelectorTerms?: NodeSelectorTerm[] } };
+  };
 }
 
 /** The object an event is about. */

@@ -15,6 +15,20 @@ export const Resources = {
   nodes: { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
   secrets: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   namespaces: { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+  persistentvolumeclaims: {
+    group: '',
+    version: 'v1',
+    plural: 'persistentvolumeclaims',
+    kind: 'PersistentVolumeClaim',
+    namespaced: true,
+  },
+  persistentvolumes: {
+    group: '',
+    version: 'v1',
+    plural: 'persistentvolumes',
+    kind: 'PersistentVolume',
+    namespaced: false,
+  },
   statefulsets: {
     group: 'apps',
     version: 'v1',

@@ -309,17 +309,33 @@ export function plan(input: PlanInput): Plan {
     const exposed = input.pods.filter(
       (p) => p.ordinal >= sts.partition && p.ordinal < sts.replicas && ctx.outdated(p) && !ctx.released(p),
     );
+    // Re-raised to replicas, not just above them: a new update revision mid-rollout makes every pod
+    // outdated again, including those this rollout already replaced.
     if (exposed.length && !exposed.every((p) => p.terminating)) {
-      const to = Math.max(...exposed.map((p) => p.ordinal)) + 1;
+      const to = sts.replicas;
       return finish(
         scaleQueue.length ? 'ScaleIn' : 'RollingUpdate',
         {
           step: { type: 'SetPartition', from: sts.partition, to },
-          message: `Raising the partition to ${to}: outdated pods at or above partition ${sts.partition} were not drained`,
+          message: `Raising the partition to ${to}: outdated pods at or above partition ${sts.partition} were not drained (the update revision changed, or someone lowered it)`,
         },
         queue,
       );
     }
+    // Between steps the partition is held at replicas, the value the next step lowers it from:
+    // once every pod at or above it runs the update revision, nothing is left for the StatefulSet
+    // controller to replace, and a template change before the next step must wait for its drain.
+    // (Raised only once the replacement exists: a pod missing below the partition is recreated
+    // at the current revision.)
+    if (sts.partition < sts.replicas && betweenSteps(ctx))
+      return finish(
+        scaleQueue.length ? 'ScaleIn' : updateQueue.length ? 'RollingUpdate' : 'Idle',
+        {
+          step: { type: 'SetPartition', from: sts.partition, to: sts.replicas },
+          message: `Holding the partition at ${sts.replicas} between steps`,
+        },
+        queue,
+      );
   }
 
   if (scaleQueue.length) return finish('ScaleIn', oneAtATime(ctx, scaleIn(ctx)), queue);
@@ -569,14 +585,8 @@ function rollingUpdate(ctx: Ctx, queue: PlannedPod[]): Partial {
       ...wait('PodReplaced', `Waiting for the StatefulSet controller to replace ${target.name}`, target.name),
       active: target.ordinal,
     };
-  if (sts.partition > target.ordinal + 1) {
-    // Pods between are up to date (a rollback, or a raised partition): lowering over them is a no-op.
-    const to = target.ordinal + 1;
-    return {
-      step: { type: 'SetPartition', from: sts.partition, to },
-      message: `Lowering the partition to ${to}: the pods above are up to date`,
-    };
-  }
+  // The partition is held at replicas between steps (plan()): the step lowers it straight to the
+  // drained pod; the pods in between are up to date, so the StatefulSet controller leaves them.
   if (ctx.released(target))
     return {
       step: { type: 'SetPartition', from: sts.partition, to: target.ordinal },
@@ -588,6 +598,19 @@ function rollingUpdate(ctx: Ctx, queue: PlannedPod[]): Partial {
     if (gate) return gate;
   }
   return drainStep(ctx, target, 'RollingUpdate', 'None');
+}
+
+/**
+ * The last lowering's replacement is in: every pod at or above the partition (below replicas)
+ * exists, is not terminating and runs the update revision.
+ */
+function betweenSteps(ctx: Ctx): boolean {
+  const { sts } = ctx;
+  for (let o = sts.partition; o < sts.replicas; o++) {
+    const p = ctx.pods.get(o);
+    if (!p || p.terminating || ctx.outdated(p)) return false;
+  }
+  return true;
 }
 
 /** After the last pod: wait until it is back and registered, so "done" means done. */

@@ -2,8 +2,14 @@
 // get a drain now, which queued cordon drains are cancelled, and why the rest wait.
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainObject, CaptureDrainStatus, Trigger } from '../../src/api/capturedrain.js';
-import { decideNode, isCordoned, type NodeDecision, type NodeInputs } from '../../src/cordon/decide.js';
-import type { Pod, StatefulSet } from '../../src/kube/objects.js';
+import {
+  decideNode,
+  isCordoned,
+  nodeLocalVolume,
+  type NodeDecision,
+  type NodeInputs,
+} from '../../src/cordon/decide.js';
+import type { PersistentVolume, Pod, StatefulSet } from '../../src/kube/objects.js';
 import { podDrainName } from '../../src/drain/contract.js';
 import { capturePod, podDrain, statefulSet } from '../support/builders.js';
 
@@ -291,5 +297,95 @@ describe('decideNode', () => {
   test('a drain for an earlier incarnation of the pod does not count for this one', () => {
     const old = drain({ ...p0, metadata: { ...p0.metadata, uid: 'old' } }, 'NodeCordon', COMPLETED);
     expect(summary(decide({ drains: [old] })).drain).toEqual(['ticdc-0']);
+  });
+});
+
+describe('node-local volumes', () => {
+  const withVolumes = (p: Pod, volumes: NonNullable<Pod['spec']>['volumes']): Pod => ({
+    ...p,
+    spec: { ...p.spec, volumes },
+  });
+  const claim = (name: string, volumeName?: string) =>
+    [`${NS}/${name}`, { metadata: { name, namespace: NS }, spec: volumeName ? { volumeName } : {} }] as const;
+  const claims = new Map([
+    claim('data-ticdc-0', 'pv-local'),
+    claim('data-ticdc-2', 'pv-zonal'),
+    claim('ticdc-0-scratch', 'pv-hostname'),
+    claim('unbound'),
+  ]);
+  const volumes = new Map<string, PersistentVolume>([
+    ['pv-local', { metadata: { name: 'pv-local' }, spec: { local: { path: '/mnt/disk0' } } }],
+    [
+      'pv-hostname',
+      {
+        metadata: { name: 'pv-hostname' },
+        spec: {
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: ['n1'] }] },
+              ],
+            },
+          },
+        },
+      },
+    ],
+    [
+      'pv-zonal',
+      {
+        metadata: { name: 'pv-zonal' },
+        spec: {
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a'] }] },
+              ],
+            },
+          },
+        },
+      },
+    ],
+  ]);
+
+  test.each([
+    [
+      'a claim bound to a local PV',
+      [{ name: 'data', persistentVolumeClaim: { claimName: 'data-ticdc-0' } }],
+      /bound to node-local PersistentVolume pv-local/,
+    ],
+    ['a hostPath volume', [{ name: 'logs', hostPath: { path: '/var/log' } }], /volume logs is a hostPath/],
+    [
+      'a generic ephemeral claim bound to a PV pinned to a hostname',
+      [{ name: 'scratch', ephemeral: {} }],
+      /claim ticdc-0-scratch.*pv-hostname/,
+    ],
+    [
+      'a zonal PV (can move within the zone)',
+      [{ name: 'data', persistentVolumeClaim: { claimName: 'data-ticdc-2' } }],
+      undefined,
+    ],
+    ['an unbound claim', [{ name: 'data', persistentVolumeClaim: { claimName: 'unbound' } }], undefined],
+    ['a claim not read', [{ name: 'data', persistentVolumeClaim: { claimName: 'missing' } }], undefined],
+    ['no volumes', [], undefined],
+  ])('%s', (_, vols, expected) => {
+    const why = nodeLocalVolume(withVolumes(p0, vols), claims, volumes);
+    if (expected) expect(why).toMatch(expected);
+    else expect(why).toBeUndefined();
+  });
+
+  test('a pod with a node-local volume is left to the eviction path; its neighbour drains', () => {
+    const d = decide({ nodeLocal: new Map([[p0.metadata.uid!, 'volume data is local']]) });
+    expect(summary(d)).toMatchObject({ drain: ['ticdc-2'], ignored: ['ticdc-0:NodeLocalVolume'] });
+    expect(d.ignored[0]!.detail).toBe('volume data is local');
+  });
+
+  test('a queued cordon drain of such a pod is withdrawn', () => {
+    const queued = drain(p0, 'NodeCordon', QUEUED);
+    const d = decide({ nodeLocal: new Map([[p0.metadata.uid!, 'x']]), drains: [queued] });
+    expect(names(d.cancel)).toEqual([queued.metadata.name]);
+  });
+
+  test('without node-local volumes nothing changes', () => {
+    expect(summary(decide({ nodeLocal: new Map() })).drain).toEqual(['ticdc-0']);
   });
 });

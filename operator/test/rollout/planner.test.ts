@@ -67,7 +67,8 @@ const rows: Row[] = [
     in: input({
       pods: [...pods(4), { ...new4, ready: false }],
       drains: [firstDrain],
-      statefulSet: sts({ partition: 4 }),
+      // Between steps: the partition is back at replicas.
+      statefulSet: sts({ partition: 5 }),
     }),
     step: { type: 'Wait', reason: 'PodReady', pod: 'ticdc-4' },
   },
@@ -76,7 +77,8 @@ const rows: Row[] = [
     in: input({
       pods: [...pods(4), { ...new4, ready: false, since: T0 - 601_000 }],
       drains: [firstDrain],
-      statefulSet: sts({ partition: 4 }),
+      // Between steps: the partition is back at replicas.
+      statefulSet: sts({ partition: 5 }),
     }),
     step: { type: 'Wait', reason: 'PodReady', pod: 'ticdc-4' },
     blocked: 'PodNotReady',
@@ -88,7 +90,8 @@ const rows: Row[] = [
       pods: afterFirst,
       drains: [firstDrain],
       captures: captures(pods(5), 0),
-      statefulSet: sts({ partition: 4 }),
+      // Between steps: the partition is back at replicas.
+      statefulSet: sts({ partition: 5 }),
     }),
     step: { type: 'Wait', reason: 'CaptureDeparted', pod: 'ticdc-4' },
   },
@@ -98,14 +101,55 @@ const rows: Row[] = [
       pods: afterFirst,
       drains: [firstDrain],
       captures: captures(pods(4), 0),
-      statefulSet: sts({ partition: 4 }),
+      // Between steps: the partition is back at replicas.
+      statefulSet: sts({ partition: 5 }),
     }),
     step: { type: 'Wait', reason: 'CaptureRegistered', pod: 'ticdc-4' },
   },
   {
-    name: 'replaced pod Ready and registered: drain the next one',
+    name: 'replacement in at the update revision: hold the partition at replicas between steps',
     in: input({ pods: afterFirst, drains: [firstDrain], statefulSet: sts({ partition: 4 }) }),
+    step: { type: 'SetPartition', from: 4, to: 5 },
+    message: /Holding the partition at 5 between steps/,
+  },
+  {
+    name: 'replacement in but not Ready yet: the partition goes back up at once',
+    in: input({
+      pods: [...pods(4), { ...new4, ready: false }],
+      drains: [firstDrain],
+      statefulSet: sts({ partition: 4 }),
+    }),
+    step: { type: 'SetPartition', from: 4, to: 5 },
+  },
+  {
+    name: 'replacement not created yet: the partition stays lowered (a pod missing below it would come back outdated)',
+    in: input({ pods: pods(4), drains: [firstDrain], statefulSet: sts({ partition: 4 }) }),
+    step: { type: 'Wait', reason: 'PodReady', pod: 'ticdc-4' },
+  },
+  {
+    name: 'replaced pod Ready and registered, partition held: drain the next one',
+    in: input({ pods: afterFirst, drains: [firstDrain] }),
     step: { type: 'Drain', pod: 'ticdc-3', uid: 'uid-3', trigger: 'RollingUpdate', podAction: 'None' },
+  },
+  {
+    name: 'drain of the next pod released: lower the partition from replicas straight to it',
+    in: input({ pods: afterFirst, drains: [firstDrain, drain(pod(3), released)] }),
+    step: { type: 'SetPartition', from: 5, to: 3 },
+  },
+  {
+    name: 'update revision changed between steps: nothing was exposed; start over from the top',
+    in: input({ pods: afterFirst, drains: [firstDrain], statefulSet: sts({ updateRevision: 'ticdc-ccc' }) }),
+    step: { type: 'Drain', pod: 'ticdc-4', uid: 'uid-4b', trigger: 'RollingUpdate', podAction: 'None' },
+  },
+  {
+    name: 'update revision changed mid-step: re-raise the partition to replicas over the pods already replaced',
+    in: input({
+      pods: [...pods(3), pod(3, { terminating: true }), new4],
+      drains: [firstDrain, drain(pod(3), released)],
+      statefulSet: sts({ partition: 3, updateRevision: 'ticdc-ccc' }),
+    }),
+    step: { type: 'SetPartition', from: 3, to: 5 },
+    message: /update revision changed/,
   },
   {
     name: 'TiCDC unreachable: wait, never start a drain blind',
@@ -129,9 +173,9 @@ const rows: Row[] = [
     step: { type: 'SetPartition', from: 0, to: 5 },
   },
   {
-    name: 'partition above the highest outdated pod (rollback): lower it over the up-to-date pods first',
+    name: 'up-to-date pods above the highest outdated one (rollback): drain it, the partition stays at replicas',
     in: input({ pods: pods(5, OLD, { 3: { revision: NEW }, 4: { revision: NEW } }) }),
-    step: { type: 'SetPartition', from: 5, to: 3 },
+    step: { type: 'Drain', pod: 'ticdc-2', uid: 'uid-2', trigger: 'RollingUpdate', podAction: 'None' },
   },
   {
     name: 'drain held (onTimeout Hold): Blocked, nothing else drains',
@@ -341,7 +385,6 @@ describe('plan', () => {
         pods: afterFirst,
         drains: [firstDrain],
         captures: caps,
-        statefulSet: sts({ partition: 4 }),
       }),
     );
     expect(p.step).toEqual({ type: 'Wait', reason: 'CaptureDeparted', pod: 'ticdc-4' });
