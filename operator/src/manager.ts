@@ -5,6 +5,7 @@ import { MANAGED_SELECTOR, parseDuration } from './api/capturedrain.js';
 import type { OperatorConfig } from './config.js';
 import {
   CaptureDrainReconciler,
+  drainUpdateNeedsReconcile,
   type CaptureDrainCache,
   type CaptureDrainObject,
 } from './controllers/capturedrain.js';
@@ -42,6 +43,8 @@ export function createManager(opts: {
   events: EventRecorder;
   registry: Registry;
   logger: Logger;
+  /** Advertise address -> URL of that capture, where in-cluster DNS does not reach it (tests). */
+  resolveCaptureAddress?: (address: string) => string | undefined;
 }): Manager {
   const { config, kube, logger, registry } = opts;
   const informers = new InformerSet(kube, { logger });
@@ -54,6 +57,7 @@ export function createManager(opts: {
   const clients = new TicdcClientPool(kube, {
     metrics,
     requestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
+    ...(opts.resolveCaptureAddress ? { resolveCaptureAddress: opts.resolveCaptureAddress } : {}),
   });
   let controller: Controller | undefined = undefined;
   // Operator-wide drain settings, used when neither spec nor StatefulSet annotations say.
@@ -82,7 +86,8 @@ export function createManager(opts: {
     logger,
     registry,
   });
-  for (const inf of drainInformers) watchInto(inf, controller);
+  for (const inf of drainInformers)
+    watchInto(inf, controller, { updatePredicate: drainUpdateNeedsReconcile });
   // Node cordon: drain capture pods off unschedulable nodes before evictions arrive.
   const nodeController = config.nodeDrains
     ? createNodeController({

@@ -99,6 +99,7 @@ async function harness(
         events,
         registry: new Registry(),
         logger: silentLogger(),
+        resolveCaptureAddress: (a) => sim.captureUrl(a),
       });
       const ac = new AbortController();
       run = { ac, done: manager.run(ac.signal) };

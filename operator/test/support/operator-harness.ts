@@ -71,6 +71,7 @@ export function startFakeKubeSimulator(
     moveRatePerSec: 20,
     host: '127.0.0.1',
     reelectProbability: 0,
+    perCaptureListeners: true,
     ...over,
     podSource: new FakeKubePodSource(kube, namespace),
     kube: { namespace, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },
