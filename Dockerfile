@@ -3,9 +3,9 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# `npm install` against the committed lock, as `make install` does (see the Makefile for why not `npm ci`);
-# --ignore-scripts: no install script is needed to compile.
-RUN npm install --no-audit --no-fund --ignore-scripts
+# `npm ci`: exactly the committed lock, as `make install` does; --ignore-scripts: no install script
+# is needed to compile.
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY operator ./operator
 COPY e2e ./e2e
@@ -17,10 +17,9 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
-# The CLI and what it loads: the operator, and the TiCDC simulator behind `capture-drain sim`.
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+# The CLI and what it loads: the operator only (the TiCDC simulator runs from a checkout).
 COPY --from=build /src/dist/operator/src ./dist/operator/src
-COPY --from=build /src/dist/e2e/ticdc-sim ./dist/e2e/ticdc-sim
 # Same non-root user as the chart's securityContext (runAsUser 65532); the files stay root-owned
 # and read-only to it.
 USER 65532:65532

@@ -7,11 +7,11 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
 .PHONY: install build lint format test test-unit test-e2e controlplane demo bench clean
 
-# Install when the lock file changed since the last install. `npm install` (not `npm ci`): the
-# registry mirror lacks some other platforms' optional binaries (e.g. @unrs/resolver-binding-*),
-# which `npm ci` refuses as an out-of-sync lock; `npm install` keeps the committed lock unchanged.
+# Install when the lock file changed since the last install. `npm ci`: exactly the committed lock,
+# which never rewrites it (the lock lists every platform's optional binaries, e.g.
+# @unrs/resolver-binding-*, as npm writes it; npm installs only this platform's).
 node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	touch $@
 
 install: node_modules/.installed
@@ -35,7 +35,8 @@ controlplane:
 test-e2e: build controlplane
 	$(JEST) --selectProjects e2e --runInBand
 
-test: test-unit test-e2e
+# What CI runs (.ci/run) and `npm test`: lint, unit tests, e2e suites.
+test: lint test-unit test-e2e
 
 demo: build controlplane
 	node dist/e2e/demo/main.js

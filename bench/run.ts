@@ -8,16 +8,10 @@
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { TicdcSimulator } from '../e2e/ticdc-sim/index.js';
-import type { CaptureDrainStatus } from '../operator/src/api/capturedrain.js';
-import type { CaptureDrainObject } from '../operator/src/controllers/capturedrain.js';
-import { ensurePodDrain } from '../operator/src/controllers/pod-drains.js';
+import { type CaptureDrainStatus, type CaptureDrainObject } from '../operator/src/api/capturedrain.js';
+import { ensurePodDrain } from '../operator/src/drain/pod-drains.js';
 import { advance, nextAction, type DrainContext, type Outcome } from '../operator/src/drain/machine.js';
-import {
-  decide,
-  STATEFULSET_CONTROLLER,
-  type GateFacts,
-  type PodFacts,
-} from '../operator/src/gate/decide.js';
+import { decide, type GateFacts } from '../operator/src/gate/decide.js';
 import { GateHandler } from '../operator/src/gate/handler.js';
 import { createGateMetrics } from '../operator/src/gate/metrics.js';
 import { Informer } from '../operator/src/kube/informer.js';
@@ -27,6 +21,8 @@ import { createTicdcClient } from '../operator/src/ticdc/client.js';
 import { SecretCertSource } from '../operator/src/webhook/cert-sources.js';
 import { GATE_PATH, WebhookServer } from '../operator/src/webhook/server.js';
 import { FakeKube } from '../operator/test/support/fake-kube.js';
+import { STATEFULSET_CONTROLLER } from '../operator/src/api/names.js';
+import type { Pod } from '../operator/src/kube/objects.js';
 
 const results: { name: string; value: number; unit: string; target: number; ok: boolean }[] = [];
 function report(name: string, value: number, unit: string, target: number) {
@@ -156,8 +152,8 @@ async function gateCluster() {
     metadata: { name: 'ticdc', namespace: GATE_NS, labels: managed },
     spec: { replicas: 3 },
   });
-  const pod = (name: string, labels: Record<string, string>, owner?: KubeObject): PodFacts =>
-    kube.seed<PodFacts>(Resources.pods, {
+  const pod = (name: string, labels: Record<string, string>, owner?: KubeObject): Pod =>
+    kube.seed<Pod>(Resources.pods, {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
@@ -215,7 +211,7 @@ function gateRequests(pods: Awaited<ReturnType<typeof gateCluster>>['pods']) {
     name,
     namespace: GATE_NS,
   });
-  const del = (p: PodFacts, username = 'alice') => ({
+  const del = (p: Pod, username = 'alice') => ({
     ...base(p.metadata.name!),
     operation: 'DELETE',
     userInfo: { username, groups: ['system:authenticated'] },
@@ -224,7 +220,7 @@ function gateRequests(pods: Awaited<ReturnType<typeof gateCluster>>['pods']) {
     options: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions', propagationPolicy: 'Background' },
     dryRun: false,
   });
-  const evict = (p: PodFacts) => ({
+  const evict = (p: Pod) => ({
     ...base(p.metadata.name!),
     kind: { group: 'policy', version: 'v1', kind: 'Eviction' },
     subResource: 'eviction',

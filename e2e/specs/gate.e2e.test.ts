@@ -4,7 +4,6 @@
 // the namespace controller and kubectl drain are the real ones, the simulator plays TiCDC and
 // records every capture that left while it still held work.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { podDrainName } from '../../operator/src/controllers/pod-drains.js';
 import { eventually } from '../harness/cluster.js';
 import type { OperatorProcess } from '../harness/operator.js';
 import {
@@ -19,6 +18,7 @@ import {
 import { installTicdcChart, type TicdcRelease } from '../harness/ticdc-chart.js';
 import { deployTicdc, type TicdcWorkload } from '../harness/workload.js';
 import { cluster, operatorFor, podUid, waitForDrain } from './support/suite.js';
+import { podDrainName } from '../../operator/src/drain/contract.js';
 
 const NS = 'e2e-gate';
 const NS_DELETED = 'e2e-gate-nsdel';

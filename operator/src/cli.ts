@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// `capture-drain`: one binary for the operator, a one-shot drain, and the TiCDC simulator.
+// `capture-drain`: one binary for the operator, a one-shot drain and the rollout plan. The TiCDC
+// simulator (`capture-drain sim`) is not part of it: bin/capture-drain runs it from a checkout
+// (e2e/bin/sim.ts), so the operator image never loads it.
 import { drainCommand } from './cli/drain.js';
 
 const USAGE = `Usage: capture-drain <command> [options]
@@ -8,7 +10,7 @@ Commands:
   drain      drain one TiCDC capture now, without Kubernetes (capture-drain drain --help)
   operator   run the operator (capture-drain operator --help)
   plan       show the order and time estimate of a pending rollout or scale-in (capture-drain plan --help)
-  sim        run the TiCDC simulator (capture-drain sim --help)`;
+  sim        run the TiCDC simulator: from a checkout only, bin/capture-drain sim --help`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -28,10 +30,11 @@ export async function main(argv: string[]): Promise<number> {
       const { planCommand } = await import('./cli/plan.js');
       return planCommand(rest, io);
     }
-    case 'sim': {
-      const { runSimCli } = await import('../../e2e/ticdc-sim/cli.js');
-      return runSimCli(rest);
-    }
+    case 'sim':
+      io.err(
+        'capture-drain: the TiCDC simulator is not part of the operator; run it from a checkout: bin/capture-drain sim',
+      );
+      return 64;
     case 'operator': {
       const { operatorCommand } = await import('./main.js');
       return operatorCommand(rest, io);

@@ -1,40 +1,22 @@
-// Wires the informers and controllers of one operator instance (the leader).
+// Wires the features of one operator instance (the leader): each feature folder exports one setup
+// function; the drain feature comes first because rollout, cordon and the gate build on it.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { MANAGED_SELECTOR, parseDuration } from './api/capturedrain.js';
+import { parseDuration } from './api/capturedrain.js';
 import type { OperatorConfig } from './config.js';
-import {
-  CaptureDrainReconciler,
-  drainUpdateNeedsReconcile,
-  type CaptureDrainCache,
-  type CaptureDrainObject,
-} from './controllers/capturedrain.js';
-import { createNodeController } from './controllers/node.js';
-import { TicdcClientPool } from './controllers/ticdc-clients.js';
-import { Controller, watchInto } from './kube/controller.js';
+import { setupCordon } from './cordon/setup.js';
+import { setupDrain, type LeaderContext } from './drain/setup.js';
+import { setupGate } from './gate/setup.js';
+import type { Controller } from './kube/controller.js';
 import type { EventRecorder } from './kube/events.js';
-import { RolloutReconciler, statefulSetKeysOf } from './controllers/rollout.js';
-import { createGateMetrics } from './gate/metrics.js';
-import { StatefulSetNudger } from './gate/nudge.js';
-import { UnprotectedDeleteWatcher } from './gate/unprotected.js';
-import { InformerSet, type Informer } from './kube/informer.js';
-import { Resources, type KubeClient, type KubeObject } from './kube/port.js';
-import { createDrainMetrics } from './observability/metrics.js';
-import { createRolloutMetrics } from './rollout/metrics.js';
-import type { PodObject, StatefulSetObject } from './rollout/view.js';
+import { InformerSet } from './kube/informer.js';
+import type { KubeClient } from './kube/port.js';
+import { setupRollout } from './rollout/setup.js';
 
 export interface Manager {
   informers: InformerSet;
   /** Runs the controllers until the signal aborts; resolves after a graceful stop. */
   run(signal: AbortSignal): Promise<void>;
-}
-
-/** One cache over the per-namespace informers of a kind (one informer when all namespaces are watched). */
-function mergedCache<T extends KubeObject>(infs: Informer<T>[]) {
-  return {
-    get: (ns: string, name: string) => infs.map((i) => i.get(ns, name)).find(Boolean),
-    list: (ns?: string) => infs.flatMap((i) => i.list(ns)),
-  };
 }
 
 export function createManager(opts: {
@@ -48,18 +30,16 @@ export function createManager(opts: {
 }): Manager {
   const { config, kube, logger, registry } = opts;
   const informers = new InformerSet(kube, { logger });
-  const scopes = config.namespaces.length ? config.namespaces.map((namespace) => ({ namespace })) : [{}];
-  const drainInformers = scopes.map((s) =>
-    informers.informer<CaptureDrainObject>(Resources.capturedrains, s),
-  );
-  const drains: CaptureDrainCache = mergedCache(drainInformers);
-  const metrics = createDrainMetrics(registry);
-  const clients = new TicdcClientPool(kube, {
-    metrics,
-    requestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
-    ...(opts.resolveCaptureAddress ? { resolveCaptureAddress: opts.resolveCaptureAddress } : {}),
-  });
-  let controller: Controller | undefined = undefined;
+  const ctx: LeaderContext = {
+    kube,
+    informers,
+    scopes: config.namespaces.length ? config.namespaces.map((namespace) => ({ namespace })) : [{}],
+    events: opts.events,
+    registry,
+    logger,
+    workers: config.workers,
+    fieldManager: config.fieldManager,
+  };
   // Operator-wide drain settings, used when neither spec nor StatefulSet annotations say.
   const defaults = {
     timeout: config.defaultTimeout,
@@ -69,93 +49,18 @@ export function createManager(opts: {
     ...(config.defaultTlsSecret ? { tlsSecret: config.defaultTlsSecret } : {}),
     ...(config.defaultCredentialsSecret ? { credentialsSecret: config.defaultCredentialsSecret } : {}),
   };
-  const reconciler = new CaptureDrainReconciler({
-    kube,
-    drains,
-    clients,
-    events: opts.events,
-    metrics,
+  const drain = setupDrain(ctx, {
     defaults,
-    enqueue: (key) => controller?.enqueue(key),
-    fieldManager: config.fieldManager,
+    ticdcRequestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
+    ...(opts.resolveCaptureAddress ? { resolveCaptureAddress: opts.resolveCaptureAddress } : {}),
   });
-  controller = new Controller({
-    name: 'capturedrain',
-    reconcile: reconciler.reconcile,
-    workers: config.workers,
-    logger,
-    registry,
-  });
-  for (const inf of drainInformers)
-    watchInto(inf, controller, { updatePredicate: drainUpdateNeedsReconcile });
+  const controllers: Controller[] = [drain.controller];
   // Node cordon: drain capture pods off unschedulable nodes before evictions arrive.
-  const nodeController = config.nodeDrains
-    ? createNodeController({
-        kube,
-        informers,
-        scopes,
-        drains,
-        drainInformers,
-        events: opts.events,
-        registry,
-        logger,
-      })
-    : undefined;
-
-  // Pod-termination gate, leader side: report deletions that bypassed the webhook, and nudge
-  // StatefulSets whose controller waits to retry a delete the gate now admits.
-  if (config.webhook) {
-    const gateMetrics = createGateMetrics(registry);
-    const unprotected = new UnprotectedDeleteWatcher({
-      kube,
-      events: opts.events,
-      metrics: gateMetrics,
-      logger,
-    });
-    const nudger = new StatefulSetNudger({ kube, metrics: gateMetrics, logger });
-    for (const s of scopes)
-      informers
-        .informer<KubeObject>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR })
-        .onUpdate(unprotected.onUpdate);
-    for (const inf of drainInformers) {
-      inf.onAdd(nudger.onDrain);
-      inf.onUpdate((_old, cur) => nudger.onDrain(cur));
-    }
-  }
-
+  if (config.nodeDrains) controllers.push(setupCordon(ctx, drain));
+  // Pod-termination gate, leader side (the webhook itself runs on every replica, see main.ts).
+  if (config.webhook) setupGate(ctx, drain);
   // Rollouts and scale-ins of managed StatefulSets (leader only, like everything here).
-  const controllers: Controller[] = [controller];
-  if (nodeController) controllers.push(nodeController);
-  if (config.rollouts !== false) {
-    const managed = { labelSelector: MANAGED_SELECTOR };
-    const stsInformers = scopes.map((s) =>
-      informers.informer<StatefulSetObject>(Resources.statefulsets, { ...s, ...managed }),
-    );
-    const podInformers = scopes.map((s) =>
-      informers.informer<PodObject>(Resources.pods, { ...s, ...managed }),
-    );
-    const rollout = new Controller({
-      name: 'rollout',
-      reconcile: new RolloutReconciler({
-        kube,
-        statefulSets: mergedCache(stsInformers),
-        pods: mergedCache(podInformers),
-        drains,
-        clients,
-        events: opts.events,
-        metrics: createRolloutMetrics(registry),
-        defaults,
-        fieldManager: config.fieldManager,
-      }).reconcile,
-      workers: config.workers,
-      logger,
-      registry,
-    });
-    for (const inf of stsInformers) watchInto(inf, rollout);
-    for (const inf of podInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
-    for (const inf of drainInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
-    controllers.push(rollout);
-  }
+  if (config.rollouts !== false) controllers.push(setupRollout(ctx, drain));
 
   return {
     informers,
@@ -170,7 +75,7 @@ export function createManager(opts: {
       // Resolves once the signal aborts and in-flight reconciles finished.
       await Promise.all(controllers.map((c) => c.start(signal)));
       await informers.stop();
-      await clients.close();
+      await drain.clients.close();
     },
   };
 }

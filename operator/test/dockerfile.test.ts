@@ -132,8 +132,14 @@ describe('Dockerfile', () => {
 
   test('everything the CLI loads is copied into the image and needs only production dependencies', () => {
     const { files, packages } = importGraph(join(REPO, ENTRYPOINT[1]!));
-    // The graph reaches the operator, the simulator and their packages.
-    expect(files).toEqual(expect.arrayContaining(['dist/operator/src/main.js', 'dist/e2e/ticdc-sim/cli.js']));
+    // The graph reaches the operator (its lazily loaded commands too) and its packages.
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'dist/operator/src/main.js',
+        'dist/operator/src/cli/plan.js',
+        'dist/operator/src/gate/handler.js',
+      ]),
+    );
     expect([...packages]).toEqual(expect.arrayContaining(['@kubernetes/client-node', 'pino', 'zod']));
     const copied = runtime.body
       .filter((i) => i.op === 'COPY' && i.args.includes('--from='))
@@ -150,6 +156,22 @@ describe('Dockerfile', () => {
       .map(packageName)
       .filter((p) => !(p in pkg.dependencies));
     expect(notProduction).toEqual([]);
+  });
+
+  test("the image's import graph excludes the simulator and all e2e code", () => {
+    // From every entry point the image runs: the ENTRYPOINT and the package's bin.
+    for (const entry of new Set([ENTRYPOINT[1]!, ...Object.values(pkg.bin)])) {
+      const { files } = importGraph(join(REPO, entry));
+      expect(files.length).toBeGreaterThan(10);
+      expect(files.filter((f) => !f.startsWith('dist/operator/src/'))).toEqual([]);
+    }
+    // The check sees imports: the simulator's own entry does reach it.
+    expect(importGraph(join(REPO, 'dist/e2e/bin/sim.js')).files).toContain('dist/e2e/ticdc-sim/cli.js');
+    // And the runtime stage copies nothing but the operator's compiled sources.
+    const copied = runtime.body
+      .filter((i) => i.op === 'COPY' && i.args.includes('--from='))
+      .map((i) => i.args);
+    for (const c of copied) expect(c).not.toMatch(/e2e/);
   });
 
   test('.dockerignore keeps local state out and what the Dockerfile copies in', () => {

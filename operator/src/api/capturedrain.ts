@@ -2,6 +2,7 @@
 // crds/capturedrain.yaml is the schema the API server enforces; test/api.test.ts keeps the two
 // in step (enums, defaults, required fields).
 import { z } from 'zod';
+import type { KubeObject } from '../kube/port.js';
 
 export const GROUP = 'drain.ticdc.io';
 export const VERSION = 'v1alpha1';
@@ -35,13 +36,6 @@ export const TRIGGERS = [
   'NodeCordon',
 ] as const;
 export type Trigger = (typeof TRIGGERS)[number];
-
-/** On a StatefulSet and its pod template: the operator drains these capture pods. */
-export const MANAGED_LABEL = 'drain.ticdc.io/managed';
-/** Label selector of the managed capture pods (and StatefulSets): one informer scope for every controller. */
-export const MANAGED_SELECTOR = `${MANAGED_LABEL}=true`;
-/** On a pod, "true": the gate admits its deletion and no controller drains it. */
-export const SKIP_ANNOTATION = 'drain.ticdc.io/skip';
 
 /** Go-style durations as users write them: 90s, 10m, 1h30m, 500ms. */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
@@ -187,15 +181,8 @@ export const CaptureDrainSchema = z.object({
   status: CaptureDrainStatusSchema.optional(),
 });
 export type CaptureDrain = z.infer<typeof CaptureDrainSchema>;
-
-export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['Completed', 'Failed']);
-/** Phases that hold the per-cluster drain slot. */
-export const ACTIVE_PHASES: ReadonlySet<Phase> = new Set([
-  'ResigningOwner',
-  'Draining',
-  'Drained',
-  'Releasing',
-]);
+/** A CaptureDrain as read from the API server (metadata always present). */
+export type CaptureDrainObject = CaptureDrain & KubeObject;
 
 /** On CaptureDrains: removed by the operator once a deletion mid-drain has been recorded. */
 export const DRAIN_FINALIZER = 'drain.ticdc.io/record-abandoned-drain';

@@ -5,7 +5,6 @@ import { formatDuration, parseDuration, type CaptureDrainStatus } from '../api/c
 import {
   advance,
   describeCounts,
-  isTerminal,
   nextAction,
   type DrainContext,
   type DrainPolicy,
@@ -16,6 +15,7 @@ import { isTicdcAction, performTicdcAction } from '../drain/ticdc-actions.js';
 import { createTicdcClient } from '../ticdc/client.js';
 import { credentialsFromFiles, tlsFromFiles } from '../ticdc/credentials.js';
 import type { ApiFlavorSetting, TicdcClient } from '../ticdc/types.js';
+import { isTerminal } from '../drain/contract.js';
 
 export const EXIT = { drained: 0, timedOut: 2, failed: 3, usage: 64, interrupted: 130 } as const;
 

@@ -3,21 +3,15 @@
 // capture list, and runs the same planner as the operator).
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS } from '../controllers/pod-drains.js';
-import { BUILTIN_DEFAULTS, SettingsError, resolveSettings } from '../controllers/settings.js';
-import { TicdcClientPool } from '../controllers/ticdc-clients.js';
+import { BUILTIN_DEFAULTS, SettingsError, resolveSettings } from '../drain/settings.js';
+import { TicdcClientPool } from '../drain/ticdc-clients.js';
 import { createKubeClient } from '../kube/client.js';
 import { Resources, type KubeClient } from '../kube/port.js';
 import { plan, type Plan, type PlanInput } from '../rollout/planner.js';
-import {
-  MANAGED_LABEL,
-  describeEta,
-  phaseOf,
-  planInput,
-  type PodObject,
-  type StatefulSetObject,
-} from '../rollout/view.js';
+import { describeEta, phaseOf, planInput } from '../rollout/view.js';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
+import { DRAIN_LABELS, MANAGED_LABEL } from '../api/names.js';
+import type { Pod, StatefulSet } from '../kube/objects.js';
 
 const USAGE = `Usage: capture-drain plan --namespace NS --statefulset NAME [options]
 
@@ -83,15 +77,15 @@ export async function readPlanInput(
   kube: KubeClient,
   args: Pick<PlanArgs, 'namespace' | 'statefulSet' | 'endpoint'>,
   now = Date.now(),
-): Promise<{ input: PlanInput; statefulSet: StatefulSetObject }> {
-  const sts = await kube.get<StatefulSetObject>(Resources.statefulsets, args.namespace, args.statefulSet);
+): Promise<{ input: PlanInput; statefulSet: StatefulSet }> {
+  const sts = await kube.get<StatefulSet>(Resources.statefulsets, args.namespace, args.statefulSet);
   if (!sts) throw new Error(`StatefulSet ${args.namespace}/${args.statefulSet} not found`);
   if (sts.metadata.labels?.[MANAGED_LABEL] !== 'true')
     throw new Error(
       `StatefulSet ${args.namespace}/${args.statefulSet} is not managed: label it ${MANAGED_LABEL}: "true" (and its pod template)`,
     );
   const [pods, drains] = await Promise.all([
-    kube.list<PodObject>(Resources.pods, {
+    kube.list<Pod>(Resources.pods, {
       namespace: args.namespace,
       labelSelector: `${MANAGED_LABEL}=true`,
     }),

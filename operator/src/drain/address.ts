@@ -1,5 +1,5 @@
 // Mapping a pod to its capture. Capture IDs change on every process start, so the only stable
-// key is the advertise address (ticdc-api.md §1 "Capture ID"). Users write it in several
+// key is the advertise address (docs/ticdc-api.md §1 "Capture ID"). Users write it in several
 // equivalent forms, so compare host names modulo the cluster-domain suffix.
 
 /** Split host:port (IPv6 in brackets allowed). */

@@ -18,6 +18,7 @@ import type {
 } from '../ticdc/types.js';
 import { findTarget } from './address.js';
 import { computeConditions } from './conditions.js';
+import { isTerminal } from './contract.js';
 
 export interface DrainPolicy {
   podAction: PodAction;
@@ -142,15 +143,6 @@ const HARD_FAILURES: ReadonlySet<string> = new Set([
   'InvalidRequest',
   'Configuration',
 ]);
-
-export function isTerminal(phase: Phase | undefined): boolean {
-  return phase === 'Completed' || phase === 'Failed';
-}
-
-/** A drain holds its TiCDC cluster's slot from the moment it starts until it ends. */
-export function holdsSlot(status: CaptureDrainStatus): boolean {
-  return !!status.startTime && !isTerminal(status.phase);
-}
 
 export function totalOf(c: WorkCounts | undefined): number | undefined {
   if (!c) return undefined;
@@ -470,7 +462,7 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>, action: A
   if (step.phase === 'Releasing') return onReleasingError(step);
   switch (err.kind) {
     case 'OwnerNotDrainable':
-      // The target became the coordinator (ticdc-api.md §2.4, §4.4): resign it again.
+      // The target became the coordinator (docs/ticdc-api.md §2.4, §4.4): resign it again.
       if (step.phase !== 'Draining') break;
       s.consecutiveErrors = 0;
       s.ownerResigned = false;

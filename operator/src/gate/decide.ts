@@ -4,20 +4,11 @@
 // common "not ours" answers need no API reads (quickDecision), and whole-namespace or
 // whole-StatefulSet deletions are never held, whatever the drain says.
 import type { PodAction, Trigger } from '../api/capturedrain.js';
-import { podDrainName, type PodDrainState } from '../controllers/pod-drains.js';
-import type { KubeObject } from '../kube/port.js';
-import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/capturedrain.js';
-
-export { MANAGED_LABEL, SKIP_ANNOTATION };
-/** The StatefulSet controller's identity (kube-controller-manager --use-service-account-credentials). */
-export const STATEFULSET_CONTROLLER = 'system:serviceaccount:kube-system:statefulset-controller';
+import { podDrainName, type PodDrainState } from '../drain/contract.js';
+import { MANAGED_LABEL, SKIP_ANNOTATION, STATEFULSET_CONTROLLER } from '../api/names.js';
+import { podOrdinal, type Pod } from '../kube/objects.js';
 
 export type GateOperation = 'Delete' | 'Evict';
-
-export interface PodFacts extends KubeObject {
-  spec?: { nodeName?: string };
-  status?: { phase?: string };
-}
 
 export interface StatefulSetFacts {
   name: string;
@@ -43,7 +34,7 @@ export interface GateRequest {
   /** DeleteOptions.preconditions.uid (an eviction's deleteOptions, or the delete's options). */
   preconditionUid?: string;
   /** The pod: the DELETE's oldObject, or the live pod for an eviction; undefined when not found. */
-  pod: PodFacts | undefined;
+  pod: Pod | undefined;
 }
 
 export interface GateFacts extends GateRequest {
@@ -83,12 +74,6 @@ export type GateDecision =
 
 const allow = (reason: AllowReason, message: string): GateDecision => ({ allowed: true, reason, message });
 
-/** The controlling StatefulSet's owner reference. */
-export function statefulSetOwner(pod: KubeObject): { name: string; uid: string } | undefined {
-  const ref = pod.metadata.ownerReferences?.find((r) => r.kind === 'StatefulSet' && r.controller);
-  return ref ? { name: ref.name, uid: ref.uid } : undefined;
-}
-
 /** The decision when the request and the pod alone settle it; undefined when API reads are needed. */
 export function quickDecision(req: GateRequest): GateDecision | undefined {
   const pod = req.pod;
@@ -106,13 +91,6 @@ export function quickDecision(req: GateRequest): GateDecision | undefined {
   if (req.preconditionUid && req.preconditionUid !== pod.metadata.uid)
     return allow('StalePrecondition', `precondition UID ${req.preconditionUid} is not the live ${id}`);
   return undefined;
-}
-
-/** StatefulSet pod ordinal from `<statefulset>-<n>`. */
-export function podOrdinal(podName: string, statefulSet: string): number | undefined {
-  if (!podName.startsWith(`${statefulSet}-`)) return undefined;
-  const rest = podName.slice(statefulSet.length + 1);
-  return /^(0|[1-9][0-9]*)$/.test(rest) ? Number(rest) : undefined;
 }
 
 /** Which trigger and podAction a drain started by this request gets (see the shared contract). */

@@ -2,18 +2,17 @@
 // only on the leader, and a cache could lag behind the drain that was just released). The reads run
 // in parallel under one deadline well inside the webhook's timeout; a failed or late read becomes
 // `lookupError`, which decide() answers with a retryable denial.
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { podDrainName, podDrainState } from '../controllers/pod-drains.js';
 import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import {
   quickDecision,
-  statefulSetOwner,
   type DrainFacts,
   type GateFacts,
   type GateRequest,
-  type PodFacts,
   type StatefulSetFacts,
 } from './decide.js';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
+import { podDrainName, podDrainState } from '../drain/contract.js';
+import { ownerStatefulSet, type Pod } from '../kube/objects.js';
 
 export class DeadlineError extends Error {
   override readonly name = 'DeadlineError';
@@ -57,8 +56,8 @@ export async function readPod(
   namespace: string,
   name: string,
   signal: AbortSignal,
-): Promise<PodFacts | undefined> {
-  return bounded(kube.get<PodFacts>(Resources.pods, namespace, name), signal);
+): Promise<Pod | undefined> {
+  return bounded(kube.get<Pod>(Resources.pods, namespace, name), signal);
 }
 
 /**
@@ -74,7 +73,7 @@ export async function gatherFacts(
   if (quickDecision(req)) return base;
   const pod = req.pod!;
   const ns = pod.metadata.namespace!;
-  const owner = statefulSetOwner(pod);
+  const owner = ownerStatefulSet(pod);
   const results = await Promise.allSettled([
     bounded(kube.get<KubeObject>(Resources.namespaces, undefined, ns), signal),
     owner

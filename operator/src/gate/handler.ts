@@ -2,8 +2,7 @@
 // CREATE) into facts, asks decide(), starts the drain when one is needed (never on dry-run), and
 // records metrics, events and logs. Answers within `budgetMs`: every API call races one deadline.
 import type { Logger } from 'pino';
-import { ensurePodDrain } from '../controllers/pod-drains.js';
-import type { EventSink } from '../controllers/capturedrain.js';
+import { ensurePodDrain } from '../drain/pod-drains.js';
 import type { KubeClient, KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
 import {
@@ -12,16 +11,13 @@ import {
   type AdmissionRequest,
   type AdmissionVerdict,
 } from '../webhook/admission.js';
-import {
-  decide,
-  quickDecision,
-  statefulSetOwner,
-  type GateDecision,
-  type GateRequest,
-  type PodFacts,
-} from './decide.js';
+import { decide, quickDecision, type GateDecision, type GateRequest } from './decide.js';
 import { bounded, drainFacts, gatherFacts, readPod } from './facts.js';
 import type { GateMetrics } from './metrics.js';
+import type { EventSink } from '../kube/events.js';
+import { ownerStatefulSet, type Pod } from '../kube/objects.js';
+import { EVENT_REASONS } from '../api/names.js';
+import { objectRef } from '../kube/objects.js';
 
 export interface GateHandlerOptions {
   kube: KubeClient;
@@ -99,7 +95,7 @@ export class GateHandler {
         dryRun: !!req.dryRun || !!o.dryRun?.includes('All'),
         username,
         ...(o.preconditions?.uid ? { preconditionUid: o.preconditions.uid } : {}),
-        pod: (req.oldObject ?? undefined) as PodFacts | undefined,
+        pod: (req.oldObject ?? undefined) as Pod | undefined,
       };
     } else {
       const eviction = EvictionSchema.parse(req.object ?? {});
@@ -158,7 +154,7 @@ export class GateHandler {
         : { allowed: true };
     }
     if (decision.startDrain && !request.dryRun && pod) {
-      const owner = statefulSetOwner(pod);
+      const owner = ownerStatefulSet(pod);
       const statefulSet: KubeObject | undefined = owner
         ? { metadata: { name: owner.name, uid: owner.uid } }
         : undefined;
@@ -180,7 +176,7 @@ export class GateHandler {
           this.opts.events.event(
             podRef(pod),
             'Normal',
-            'DrainRequested',
+            EVENT_REASONS.drainRequested,
             'Drain',
             `${op === 'evict' ? 'Eviction' : 'Deletion'} by ${who || 'unknown'} held until drained: CaptureDrain ${drain.metadata.name} (trigger ${decision.startDrain.trigger})`,
           );
@@ -204,7 +200,13 @@ export class GateHandler {
         };
       }
     } else if (decision.reason === 'DrainHeld' && pod && !request.dryRun) {
-      this.opts.events.event(podRef(pod), 'Warning', 'TerminationBlocked', 'Drain', decision.message);
+      this.opts.events.event(
+        podRef(pod),
+        'Warning',
+        EVENT_REASONS.terminationBlocked,
+        'Drain',
+        decision.message,
+      );
     }
     this.log.info({ ...ctx, reason: decision.reason, code: decision.code }, 'Termination denied');
     return { allowed: false, code: decision.code, message: decision.message };
@@ -219,11 +221,5 @@ function operationOf(req: AdmissionRequest): Operation | undefined {
 }
 
 function podRef(pod: KubeObject) {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    name: pod.metadata.name ?? '',
-    ...(pod.metadata.namespace ? { namespace: pod.metadata.namespace } : {}),
-    ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
-  };
+  return objectRef(pod, 'v1', 'Pod');
 }

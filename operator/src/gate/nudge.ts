@@ -3,14 +3,12 @@
 // drain runs. Once the drain releases the pod, touching the StatefulSet (an annotation naming the
 // drain) makes the controller sync at once, and its retried delete passes the gate.
 import type { Logger } from 'pino';
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
 import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
 import type { GateMetrics } from './metrics.js';
-
-/** Set on the StatefulSet to the last drain whose pod it may now delete. */
-export const NUDGE_ANNOTATION = 'drain.ticdc.io/released-drain';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
+import { DRAIN_LABELS, NUDGE_ANNOTATION } from '../api/names.js';
+import { podDrainState } from '../drain/contract.js';
 
 const NUDGED_TRIGGERS = new Set(['RollingUpdate', 'ScaleIn']);
 const MAX_REMEMBERED = 10_000;

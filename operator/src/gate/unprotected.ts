@@ -4,12 +4,15 @@
 // or was bypassed (e.g. removed). It cannot be undone; it is counted, logged and reported as a
 // Warning event on the pod so the gap is visible.
 import type { Logger } from 'pino';
-import type { EventSink } from '../controllers/capturedrain.js';
 import type { KubeClient, KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
-import { decide, type PodFacts } from './decide.js';
+import { decide } from './decide.js';
 import { gatherFacts } from './facts.js';
 import type { GateMetrics } from './metrics.js';
+import type { EventSink } from '../kube/events.js';
+import type { Pod } from '../kube/objects.js';
+import { EVENT_REASONS } from '../api/names.js';
+import { objectRef } from '../kube/objects.js';
 
 export interface UnprotectedDeleteWatcherOptions {
   kube: KubeClient;
@@ -31,7 +34,7 @@ export class UnprotectedDeleteWatcher {
   /** Informer update handler: reacts to the moment a pod gets its deletionTimestamp. */
   readonly onUpdate = (oldPod: KubeObject, newPod: KubeObject): void => {
     if (oldPod.metadata.deletionTimestamp || !newPod.metadata.deletionTimestamp) return;
-    const p = this.check(oldPod as PodFacts).catch((err: unknown) =>
+    const p = this.check(oldPod as Pod).catch((err: unknown) =>
       this.log.warn(
         { err: (err as Error).message, pod: newPod.metadata.name },
         'Unprotected-delete check failed',
@@ -45,7 +48,7 @@ export class UnprotectedDeleteWatcher {
    * Judges the pod as it was just before it started terminating. True when it went ungated;
    * undefined when the facts could not be read (nothing is claimed then).
    */
-  async check(before: PodFacts): Promise<boolean | undefined> {
+  async check(before: Pod): Promise<boolean | undefined> {
     const facts = await gatherFacts(
       this.opts.kube,
       { operation: 'Delete', dryRun: false, username: '', pod: before },
@@ -64,15 +67,9 @@ export class UnprotectedDeleteWatcher {
       'Capture pod is terminating without a completed drain: the deletion bypassed the gate (webhook unavailable under failurePolicy Ignore?)',
     );
     this.opts.events.event(
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        name: before.metadata.name ?? '',
-        ...(before.metadata.namespace ? { namespace: before.metadata.namespace } : {}),
-        ...(before.metadata.uid ? { uid: before.metadata.uid } : {}),
-      },
+      objectRef(before, 'v1', 'Pod'),
       'Warning',
-      'UngatedDeletion',
+      EVENT_REASONS.ungatedDeletion,
       'Delete',
       `Capture pod ${id} is being deleted without a completed drain (the termination gate did not hold it): its TiCDC work moves reactively`,
     );

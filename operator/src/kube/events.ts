@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { silentLogger } from '../observability/logger.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from './port.js';
+import type { ObjectRef } from './objects.js';
 import { microTime } from './time.js';
 
 export interface ObjectReference {
@@ -217,4 +218,9 @@ export class EventRecorder {
       this.seen.delete(oldest);
     }
   }
+}
+
+/** What the controllers need to write an event (EventRecorder implements it; tests record). */
+export interface EventSink {
+  event(regarding: ObjectRef, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
 }

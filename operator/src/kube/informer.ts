@@ -516,3 +516,11 @@ export class InformerSet {
     return [...this.informers.values()].every((inf) => inf.isHealthy(now));
   }
 }
+
+/** One cache over the per-namespace informers of a kind (one informer when all namespaces are watched). */
+export function mergedCache<T extends KubeObject>(infs: Informer<T>[]) {
+  return {
+    get: (ns: string, name: string) => infs.map((i) => i.get(ns, name)).find(Boolean),
+    list: (ns?: string) => infs.flatMap((i) => i.list(ns)),
+  };
+}

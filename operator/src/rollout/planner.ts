@@ -12,8 +12,8 @@
 //   previously drained capture has left the capture list;
 // - scaling in takes precedence over an update.
 import type { PodAction, Trigger } from '../api/capturedrain.js';
-import type { PodDrainState } from '../controllers/pod-drains.js';
 import { findCaptureByAddress } from '../drain/address.js';
+import type { PodDrainState } from '../drain/contract.js';
 
 export type UpdateStrategy = 'RollingUpdate' | 'OnDelete';
 
@@ -144,13 +144,6 @@ export const DEFAULT_REPLACE_MS = 15_000;
 const SAME_ROLLOUT_GAP_MS = 15 * 60_000;
 
 const byOrdinalDesc = (a: PodView, b: PodView) => b.ordinal - a.ordinal;
-
-/** Parses `<name>-<ordinal>`; undefined for names that are not StatefulSet pod names of `sts`. */
-export function ordinalOf(stsName: string, podName: string): number | undefined {
-  if (!podName.startsWith(`${stsName}-`)) return undefined;
-  const rest = podName.slice(stsName.length + 1);
-  return /^(0|[1-9][0-9]*)$/.test(rest) ? Number(rest) : undefined;
-}
 
 function median(xs: number[]): number | undefined {
   if (!xs.length) return undefined;

@@ -1,64 +1,36 @@
 // Kubernetes objects -> planner input, and plan -> progress annotations. Pure: shared by the
 // rollout controller and `capture-drain plan`.
-import { formatDuration, parseDuration, type PodAction, type Trigger } from '../api/capturedrain.js';
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
-import { ANNOTATIONS, DEFAULT_CAPTURE_PORT } from '../controllers/settings.js';
+import {
+  formatDuration,
+  parseDuration,
+  type PodAction,
+  type Trigger,
+  type CaptureDrainObject,
+} from '../api/capturedrain.js';
+import { DEFAULT_CAPTURE_PORT } from '../drain/settings.js';
 import { podAddressCandidates } from '../drain/address.js';
-import type { KubeObject } from '../kube/port.js';
 import type { CaptureInfo } from '../ticdc/types.js';
 import {
   DEFAULT_POD_READY_TIMEOUT_MS,
-  ordinalOf,
   type DrainView,
   type Plan,
   type PlanInput,
   type PodView,
   type StatefulSetView,
 } from './planner.js';
-import { MANAGED_LABEL, SKIP_ANNOTATION } from '../api/capturedrain.js';
-
-export { MANAGED_LABEL, SKIP_ANNOTATION };
-
-export const ROLLOUT_ANNOTATIONS = {
-  /** Input: the user's desired replica count; the controller scales in to it with drains. */
-  replicas: 'drain.ticdc.io/replicas',
-  /** Input: how long an updated pod may stay not Ready before the rollout reports Blocked. */
-  podReadyTimeout: 'drain.ticdc.io/pod-ready-timeout',
-  /** Output: Idle | RollingUpdate | ScalingIn | Blocked. */
-  phase: 'drain.ticdc.io/rollout-phase',
-  /** Output: what the rollout does or waits for, or why it is blocked. */
-  message: 'drain.ticdc.io/rollout-message',
-  /** Output: the pod being worked on. */
-  pod: 'drain.ticdc.io/rollout-pod',
-  /** Output: pods still to go, in order. */
-  remaining: 'drain.ticdc.io/rollout-remaining',
-  /** Output: estimated completion time of the whole rollout (RFC 3339), when known. */
-  eta: 'drain.ticdc.io/rollout-eta',
-  /** Output: when the current rollout started (RFC 3339). */
-  started: 'drain.ticdc.io/rollout-started',
-} as const;
+import {
+  DRAIN_LABELS,
+  SETTINGS_ANNOTATIONS,
+  MANAGED_LABEL,
+  SKIP_ANNOTATION,
+  ROLLOUT_ANNOTATIONS,
+} from '../api/names.js';
+import { podDrainState } from '../drain/contract.js';
+import { podOrdinal, readyCondition, type Pod, type StatefulSet } from '../kube/objects.js';
 
 export type RolloutPhase = 'Idle' | 'RollingUpdate' | 'ScalingIn' | 'Blocked';
 
-export interface StatefulSetObject extends KubeObject {
-  spec?: {
-    replicas?: number;
-    serviceName?: string;
-    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number; maxUnavailable?: unknown } };
-    template?: { metadata?: { labels?: Record<string, string> } };
-  };
-  status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string };
-}
-
-export interface PodObject extends KubeObject {
-  status?: {
-    podIP?: string;
-    conditions?: { type: string; status: string; lastTransitionTime?: string }[];
-  };
-}
-
-export function statefulSetView(sts: StatefulSetObject): StatefulSetView {
+export function statefulSetView(sts: StatefulSet): StatefulSetView {
   const ann = sts.metadata.annotations ?? {};
   const errors: string[] = [];
   const rawDesired = ann[ROLLOUT_ANNOTATIONS.replicas];
@@ -100,10 +72,10 @@ export function statefulSetView(sts: StatefulSetObject): StatefulSetView {
 }
 
 /** Pods the StatefulSet controls (owner UID), with their ordinals. */
-export function podViews(sts: StatefulSetObject, pods: PodObject[]): PodView[] {
+export function podViews(sts: StatefulSet, pods: Pod[]): PodView[] {
   const name = sts.metadata.name!;
   const ns = sts.metadata.namespace!;
-  const portText = sts.metadata.annotations?.[ANNOTATIONS.capturePort];
+  const portText = sts.metadata.annotations?.[SETTINGS_ANNOTATIONS.capturePort];
   const port = Number(portText ?? DEFAULT_CAPTURE_PORT) || DEFAULT_CAPTURE_PORT;
   const out: PodView[] = [];
   for (const p of pods) {
@@ -114,9 +86,9 @@ export function podViews(sts: StatefulSetObject, pods: PodObject[]): PodView[] {
         r.name === name &&
         (!sts.metadata.uid || r.uid === sts.metadata.uid),
     );
-    const ordinal = ordinalOf(name, p.metadata.name ?? '');
+    const ordinal = podOrdinal(p.metadata.name ?? '', name);
     if (!owned || ordinal === undefined || !p.metadata.uid) continue;
-    const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+    const ready = readyCondition(p);
     const isReady = ready?.status === 'True';
     const since = Date.parse(ready?.lastTransitionTime ?? p.metadata.creationTimestamp ?? '') || 0;
     out.push({
@@ -177,8 +149,8 @@ export function drainViews(stsName: string, drains: CaptureDrainObject[]): Drain
 
 export function planInput(opts: {
   now: number;
-  statefulSet: StatefulSetObject;
-  pods: PodObject[];
+  statefulSet: StatefulSet;
+  pods: Pod[];
   drains: CaptureDrainObject[];
   captures?: CaptureInfo[];
   capturesError?: string;

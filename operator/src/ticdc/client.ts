@@ -1,4 +1,4 @@
-// TicdcClient over HTTP (ticdc-api.md). Every answer is validated; every failure is a TicdcError.
+// TicdcClient over HTTP (docs/ticdc-api.md). Every answer is validated; every failure is a TicdcError.
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
@@ -38,14 +38,14 @@ export type { TicdcClientOptions, TicdcCredentials, TicdcRequestInfo, TicdcTlsOp
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10000;
 const DEFAULT_USER_AGENT = 'capture-drain-operator';
-/** Prefix of the never-existing capture id used to probe the v1 drain route (§4.9). */
+/** Prefix of the never-existing capture id used to probe the v1 drain route (docs/ticdc-api.md §4.9). */
 export const PROBE_ID_PREFIX = 'capture-drain-probe-';
 
 type Redact = (t: string) => string;
 
 const isSuccess = (status: number) => status >= 200 && status < 300;
 
-/** Parses a JSON body of a success answer with `schema`; anything else is Transient (§0, DESIGN §3). */
+/** Parses a JSON body of a success answer with `schema`; anything else is Transient (docs/ticdc-api.md §0, DESIGN §3). */
 function parseBody<S extends z.ZodType>(
   res: RawResponse,
   site: CallSite,
@@ -147,7 +147,7 @@ class HttpTicdcClient implements TicdcClient {
   }
 
   async detectFlavor(captureId: string): Promise<ApiFlavor> {
-    // 1. V2 (§5): the GET status route exists. 200 with a valid body, or a TiCDC 400 (e.g. unknown
+    // 1. V2 (docs/ticdc-api.md §5): the GET status route exists. 200 with a valid body, or a TiCDC 400 (e.g. unknown
     //    capture, checked before the coordinator) → V2. 404/405 → absent. Anything else propagates.
     const isV2 = await this.call(
       ROUTES.v2DrainStatus,
@@ -171,8 +171,8 @@ class HttpTicdcClient implements TicdcClient {
 
   async checkV1Drain(): Promise<void> {
     // V1: probe with a capture id that never exists. A real handler answers 400
-    //    ErrCaptureNotExist / ErrSchedulerRequestFailed (§2.2, §4.2); the pre-v8.5.7 new-arch stub
-    //    validates nothing and answers 202 (§4.9); 404 means no drain route at all (§6).
+    //    ErrCaptureNotExist / ErrSchedulerRequestFailed (docs/ticdc-api.md §2.2, §4.2); the pre-v8.5.7 new-arch stub
+    //    validates nothing and answers 202 (docs/ticdc-api.md §4.9); 404 means no drain route at all (docs/ticdc-api.md §6).
     const probe = `${PROBE_ID_PREFIX}${randomUUID()}`;
     await this.call(
       ROUTES.v1Drain,
@@ -236,7 +236,7 @@ class HttpTicdcClient implements TicdcClient {
       );
     } catch (err) {
       if (!is404(err)) throw err;
-      // tiflow before v6.6 has only the v1 list (§2.1).
+      // tiflow before v6.6 has only the v1 list (docs/ticdc-api.md §2.1).
       route = ROUTES.v1Captures;
       raw = await this.call(route, (res, site) =>
         expectBody(res, site, [200], V1CaptureListSchema, this.redact),
@@ -257,7 +257,7 @@ class HttpTicdcClient implements TicdcClient {
   }
 
   async resignOwner(flavor: ApiFlavor): Promise<void> {
-    // v2: 200 {}; v1: 202 {} (new arch) or 202 empty (tiflow) (§2.1, §3).
+    // v2: 200 {}; v1: 202 {} (new arch) or 202 empty (tiflow) (docs/ticdc-api.md §2.1, §3).
     await this.call(resignRoute(flavor), (res, site) => expectEmptyOrObject(res, site, [200, 202], this.redact), {
       once: true,
     });
@@ -296,7 +296,7 @@ class HttpTicdcClient implements TicdcClient {
   }
 
   async health(flavor: ApiFlavor): Promise<void> {
-    // 200 {} (v2) or 200 empty (tiflow v1); 500 ErrClusterIsUnhealthy → NotReady (§2.5, §4.7).
+    // 200 {} (v2) or 200 empty (tiflow v1); 500 ErrClusterIsUnhealthy → NotReady (docs/ticdc-api.md §2.5, §4.7).
     await this.call(healthRoute(flavor), (res, site) => expectEmptyOrObject(res, site, [200], this.redact));
   }
 
@@ -311,7 +311,7 @@ class HttpTicdcClient implements TicdcClient {
       s = await read(ROUTES.v2Status);
     } catch (err) {
       if (!is404(err)) throw err;
-      s = await read(ROUTES.legacyStatus); // tiflow before v6.6 (§2.1)
+      s = await read(ROUTES.legacyStatus); // tiflow before v6.6 (docs/ticdc-api.md §2.1)
     }
     return {
       version: s.version,

@@ -1,4 +1,4 @@
-// Maps HTTP answers and transport failures to TicdcError kinds (ticdc-api.md §1, §2.2, §4.1, §4.2,
+// Maps HTTP answers and transport failures to TicdcError kinds (docs/ticdc-api.md §1, §2.2, §4.1, §4.2,
 // §5, §6). Messages name the route, the origin, the status and a trimmed error_msg only: never a
 // header, a body other than error_msg, or a credential.
 import { ErrorBodySchema, type ErrorBody } from './schemas.js';
@@ -43,31 +43,31 @@ function includesAny(haystack: string, needles: readonly string[]): boolean {
   return needles.some((n) => haystack.includes(n.toLowerCase()));
 }
 
-/** 400 answers (§1 "400 vs 500", §2.2, §4.1, §4.2, §5). */
+/** 400 answers (docs/ticdc-api.md §1 "400 vs 500", §2.2, §4.1, §4.2, §5). */
 function kindOf400(hay: string): TicdcErrorKind {
   if (includesAny(hay, ['ErrCaptureNotExist', 'capture not exists'])) return 'CaptureNotFound';
   if (includesAny(hay, ['cannot drain the owner', 'cannot drain coordinator'])) return 'OwnerNotDrainable';
   if (includesAny(hay, ['only one capture alive', 'at least 2 captures required'])) return 'OnlyOneCapture';
-  // §4.2: session race paths of DrainNode. Retryable, not a bug of ours.
+  // docs/ticdc-api.md §4.2: session race paths of DrainNode. Retryable, not a bug of ours.
   if (includesAny(hay, ['drain already in progress'])) return 'DrainBusy';
   if (includesAny(hay, ['invalid drain epoch', 'drain epoch overflow'])) return 'Transient';
   return 'InvalidRequest';
 }
 
-/** 5xx answers other than 503 (§1 "No owner", "Forwarding"; §2.5; §3; §4.1; §5). */
+/** 5xx answers other than 503 (docs/ticdc-api.md §1 "No owner", "Forwarding"; §2.5; §3; §4.1; §5). */
 function kindOf5xx(hay: string): TicdcErrorKind {
   if (includesAny(hay, ['another drain operation is in progress'])) return 'DrainBusy';
   if (
     includesAny(hay, [
-      'not initialized', // V2 coordinator "not initialized, wait a moment" (§5)
-      'ErrCaptureNotInitialized', // new arch before the server is up (§3)
-      'ErrOwnerNotFound', // no owner (§1)
-      'election: no leader', // no owner, new arch (§1)
-      'cluster is unavailable', // too many forwarding hops, new arch (§1)
-      'ErrRequestForwardErr', // too many forwarding hops, tiflow (§1)
-      'ErrNotOwner', // the coordinator changed under the request (§4.1 step 3)
-      'ErrClusterIsUnhealthy', // health (§2.5, §4.7)
-      'ErrServerIsNotReady', // tiflow readiness middleware (§2.1)
+      'not initialized', // V2 coordinator "not initialized, wait a moment" (docs/ticdc-api.md §5)
+      'ErrCaptureNotInitialized', // new arch before the server is up (docs/ticdc-api.md §3)
+      'ErrOwnerNotFound', // no owner (docs/ticdc-api.md §1)
+      'election: no leader', // no owner, new arch (docs/ticdc-api.md §1)
+      'cluster is unavailable', // too many forwarding hops, new arch (docs/ticdc-api.md §1)
+      'ErrRequestForwardErr', // too many forwarding hops, tiflow (docs/ticdc-api.md §1)
+      'ErrNotOwner', // the coordinator changed under the request (docs/ticdc-api.md §4.1 step 3)
+      'ErrClusterIsUnhealthy', // health (docs/ticdc-api.md §2.5, §4.7)
+      'ErrServerIsNotReady', // tiflow readiness middleware (docs/ticdc-api.md §2.1)
     ])
   )
     return 'NotReady';
@@ -87,12 +87,12 @@ export function isTicdcRouteAbsent(status: number, rawText: string): boolean {
 export function kindOfStatus(status: number, body: ErrorBody | undefined, rawText = ''): TicdcErrorKind {
   const hay = `${body?.error_code ?? ''} ${body?.error_msg ?? ''}`.toLowerCase();
   if (status === 401) return 'Unauthorized';
-  // 404: route absent (§3, §6). 405: only another method exists, so this route is absent too.
+  // 404: route absent (docs/ticdc-api.md §3, §6). 405: only another method exists, so this route is absent too.
   // Only TiCDC's own route-absent answer counts; a proxy's 404 is a transient failure.
   if (status === 404 || status === 405) return isTicdcRouteAbsent(status, rawText) ? 'Unsupported' : 'Transient';
-  // §2.2 step 5: any 503 is "retry", except TiUP's version-incompatible case (§6).
+  // §2.2 step 5: any 503 is "retry", except TiUP's version-incompatible case (docs/ticdc-api.md §6).
   if (status === 503) return includesAny(hay, ['ErrVersionIncompatible']) ? 'Unsupported' : 'NotReady';
-  // Go's TLS server answers a plain-HTTP request with this 400 (§1 "TLS": one port, TLS wraps it).
+  // Go's TLS server answers a plain-HTTP request with this 400 (docs/ticdc-api.md §1 "TLS": one port, TLS wraps it).
   if (status === 400 && !body && rawText.includes('HTTP request to an HTTPS server')) return 'Tls';
   // A 4xx whose body is not a TiCDC error body is garbled or not from TiCDC (truncated, a proxy):
   // transient whatever its status, never a verdict on our request.
@@ -118,7 +118,7 @@ export function httpError(site: CallSite, status: number, text: string, redact: 
   });
 }
 
-/** A body that is not what the route promises (§0: never read as "no captures" or "zero work"). */
+/** A body that is not what the route promises (docs/ticdc-api.md §0: never read as "no captures" or "zero work"). */
 export function bodyError(site: CallSite, status: number, what: string, redact: Redactor): TicdcError {
   return new TicdcError('Transient', redact(`${site.route} on ${site.origin}: HTTP ${status} ${what}`), {
     status,

@@ -72,7 +72,7 @@ export class Transport {
     const https = origin.startsWith('https:');
     const pool = new Pool(origin, {
       connections: 4,
-      // TiCDC shares its port between HTTP and gRPC (cmux, §1 "One port"): stay on HTTP/1.1.
+      // TiCDC shares its port between HTTP and gRPC (cmux, docs/ticdc-api.md §1 "One port"): stay on HTTP/1.1.
       allowH2: false,
       connectTimeout: this.cfg.connectTimeoutMs,
       // Backstops only: the per-request deadline below is the real bound.
@@ -178,7 +178,7 @@ export class Transport {
       if (isTicdcError(err)) throw err;
       const deadlineMs = deadline.signal.aborted ? this.cfg.requestTimeoutMs : undefined;
       const e = transportError(site, err, this.cfg.redact, deadlineMs);
-      // A TiCDC server with `mtls` or `cert-allowed-cn` (§1 "TLS") may just close the connection
+      // A TiCDC server with `mtls` or `cert-allowed-cn` (docs/ticdc-api.md §1 "TLS") may just close the connection
       // when no client certificate is presented. Still Transient (a restart looks the same), but say so.
       if (e.details.code === 'UND_ERR_SOCKET' && target.origin.startsWith('https:') && !this.cfg.tls?.cert)
         e.message += ' (no client certificate configured: the server may require one)';

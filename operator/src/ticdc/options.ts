@@ -4,7 +4,7 @@ import type { TicdcErrorKind } from './types.js';
 export interface TicdcTlsOptions {
   /** PEM CA bundle that signed the TiCDC server certificates (TiCDC `[security] ca-path`). */
   ca?: string | Buffer;
-  /** PEM client certificate, needed when TiCDC sets `mtls` or `cert-allowed-cn` (ticdc-api.md §1 "TLS"). */
+  /** PEM client certificate, needed when TiCDC sets `mtls` or `cert-allowed-cn` (docs/ticdc-api.md §1 "TLS"). */
   cert?: string | Buffer;
   /** PEM private key of `cert`. */
   key?: string | Buffer;
@@ -14,7 +14,7 @@ export interface TicdcTlsOptions {
   serverName?: string;
 }
 
-/** HTTP basic credentials: a TiDB user listed in TiCDC `client-allowed-user` (§4.1, §7). */
+/** HTTP basic credentials: a TiDB user listed in TiCDC `client-allowed-user` (docs/ticdc-api.md §4.1, §7). */
 export interface TicdcCredentials {
   username: string;
   password: string;

@@ -1,4 +1,4 @@
-// Route table of the TiCDC HTTP API (ticdc-api.md §2.1, §3, §5). A route's `template` is what
+// Route table of the TiCDC HTTP API (docs/ticdc-api.md §2.1, §3, §5). A route's `template` is what
 // metrics and error messages show: it never contains a capture id, so label cardinality stays bounded.
 import type { ApiFlavor } from './types.js';
 
@@ -17,29 +17,29 @@ function route(method: HttpMethod, path: string): Route {
 }
 
 export const ROUTES = {
-  /** PR #4081 design (§5): drain status, used only to detect the V2 flavour. */
+  /** PR #4081 design (docs/ticdc-api.md §5): drain status, used only to detect the V2 flavour. */
   v2DrainStatus: route('GET', '/api/v2/captures/{id}/drain'),
-  /** PR #4081 design (§5): 202 {current_maintainer_count, current_dispatcher_count}. */
+  /** PR #4081 design (docs/ticdc-api.md §5): 202 {current_maintainer_count, current_dispatcher_count}. */
   v2Drain: route('PUT', '/api/v2/captures/{id}/drain'),
-  /** Both generations (§2.2, §4.1): body {capture_id}, 202 {current_table_count}. */
+  /** Both generations (docs/ticdc-api.md §2.2, §4.1): body {capture_id}, 202 {current_table_count}. */
   v1Drain: route('PUT', '/api/v1/captures/drain'),
-  /** tiflow >= v6.6 (§2.1): no body, 202 {current_table_count}. */
+  /** tiflow >= v6.6 (docs/ticdc-api.md §2.1): no body, 202 {current_table_count}. */
   v2ClassicDrain: route('POST', '/api/v2/captures/{id}/drain'),
-  /** 200 {total, items} (§2.1, §3). */
+  /** 200 {total, items} (docs/ticdc-api.md §2.1, §3). */
   v2Captures: route('GET', '/api/v2/captures'),
-  /** 200 bare array (§2.1, §3). */
+  /** 200 bare array (docs/ticdc-api.md §2.1, §3). */
   v1Captures: route('GET', '/api/v1/captures'),
-  /** 200 {} (§2.1, §3). */
+  /** 200 {} (docs/ticdc-api.md §2.1, §3). */
   v2Resign: route('POST', '/api/v2/owner/resign'),
-  /** 202, body {} (new arch) or empty (tiflow) (§2.1, §3). */
+  /** 202, body {} (new arch) or empty (tiflow) (docs/ticdc-api.md §2.1, §3). */
   v1Resign: route('POST', '/api/v1/owner/resign'),
-  /** 200 {} or 500 CDC:ErrClusterIsUnhealthy (§2.5, §3). */
+  /** 200 {} or 500 CDC:ErrClusterIsUnhealthy (docs/ticdc-api.md §2.5, §3). */
   v2Health: route('GET', '/api/v2/health'),
-  /** 200 with an empty body on tiflow (§2.1). */
+  /** 200 with an empty body on tiflow (docs/ticdc-api.md §2.1). */
   v1Health: route('GET', '/api/v1/health'),
-  /** Node-local status with liveness (§2.1, §3, §4.5). */
+  /** Node-local status with liveness (docs/ticdc-api.md §2.1, §3, §4.5). */
   v2Status: route('GET', '/api/v2/status'),
-  /** Legacy node-local status: no liveness, no cluster_id on tiflow (§2.1). */
+  /** Legacy node-local status: no liveness, no cluster_id on tiflow (docs/ticdc-api.md §2.1). */
   legacyStatus: route('GET', '/status'),
 } as const satisfies Record<string, Route>;
 
@@ -61,7 +61,7 @@ export function drainRoute(flavor: ApiFlavor): Route {
   }
 }
 
-/** V1 servers answer the v1 routes; V2 and V2Classic servers have the v2 ones (§2.1, §3). */
+/** V1 servers answer the v1 routes; V2 and V2Classic servers have the v2 ones (docs/ticdc-api.md §2.1, §3). */
 export function resignRoute(flavor: ApiFlavor): Route {
   return flavor === 'V1' ? ROUTES.v1Resign : ROUTES.v2Resign;
 }

@@ -4,24 +4,24 @@ import { z } from 'zod';
 
 const count = z.number().int().nonnegative();
 
-/** `{"error_msg","error_code"}` of both generations (ticdc-api.md §1 "Error body"). */
+/** `{"error_msg","error_code"}` of both generations (docs/ticdc-api.md §1 "Error body"). */
 export const ErrorBodySchema = z.object({
   error_msg: z.string(),
   error_code: z.string().optional(),
 });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
-/** PUT /api/v2/captures/{id}/drain (§5). */
+/** PUT /api/v2/captures/{id}/drain (docs/ticdc-api.md §5). */
 export const V2DrainSchema = z.object({
   current_maintainer_count: count,
   current_dispatcher_count: count,
 });
 
-/** PUT /api/v1/captures/drain and POST /api/v2/captures/{id}/drain (§2.2, §4.1). */
+/** PUT /api/v1/captures/drain and POST /api/v2/captures/{id}/drain (docs/ticdc-api.md §2.2, §4.1). */
 export const TableDrainSchema = z.object({ current_table_count: count });
 
 /**
- * GET /api/v2/captures/{id}/drain (§5). Only read to detect the V2 flavour; its content is not
+ * GET /api/v2/captures/{id}/drain (docs/ticdc-api.md §5). Only read to detect the V2 flavour; its content is not
  * trusted for progress (it says `is_draining: false` alike for done, never started and lost).
  */
 export const V2DrainStatusSchema = z.object({
@@ -30,7 +30,7 @@ export const V2DrainStatusSchema = z.object({
   remaining_maintainer_count: count.optional(),
 });
 
-/** One capture of GET /api/v{1,2}/captures (§2.1, §3). */
+/** One capture of GET /api/v{1,2}/captures (docs/ticdc-api.md §2.1, §3). */
 export const CaptureSchema = z.object({
   id: z.string().min(1),
   is_owner: z.boolean(),
@@ -38,17 +38,17 @@ export const CaptureSchema = z.object({
   cluster_id: z.string().optional(),
 });
 
-/** GET /api/v1/captures: bare array (§2.1, §3). */
+/** GET /api/v1/captures: bare array (docs/ticdc-api.md §2.1, §3). */
 export const V1CaptureListSchema = z.array(CaptureSchema);
 
-/** GET /api/v2/captures: `{total, items}` (§2.1, §3). `items` null (a Go nil slice) is rejected. */
+/** GET /api/v2/captures: `{total, items}` (docs/ticdc-api.md §2.1, §3). `items` null (a Go nil slice) is rejected. */
 export const V2CaptureListSchema = z.object({
   total: count.optional(),
   items: V1CaptureListSchema,
 });
 
 /**
- * GET /api/v2/status and GET /status (§2.1, §3, §4.5). tiflow's /status has no liveness and no
+ * GET /api/v2/status and GET /status (docs/ticdc-api.md §2.1, §3, §4.5). tiflow's /status has no liveness and no
  * cluster_id; liveness is a raw integer whose meaning depends on the version.
  */
 export const ServerStatusSchema = z.object({

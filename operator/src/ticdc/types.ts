@@ -1,7 +1,7 @@
 // The contract between the drain engine and TiCDC. The HTTP client (client.ts) implements
 // TicdcClient; the state machine only sees these shapes and TicdcError kinds.
 
-/** The drain protocol a cluster speaks (see ../shared/ticdc-api.md). */
+/** The drain protocol a cluster speaks (see docs/ticdc-api.md). */
 export type ApiFlavor = 'V2' | 'V1' | 'V2Classic';
 export type ApiFlavorSetting = 'Auto' | ApiFlavor;
 
@@ -35,7 +35,7 @@ export interface ServerStatus {
   clusterId?: string;
   pid?: number;
   isOwner: boolean;
-  /** Raw integer; its meaning depends on the server version (ticdc-api.md §4.5). */
+  /** Raw integer; its meaning depends on the server version (docs/ticdc-api.md §4.5). */
   liveness?: number;
 }
 

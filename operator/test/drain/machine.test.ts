@@ -5,7 +5,6 @@ import {
   MAX_POLL_MS,
   MIN_POLL_MS,
   advance,
-  holdsSlot,
   nextAction,
   pollInterval,
   type Action,
@@ -13,6 +12,7 @@ import {
   type Outcome,
 } from '../../src/drain/machine.js';
 import { ADDR, T0, captures, ctx, policy, statusIn } from './fixtures.js';
+import { holdsSlot } from '../../src/drain/contract.js';
 
 /** Run one step: choose the action, apply the given outcome. */
 function step(c: DrainContext, outcome: (a: Action) => Outcome) {

@@ -13,19 +13,14 @@ import {
   type DrainContext,
   type Outcome,
 } from '../../src/drain/machine.js';
+import { Rng } from '../../../e2e/ticdc-sim/random.js';
 import { ADDR, T0, policy } from './fixtures.js';
 import { ERRORS } from './matrix.js';
 
-/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
+/** The simulator's seeded PRNG (mulberry32), so a failing seed can be replayed. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const GIVE_UP_REASONS = new Set(['TimedOut', 'Stalled', 'Unsupported', 'SingleCapture', 'CaptureNotFound']);

@@ -1,27 +1,20 @@
 import { describe, expect, test } from '@jest/globals';
-import { podDrainName } from '../../src/controllers/pod-drains.js';
-import {
-  STATEFULSET_CONTROLLER,
-  decide,
-  podOrdinal,
-  quickDecision,
-  type GateFacts,
-  type PodFacts,
-} from '../../src/gate/decide.js';
+import { decide, quickDecision, type GateFacts } from '../../src/gate/decide.js';
+import { podDrainName } from '../../src/drain/contract.js';
+import { STATEFULSET_CONTROLLER } from '../../src/api/names.js';
+import { podOrdinal, type Pod } from '../../src/kube/objects.js';
+import { capturePod } from '../support/builders.js';
 
-const pod = (over: Partial<PodFacts['metadata']> = {}, phase = 'Running'): PodFacts => ({
-  metadata: {
-    name: 'ticdc-2',
-    namespace: 'tidb',
+const pod = (over: Partial<Pod['metadata']> = {}, phase = 'Running'): Pod => {
+  const p = capturePod('ticdc-2', {
     uid: 'uid-2',
-    labels: { app: 'ticdc', 'drain.ticdc.io/managed': 'true' },
-    ownerReferences: [
-      { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: 'sts', controller: true },
-    ],
-    ...over,
-  },
-  status: { phase },
-});
+    statefulSetUid: 'sts',
+    labels: { app: 'ticdc' },
+    phase,
+    ready: null,
+  });
+  return { ...p, metadata: { ...p.metadata, ...over } };
+};
 
 const DRAIN = podDrainName('ticdc-2', 'uid-2');
 

@@ -1,37 +1,21 @@
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainName } from '../../src/controllers/pod-drains.js';
-import { STATEFULSET_CONTROLLER } from '../../src/gate/decide.js';
 import { GateHandler } from '../../src/gate/handler.js';
 import { createGateMetrics } from '../../src/gate/metrics.js';
 import { Resources, type KubeClient, type KubeObject } from '../../src/kube/port.js';
 import { createRegistry } from '../../src/observability/metrics.js';
 import type { AdmissionRequest } from '../../src/webhook/admission.js';
 import { FakeKube } from '../support/fake-kube.js';
+import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { DRAIN_LABELS, STATEFULSET_CONTROLLER } from '../../src/api/names.js';
+import { podDrainName } from '../../src/drain/contract.js';
+import { capturePod, statefulSet } from '../support/builders.js';
 
 const NS = 'tidb';
-const sts: KubeObject = {
-  apiVersion: 'apps/v1',
-  kind: 'StatefulSet',
-  metadata: { name: 'ticdc', namespace: NS, uid: 'sts-uid', labels: { 'drain.ticdc.io/managed': 'true' } },
-  spec: { replicas: 3 },
-};
+const sts: KubeObject = statefulSet('ticdc', { namespace: NS, uid: 'sts-uid' });
 // FakeKube assigns UIDs on seed: tests read the live objects back (live()).
 let stsUid = '';
-const pod = (name = 'ticdc-1', uid = `${name}-uid`): KubeObject => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name,
-    namespace: NS,
-    uid,
-    labels: { app: 'ticdc', 'drain.ticdc.io/managed': 'true' },
-    ownerReferences: [
-      { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: stsUid, controller: true },
-    ],
-  },
-  status: { phase: 'Running' },
-});
+const pod = (name = 'ticdc-1', uid = `${name}-uid`): KubeObject =>
+  capturePod(name, { namespace: NS, uid, statefulSetUid: stsUid, labels: { app: 'ticdc' }, ready: null });
 
 let current: FakeKube;
 /** The pod as stored (with the UID FakeKube gave it). */

@@ -1,13 +1,14 @@
 // The gate's leader-side helpers: the unprotected-delete watcher and the StatefulSet nudger.
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { ensurePodDrain } from '../../src/controllers/pod-drains.js';
+import { ensurePodDrain } from '../../src/drain/pod-drains.js';
 import { createGateMetrics } from '../../src/gate/metrics.js';
-import { NUDGE_ANNOTATION, StatefulSetNudger } from '../../src/gate/nudge.js';
+import { StatefulSetNudger } from '../../src/gate/nudge.js';
 import { UnprotectedDeleteWatcher } from '../../src/gate/unprotected.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { createRegistry } from '../../src/observability/metrics.js';
 import { FakeKube } from '../support/fake-kube.js';
+import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { NUDGE_ANNOTATION } from '../../src/api/names.js';
 
 const NS = 'tidb';
 

@@ -1,7 +1,7 @@
 // The fake must behave like the API server where controllers depend on it.
 import { describe, expect, it } from '@jest/globals';
-import type { KubeApiError } from '../../src/kube/port.js';
-import { Resources, type KubeObject, type WatchEventType } from '../../src/kube/port.js';
+import type { KubeApiError, KubeObject, WatchEventType } from '../../src/kube/port.js';
+import { Resources } from '../../src/kube/port.js';
 import { FakeKube, parseLabelSelector, tooManyRequests } from '../support/fake-kube.js';
 import { flushMicrotasks } from './helpers.js';
 

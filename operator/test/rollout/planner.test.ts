@@ -1,6 +1,6 @@
 // Table tests of the rollout planner: one row per situation a rollout or scale-in passes through.
 import { describe, expect, test } from '@jest/globals';
-import { ordinalOf, plan, type Plan, type PlanInput } from '../../src/rollout/planner.js';
+import { plan, type Plan, type PlanInput } from '../../src/rollout/planner.js';
 import { NEW, OLD, T0, address, captures, drain, input, pod, pods, sts } from './fixtures.js';
 
 interface Row {
@@ -345,12 +345,5 @@ describe('plan', () => {
       }),
     );
     expect(p.step).toEqual({ type: 'Wait', reason: 'CaptureDeparted', pod: 'ticdc-4' });
-  });
-
-  test('ordinalOf', () => {
-    expect(ordinalOf('ticdc', 'ticdc-12')).toBe(12);
-    expect(ordinalOf('ticdc', 'ticdc-peer-1')).toBeUndefined();
-    expect(ordinalOf('ticdc', 'ticdc-01')).toBeUndefined();
-    expect(ordinalOf('ticdc', 'other-1')).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
-// Error mapping (ticdc-api.md §1, §2.2, §4.1, §4.2, §5, §6) end to end, bad servers, and secrets.
+// Error mapping (docs/ticdc-api.md §1, §2.2, §4.1, §4.2, §5, §6) end to end, bad servers, and secrets.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { createTicdcClient } from '../../src/ticdc/client.js';
 import { makeRedactor, transportError, trimMessage } from '../../src/ticdc/errors.js';
 import { type TicdcClient, TicdcError, type TicdcErrorKind } from '../../src/ticdc/types.js';
@@ -51,7 +51,7 @@ function assertNoSecrets(err: TicdcError): void {
 const RETRYABLE: TicdcErrorKind[] = ['DrainBusy', 'NotReady', 'Transient'];
 
 const cases: [string, Reply, TicdcErrorKind][] = [
-  // §2.2 / §4.2
+  // docs/ticdc-api.md §2.2 / §4.2
   [
     '400 ErrCaptureNotExist',
     cdcError(400, 'CDC:ErrCaptureNotExist', `capture not exists, ${ID}`),
@@ -86,7 +86,7 @@ const cases: [string, Reply, TicdcErrorKind][] = [
     cdcError(400, 'CDC:ErrAPIInvalidParam', 'invalid api parameter: EOF'),
     'InvalidRequest',
   ],
-  // §5 (PR #4081)
+  // docs/ticdc-api.md §5 (PR #4081)
   [
     '400 cannot drain coordinator node',
     cdcError(400, 'CDC:ErrAPIInvalidParam', 'invalid api parameter: cannot drain coordinator node'),
@@ -103,7 +103,7 @@ const cases: [string, Reply, TicdcErrorKind][] = [
     'DrainBusy',
   ],
   ['500 not initialized, wait a moment', cdcError(500, '', 'not initialized, wait a moment'), 'NotReady'],
-  // §1, §3, §4.1
+  // docs/ticdc-api.md §1, §3, §4.1
   [
     '500 ErrCaptureNotInitialized',
     cdcError(500, 'CDC:ErrCaptureNotInitialized', 'capture has not been initialized yet'),
@@ -123,7 +123,7 @@ const cases: [string, Reply, TicdcErrorKind][] = [
     'NotReady',
   ],
   ['500 other', cdcError(500, 'CDC:ErrPDEtcdAPIError', 'etcd api call error'), 'Transient'],
-  // §2.1, §2.2 step 5, §6
+  // docs/ticdc-api.md §2.1, §2.2 step 5, §6
   [
     '503 ErrServerIsNotReady',
     cdcError(503, 'CDC:ErrServerIsNotReady', 'cdc server is not ready'),

@@ -26,7 +26,7 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-/** A TiCDC-style error body (ticdc-api.md §1). */
+/** A TiCDC-style error body (docs/ticdc-api.md §1). */
 export function cdcError(status: number, code: string, msg: string): Reply {
   return { status, json: { error_msg: code ? `[${code}]${msg}` : msg, error_code: code } };
 }

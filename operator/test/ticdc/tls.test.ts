@@ -1,4 +1,4 @@
-// TLS: CA + client certificate (mTLS as TiCDC `mtls = true` / `cert-allowed-cn`, ticdc-api.md §1),
+// TLS: CA + client certificate (mTLS as TiCDC `mtls = true` / `cert-allowed-cn`, docs/ticdc-api.md §1),
 // verification failures → Tls. Throwaway certificates are made with openssl in a tmp dir.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, rmSync } from 'node:fs';

@@ -6,14 +6,15 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import { DRAIN_LABELS } from '../../src/controllers/pod-drains.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { createManager } from '../../src/manager.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
-import { isCordoned, type NodeLike } from '../../src/node/decide.js';
+import { isCordoned, type NodeLike } from '../../src/cordon/decide.js';
 import { FakeKube } from '../support/fake-kube.js';
 import { startFakeKubeSimulator, testConfig } from '../support/operator-harness.js';
+import { DRAIN_LABELS } from '../../src/api/names.js';
+import { capturePod } from '../support/builders.js';
 
 const NS = 'tidb';
 const NODES = ['n1', 'n2', 'n3'];
@@ -30,26 +31,16 @@ function podObject(
   annotations?: Record<string, string>,
 ): KubeObject {
   const ordinal = Number(name.split('-').at(-1));
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: NS,
-      uid: `pod-uid-${++seq}`,
-      labels: { app: 'ticdc', 'drain.ticdc.io/managed': 'true' },
-      ...(annotations ? { annotations } : {}),
-      ownerReferences: [
-        { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: stsUid, controller: true },
-      ],
-    },
-    spec: { subdomain: 'ticdc-peer', hostname: name, nodeName: node, terminationGracePeriodSeconds: 0 },
-    status: {
-      phase: 'Running',
-      podIP: `10.244.0.${ordinal + 10 + seq}`,
-      conditions: [{ type: 'Ready', status: 'True' }],
-    },
-  };
+  return capturePod(name, {
+    namespace: NS,
+    uid: `pod-uid-${++seq}`,
+    labels: { app: 'ticdc' },
+    ...(annotations ? { annotations } : {}),
+    statefulSetUid: stsUid,
+    node,
+    spec: { subdomain: 'ticdc-peer', hostname: name, terminationGracePeriodSeconds: 0 },
+    podIP: `10.244.0.${ordinal + 10 + seq}`,
+  });
 }
 
 const stops: Array<() => Promise<void>> = [];

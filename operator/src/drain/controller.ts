@@ -3,16 +3,9 @@
 // The status written at the end of each reconcile is the only state; a restarted operator
 // resumes from it. One drain at a time per TiCDC cluster (keyed by its endpoint).
 import type { Logger } from 'pino';
-import {
-  CaptureDrainSchema,
-  DRAIN_FINALIZER,
-  type CaptureDrain,
-  type CaptureDrainStatus,
-} from '../api/capturedrain.js';
+import { CaptureDrainSchema, DRAIN_FINALIZER } from '../api/capturedrain.js';
 import {
   advance,
-  holdsSlot,
-  isTerminal,
   nextAction,
   releaseVoided,
   reopenAfterRestart,
@@ -22,42 +15,20 @@ import {
   type DrainEvent,
   type Outcome,
   type SlotView,
-} from '../drain/machine.js';
-import { isTicdcAction, performTicdcAction, verifyRelease } from '../drain/ticdc-actions.js';
+} from './machine.js';
+import { isTicdcAction, performTicdcAction, verifyRelease } from './ticdc-actions.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
-import {
-  SettingsError,
-  controllingStatefulSet,
-  resolveSettings,
-  type DrainSettings,
-  type OperatorDefaults,
-  type PodLike,
-  type StatefulSetLike,
-} from './settings.js';
+import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
-
-export type CaptureDrainObject = CaptureDrain & KubeObject;
-
-/** Read access to the CaptureDrain informer's cache. */
-export interface CaptureDrainCache {
-  get(namespace: string, name: string): CaptureDrainObject | undefined;
-  list(namespace?: string): CaptureDrainObject[];
-}
-
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  namespace?: string;
-  name: string;
-  uid?: string;
-}
-
-export interface EventSink {
-  event(regarding: ObjectRef, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
-}
+import { holdsSlot, isTerminal } from './contract.js';
+import type { Pod, StatefulSet, ObjectRef } from '../kube/objects.js';
+import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../api/capturedrain.js';
+import type { EventSink } from '../kube/events.js';
+import { objectRef, ownerStatefulSet } from '../kube/objects.js';
+import type { CaptureDrainCache } from './contract.js';
 
 export interface CaptureDrainReconcilerDeps {
   kube: KubeClient;
@@ -94,7 +65,7 @@ export function drainUpdateNeedsReconcile(oldObj: KubeObject, newObj: KubeObject
 }
 
 /** Sum of the container restart counts of a pod (a restart starts a new capture, with a new ID). */
-export function podRestarts(pod: PodLike | undefined): number | undefined {
+export function podRestarts(pod: Pod | undefined): number | undefined {
   const statuses = (pod?.status as { containerStatuses?: { restartCount?: number }[] } | undefined)
     ?.containerStatuses;
   if (!statuses) return undefined;
@@ -311,7 +282,7 @@ export class CaptureDrainReconciler {
     const name =
       known ??
       drain.metadata.labels?.['drain.ticdc.io/statefulset'] ??
-      (drain.spec.podName ? (await this.readPod(drain.metadata.namespace, drain.spec.podName).catch(() => ({}) as { statefulSet?: StatefulSetLike })).statefulSet?.metadata.name : undefined);
+      (drain.spec.podName ? (await this.readPod(drain.metadata.namespace, drain.spec.podName).catch(() => ({}) as { statefulSet?: StatefulSet })).statefulSet?.metadata.name : undefined);
     if (name) return { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: drain.metadata.namespace, name };
     return {
       apiVersion: drain.apiVersion,
@@ -332,10 +303,10 @@ export class CaptureDrainReconciler {
 
   private async readPod(namespace: string, podName: string | undefined) {
     if (!podName) return {};
-    const pod = await this.deps.kube.get<PodLike>(Resources.pods, namespace, podName);
-    const stsName = controllingStatefulSet(pod);
+    const pod = await this.deps.kube.get<Pod>(Resources.pods, namespace, podName);
+    const stsName = ownerStatefulSet(pod)?.name;
     const statefulSet = stsName
-      ? await this.deps.kube.get<StatefulSetLike>(Resources.statefulsets, namespace, stsName)
+      ? await this.deps.kube.get<StatefulSet>(Resources.statefulsets, namespace, stsName)
       : undefined;
     return { pod, statefulSet };
   }
@@ -415,13 +386,7 @@ export class CaptureDrainReconciler {
       this.claims.delete(endpoint);
       this.wakeQueued(endpoint, me);
     }
-    const ref: ObjectRef = {
-      apiVersion: drain.apiVersion,
-      kind: drain.kind,
-      namespace: drain.metadata.namespace,
-      name: drain.metadata.name,
-      ...(drain.metadata.uid ? { uid: drain.metadata.uid } : {}),
-    };
+    const ref: ObjectRef = objectRef(drain, drain.apiVersion, drain.kind);
     for (const e of events)
       this.deps.events.event(ref, e.type, e.reason, after.phase ?? 'Pending', e.message);
     this.record(before, after);

@@ -4,27 +4,22 @@
 // on fresh reads from the API server first, so a lagging cache can never start a second drain;
 // partition and replicas are changed with a JSON-patch test of the value the plan saw.
 import type { Logger } from 'pino';
-import { formatDuration } from '../api/capturedrain.js';
+import { formatDuration, type CaptureDrainObject } from '../api/capturedrain.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import { KubeApiError, Resources, type KubeClient } from '../kube/port.js';
-import { plan, type Plan, type PlanInput } from '../rollout/planner.js';
-import type { RolloutMetrics } from '../rollout/metrics.js';
-import { ROLLOUT_PHASES } from '../rollout/metrics.js';
-import {
-  MANAGED_LABEL,
-  ROLLOUT_ANNOTATIONS,
-  describeEta,
-  phaseOf,
-  planInput,
-  progressAnnotations,
-  type PodObject,
-  type StatefulSetObject,
-} from '../rollout/view.js';
+import { plan, type Plan, type PlanInput } from './planner.js';
+import type { RolloutMetrics } from './metrics.js';
+import { ROLLOUT_PHASES } from './metrics.js';
+import { describeEta, phaseOf, planInput, progressAnnotations } from './view.js';
 import type { CaptureInfo } from '../ticdc/types.js';
-import type { CaptureDrainCache, CaptureDrainObject, EventSink } from './capturedrain.js';
-import { DRAIN_LABELS, ensurePodDrain } from './pod-drains.js';
-import { SettingsError, resolveSettings, type OperatorDefaults } from './settings.js';
-import type { TicdcClientPool } from './ticdc-clients.js';
+import { ensurePodDrain } from '../drain/pod-drains.js';
+import { SettingsError, resolveSettings, type OperatorDefaults } from '../drain/settings.js';
+import type { TicdcClientPool } from '../drain/ticdc-clients.js';
+import { MANAGED_LABEL, ROLLOUT_ANNOTATIONS, DRAIN_LABELS, EVENT_REASONS } from '../api/names.js';
+import type { Pod, StatefulSet } from '../kube/objects.js';
+import type { CaptureDrainCache } from '../drain/contract.js';
+import type { EventSink } from '../kube/events.js';
+import { objectRef } from '../kube/objects.js';
 
 export interface ObjectCache<T> {
   get(namespace: string, name: string): T | undefined;
@@ -33,8 +28,8 @@ export interface ObjectCache<T> {
 
 export interface RolloutReconcilerDeps {
   kube: KubeClient;
-  statefulSets: ObjectCache<StatefulSetObject>;
-  pods: ObjectCache<PodObject>;
+  statefulSets: ObjectCache<StatefulSet>;
+  pods: ObjectCache<Pod>;
   drains: CaptureDrainCache;
   clients: Pick<TicdcClientPool, 'get'>;
   events: EventSink;
@@ -103,7 +98,7 @@ export class RolloutReconciler {
   };
 
   private async captures(
-    sts: StatefulSetObject,
+    sts: StatefulSet,
     log: Logger,
   ): Promise<{ captures: CaptureInfo[] } | { capturesError: string }> {
     try {
@@ -124,7 +119,7 @@ export class RolloutReconciler {
   }
 
   /** Performs the plan's step; true when it changed something. */
-  private async act(sts: StatefulSetObject, p: Plan, input: PlanInput, log: Logger): Promise<boolean> {
+  private async act(sts: StatefulSet, p: Plan, input: PlanInput, log: Logger): Promise<boolean> {
     const ns = sts.metadata.namespace!;
     const name = sts.metadata.name!;
     const step = p.step;
@@ -134,7 +129,7 @@ export class RolloutReconciler {
         // Caches lag our own writes: re-plan on fresh reads before starting a drain, so a second
         // pod is never taken out because the first drain was not in the cache yet.
         const [livePods, liveDrains] = await Promise.all([
-          this.deps.kube.list<PodObject>(Resources.pods, {
+          this.deps.kube.list<Pod>(Resources.pods, {
             namespace: ns,
             labelSelector: `${MANAGED_LABEL}=true`,
           }),
@@ -166,7 +161,7 @@ export class RolloutReconciler {
           this.event(
             sts,
             'Normal',
-            'DrainStarted',
+            EVENT_REASONS.drainStarted,
             'Drain',
             `Draining ${step.pod} ${why} (CaptureDrain ${drain.metadata.name}; ${n + 1} of ${p.queue.length}${
               p.queue[n]?.coordinator ? ', the coordinator' : ''
@@ -198,7 +193,7 @@ export class RolloutReconciler {
         this.event(
           sts,
           'Normal',
-          lowered ? 'PartitionLowered' : 'PartitionRaised',
+          lowered ? EVENT_REASONS.partitionLowered : EVENT_REASONS.partitionRaised,
           'SetPartition',
           `Partition ${step.from} -> ${step.to}: ${p.message}`,
         );
@@ -214,7 +209,7 @@ export class RolloutReconciler {
         this.event(
           sts,
           'Normal',
-          'ReplicasLowered',
+          EVENT_REASONS.replicasLowered,
           'SetReplicas',
           `Replicas ${step.from} -> ${step.to}: ${name}-${step.to} is drained; rollout ETA ${describeEta(p.etaMs)}`,
         );
@@ -229,7 +224,7 @@ export class RolloutReconciler {
           if (!(err instanceof KubeApiError && err.isConflict)) throw err;
         }
         m?.stepsTotal.inc({ step: 'DeletePod' });
-        this.event(sts, 'Normal', 'PodDeleted', 'DeletePod', p.message);
+        this.event(sts, 'Normal', EVENT_REASONS.podDeleted, 'DeletePod', p.message);
         log.info({ pod: step.pod, uid: step.uid }, 'Deleted drained pod');
         return true;
       }
@@ -238,7 +233,7 @@ export class RolloutReconciler {
     }
   }
 
-  private async patchSts(sts: StatefulSetObject, ops: unknown[]): Promise<void> {
+  private async patchSts(sts: StatefulSet, ops: unknown[]): Promise<void> {
     await this.deps.kube.patch(
       Resources.statefulsets,
       sts.metadata.namespace,
@@ -252,7 +247,7 @@ export class RolloutReconciler {
   }
 
   /** Progress annotations (written only when they change), events on transitions, metrics. */
-  private async report(sts: StatefulSetObject, p: Plan, acted: boolean): Promise<void> {
+  private async report(sts: StatefulSet, p: Plan, acted: boolean): Promise<void> {
     const now = this.now();
     const prev = sts.metadata.annotations ?? {};
     const next = progressAnnotations(p, now, prev);
@@ -286,14 +281,14 @@ export class RolloutReconciler {
         if (!acted) throw err;
       }
       if (phase === 'Blocked' && (prevPhase !== 'Blocked' || changed[ROLLOUT_ANNOTATIONS.message]))
-        this.event(sts, 'Warning', 'RolloutBlocked', 'Wait', p.message);
+        this.event(sts, 'Warning', EVENT_REASONS.rolloutBlocked, 'Wait', p.message);
       else if (phase === 'Idle' && prevPhase !== 'Idle' && prev[ROLLOUT_ANNOTATIONS.started]) {
         const took = now - (Date.parse(prev[ROLLOUT_ANNOTATIONS.started] ?? '') || now);
         this.deps.metrics?.duration.observe(took / 1000);
         this.event(
           sts,
           'Normal',
-          'RolloutComplete',
+          EVENT_REASONS.rolloutComplete,
           'Wait',
           `Every pod was drained before it went; ${sts.metadata.name} has ${sts.spec?.replicas ?? 1} up-to-date pods (took ${formatDuration(took)})`,
         );
@@ -301,7 +296,7 @@ export class RolloutReconciler {
         this.event(
           sts,
           'Normal',
-          phase === 'ScalingIn' ? 'ScaleInStarted' : 'RolloutStarted',
+          phase === 'ScalingIn' ? EVENT_REASONS.scaleInStarted : EVENT_REASONS.rolloutStarted,
           'Plan',
           `${p.queue.length} pod(s) to go (${p.queue.map((q) => q.pod).join(', ')}); ETA ${describeEta(p.etaMs)}${
             p.notes.length ? `. ${p.notes.join('. ')}` : ''
@@ -311,7 +306,7 @@ export class RolloutReconciler {
     this.record(sts, p);
   }
 
-  private record(sts: StatefulSetObject, p: Plan) {
+  private record(sts: StatefulSet, p: Plan) {
     const m = this.deps.metrics;
     if (!m) return;
     const labels = { namespace: sts.metadata.namespace!, statefulset: sts.metadata.name! };
@@ -331,26 +326,8 @@ export class RolloutReconciler {
     m.etaSeconds.remove(labels);
   }
 
-  private event(
-    sts: StatefulSetObject,
-    type: 'Normal' | 'Warning',
-    reason: string,
-    action: string,
-    note: string,
-  ) {
-    this.deps.events.event(
-      {
-        apiVersion: 'apps/v1',
-        kind: 'StatefulSet',
-        namespace: sts.metadata.namespace!,
-        name: sts.metadata.name!,
-        ...(sts.metadata.uid ? { uid: sts.metadata.uid } : {}),
-      },
-      type,
-      reason,
-      action,
-      note,
-    );
+  private event(sts: StatefulSet, type: 'Normal' | 'Warning', reason: string, action: string, note: string) {
+    this.deps.events.event(objectRef(sts, 'apps/v1', 'StatefulSet'), type, reason, action, note);
   }
 }
 

@@ -11,6 +11,7 @@ import { createManager } from '../../src/manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { FakeKube } from '../support/fake-kube.js';
 import { startFakeKubeSimulator, testConfig } from '../support/operator-harness.js';
+import { capturePod } from '../support/builders.js';
 
 const NS = 'tidb';
 
@@ -34,25 +35,15 @@ interface Harness {
 
 let uid = 0;
 function podObject(name: string, ordinal: number): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: NS,
-      uid: `pod-uid-${++uid}`,
-      labels: { app: 'ticdc' },
-      ownerReferences: [
-        { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: 'sts-uid', controller: true },
-      ],
-    },
+  return capturePod(name, {
+    namespace: NS,
+    uid: `pod-uid-${++uid}`,
+    managed: false,
+    labels: { app: 'ticdc' },
+    statefulSetUid: 'sts-uid',
     spec: { subdomain: 'ticdc-peer', hostname: name, terminationGracePeriodSeconds: 0 },
-    status: {
-      phase: 'Running',
-      podIP: `10.244.0.${ordinal + 10}`,
-      conditions: [{ type: 'Ready', status: 'True' }],
-    },
-  };
+    podIP: `10.244.0.${ordinal + 10}`,
+  });
 }
 
 const harnesses: Harness[] = [];

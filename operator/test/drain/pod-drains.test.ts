@@ -1,14 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import {
-  DRAIN_LABELS,
-  ensurePodDrain,
-  podDrainManifest,
-  podDrainName,
-  podDrainState,
-} from '../../src/controllers/pod-drains.js';
+import { ensurePodDrain } from '../../src/drain/pod-drains.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { FakeKube, conflict } from '../support/fake-kube.js';
+import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { DRAIN_LABELS } from '../../src/api/names.js';
+import { podDrainManifest, podDrainName, podDrainState } from '../../src/drain/contract.js';
 
 const pod: KubeObject = { metadata: { name: 'ticdc-2', namespace: 'tidb', uid: 'uid-2' } };
 const sts: KubeObject = { metadata: { name: 'ticdc', namespace: 'tidb', uid: 'sts-uid' } };

@@ -1,33 +1,20 @@
 // Node cordon controller: when a node becomes unschedulable, drain the capture pods on it and let
 // the drain engine delete them (podAction Delete), so the StatefulSet places them on other nodes
-// before any eviction arrives. Keyed by node; what to do is decided by node/decide.ts.
+// before any eviction arrives. Keyed by node; what to do is decided by cordon/decide.ts.
 // Pods and drains wake every cordoned node: a drain finishing or a replacement pod turning Ready
 // elsewhere is what lets the next capture of a StatefulSet go.
 import type { Logger } from 'pino';
 import type { Counter, Gauge, Registry } from 'prom-client';
-import {
-  Controller,
-  watchInto,
-  type ObjectKey,
-  type ReconcileContext,
-  type ReconcileResult,
-} from '../kube/controller.js';
+import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
-import type { Informer, InformerSet } from '../kube/informer.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { getOrCreateCounter, getOrCreateGauge } from '../observability/metrics.js';
-import {
-  MANAGED_SELECTOR,
-  decideNode,
-  isCordoned,
-  ownerStatefulSet,
-  type NodeDecision,
-  type NodeLike,
-  type PodLike,
-  type StatefulSetLike,
-} from '../node/decide.js';
-import type { CaptureDrainCache, CaptureDrainObject } from './capturedrain.js';
-import { ensurePodDrain } from './pod-drains.js';
+import { decideNode, isCordoned, type NodeDecision, type NodeLike } from './decide.js';
+import { ensurePodDrain } from '../drain/pod-drains.js';
+import { EVENT_REASONS } from '../api/names.js';
+import { ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
+import type { CaptureDrainCache } from '../drain/contract.js';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
 
 /** Safety net while a cordoned node still holds capture pods (events normally wake it sooner). */
 export const CORDON_RECHECK_MS = 30_000;
@@ -61,7 +48,7 @@ export interface NodeReconcilerDeps {
   kube: KubeClient;
   nodes: { get(namespace: string | undefined, name: string): NodeLike | undefined };
   /** Every managed capture pod (label drain.ticdc.io/managed=true) in the watched namespaces. */
-  pods: () => PodLike[];
+  pods: () => Pod[];
   drains: CaptureDrainCache;
   events: Pick<EventRecorder, 'event'>;
   metrics: NodeMetrics;
@@ -125,7 +112,7 @@ export class NodeReconciler {
       this.deps.events.event(
         NODE_REF(nodeName),
         'Normal',
-        'CordonDrain',
+        EVENT_REASONS.cordonDrain,
         'Drain',
         `Cordoned node ${nodeName}: draining ${remaining} capture pod${remaining === 1 ? '' : 's'} (${names.join(', ')})`,
       );
@@ -146,8 +133,8 @@ export class NodeReconciler {
     return [...cached, ...[...this.recent.values()].map((r) => r.drain)];
   }
 
-  private async readOwners(onNode: PodLike[]) {
-    const statefulSets = new Map<string, StatefulSetLike>();
+  private async readOwners(onNode: Pod[]) {
+    const statefulSets = new Map<string, StatefulSet>();
     const terminatingNamespaces = new Set<string>();
     const namespaces = new Set(onNode.map((p) => p.metadata.namespace ?? ''));
     for (const ns of namespaces) {
@@ -164,7 +151,7 @@ export class NodeReconciler {
       const ns = pod.metadata.namespace ?? '';
       const key = `${ns}/${owner?.name}`;
       if (!owner || terminatingNamespaces.has(ns) || statefulSets.has(key)) continue;
-      const sts = await this.deps.kube.get<StatefulSetLike>(Resources.statefulsets, ns, owner.name);
+      const sts = await this.deps.kube.get<StatefulSet>(Resources.statefulsets, ns, owner.name);
       if (sts) statefulSets.set(key, sts);
     }
     return { statefulSets, terminatingNamespaces };
@@ -192,19 +179,14 @@ export class NodeReconciler {
       this.deps.events.event(
         NODE_REF(nodeName),
         'Normal',
-        'CordonDrainCancelled',
+        EVENT_REASONS.cordonDrainCancelled,
         'Cancel',
         `Cancelled drain ${ref} of capture pod ${d.spec.podName} before it started: ${why}`,
       );
     }
   }
 
-  private async startDrain(
-    nodeName: string,
-    pod: PodLike,
-    statefulSets: Map<string, StatefulSetLike>,
-    log: Logger,
-  ) {
+  private async startDrain(nodeName: string, pod: Pod, statefulSets: Map<string, StatefulSet>, log: Logger) {
     const statefulSet = statefulSets.get(`${pod.metadata.namespace}/${ownerStatefulSet(pod)!.name}`)!;
     const { drain, created } = await ensurePodDrain(this.deps.kube, {
       pod,
@@ -229,14 +211,14 @@ export class NodeReconciler {
         ...(drain.metadata.uid ? { uid: drain.metadata.uid } : {}),
       },
       'Normal',
-      'NodeCordoned',
+      EVENT_REASONS.nodeCordoned,
       'Drain',
       `Node ${nodeName} is cordoned: draining capture pod ${pod.metadata.name}, then deleting it so the StatefulSet reschedules it`,
     );
     this.deps.events.event(
       NODE_REF(nodeName),
       'Normal',
-      'CordonDrainStarted',
+      EVENT_REASONS.cordonDrainStarted,
       'Drain',
       `Draining capture pod ${podRef(pod)} (CaptureDrain ${drain.metadata.name})`,
     );
@@ -255,7 +237,7 @@ export class NodeReconciler {
         this.deps.events.event(
           NODE_REF(nodeName),
           'Warning',
-          'CordonDrainBlocked',
+          EVENT_REASONS.cordonDrainBlocked,
           'Drain',
           `Capture pod ${podRef(pod)} stays on cordoned node ${nodeName}: ${detail}`,
         );
@@ -272,52 +254,4 @@ export class NodeReconciler {
     this.announced.delete(nodeName);
     this.waits.delete(nodeName);
   }
-}
-
-/**
- * The node controller wired to its informers: nodes (cluster-wide), managed capture pods (the
- * shared informer per watched namespace) and the CaptureDrain informers the manager already runs.
- */
-export function createNodeController(opts: {
-  kube: KubeClient;
-  informers: InformerSet;
-  scopes: { namespace?: string }[];
-  drains: CaptureDrainCache;
-  drainInformers: Informer<CaptureDrainObject>[];
-  events: Pick<EventRecorder, 'event'>;
-  registry: Registry;
-  logger: Logger;
-}): Controller {
-  const nodes = opts.informers.informer<NodeLike>(Resources.nodes);
-  const podInformers = opts.scopes.map((s) =>
-    opts.informers.informer<PodLike>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR }),
-  );
-  const reconciler = new NodeReconciler({
-    kube: opts.kube,
-    nodes,
-    pods: () => podInformers.flatMap((i) => i.list()),
-    drains: opts.drains,
-    events: opts.events,
-    metrics: createNodeMetrics(opts.registry),
-  });
-  const controller = new Controller({
-    name: 'node',
-    reconcile: reconciler.reconcile,
-    // One worker: the one-at-a-time rule per StatefulSet spans nodes.
-    workers: 1,
-    logger: opts.logger,
-    registry: opts.registry,
-  });
-  watchInto(nodes, controller, {
-    updatePredicate: (a, b) => a === b || isCordoned(a) !== isCordoned(b),
-  });
-  // A pod or drain change may open the next turn on any cordoned node.
-  const wake = (): ObjectKey[] =>
-    nodes
-      .list()
-      .filter((n) => isCordoned(n))
-      .map((n) => ({ name: n.metadata.name! }));
-  for (const inf of podInformers) watchInto(inf, controller, { map: wake });
-  for (const inf of opts.drainInformers) watchInto(inf, controller, { map: wake });
-  return controller;
 }

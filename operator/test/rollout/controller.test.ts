@@ -3,14 +3,15 @@
 // writes, and that a cache lagging behind its own writes never starts a second drain.
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { podDrainName } from '../../src/controllers/pod-drains.js';
-import { RolloutReconciler, statefulSetKeysOf } from '../../src/controllers/rollout.js';
+import { RolloutReconciler, statefulSetKeysOf } from '../../src/rollout/controller.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createRolloutMetrics } from '../../src/rollout/metrics.js';
 import type { CaptureInfo, TicdcClient } from '../../src/ticdc/types.js';
 import { FakeKube } from '../support/fake-kube.js';
+import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { podDrainName } from '../../src/drain/contract.js';
+import { capturePod, statefulSet } from '../support/builders.js';
 
 const NS = 'tidb';
 const OLD = 'ticdc-old';
@@ -23,58 +24,34 @@ interface Event {
   note: string;
 }
 
-function statefulSet(
-  over: { replicas?: number; partition?: number; annotations?: Record<string, string> } = {},
-) {
+function sts(over: { replicas?: number; partition?: number; annotations?: Record<string, string> } = {}) {
   const replicas = over.replicas ?? 3;
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: {
-      name: 'ticdc',
-      namespace: NS,
-      uid: 'sts-uid',
-      generation: 2,
-      labels: { 'drain.ticdc.io/managed': 'true' },
-      annotations: { 'drain.ticdc.io/endpoint': 'http://ticdc:8300', ...over.annotations } as Record<
-        string,
-        string
-      >,
-    },
+  return statefulSet('ticdc', {
+    namespace: NS,
+    uid: 'sts-uid',
+    generation: 2,
+    replicas,
+    annotations: { 'drain.ticdc.io/endpoint': 'http://ticdc:8300', ...over.annotations },
     spec: {
-      replicas,
       serviceName: 'ticdc-peer',
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: over.partition ?? replicas } },
       template: { metadata: { labels: { 'drain.ticdc.io/managed': 'true' } } },
     },
     status: { observedGeneration: 2, updateRevision: NEW, currentRevision: OLD },
-  };
+  });
 }
 
 function pod(ordinal: number, over: { revision?: string; ready?: boolean; since?: number } = {}): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: `ticdc-${ordinal}`,
-      namespace: NS,
-      uid: `uid-${ordinal}`,
-      creationTimestamp: new Date(T - 3_600_000).toISOString(),
-      labels: { 'drain.ticdc.io/managed': 'true', 'controller-revision-hash': over.revision ?? OLD },
-      ownerReferences: [
-        { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: stsUid(), controller: true },
-      ],
-    },
-    status: {
-      conditions: [
-        {
-          type: 'Ready',
-          status: over.ready === false ? 'False' : 'True',
-          lastTransitionTime: new Date(over.since ?? T - 3_600_000).toISOString(),
-        },
-      ],
-    },
-  };
+  return capturePod(`ticdc-${ordinal}`, {
+    namespace: NS,
+    uid: `uid-${ordinal}`,
+    statefulSetUid: stsUid(),
+    creationTimestamp: new Date(T - 3_600_000).toISOString(),
+    labels: { 'controller-revision-hash': over.revision ?? OLD },
+    phase: null,
+    ready: over.ready !== false,
+    readySince: new Date(over.since ?? T - 3_600_000).toISOString(),
+  });
 }
 
 // The fake assigns UIDs on seed: pods point at whatever the StatefulSet got.
@@ -133,7 +110,11 @@ beforeEach(() => {
 
 const ctx = { log: silentLogger(), reconcileID: 'r', signal: new AbortController().signal };
 const reconcile = () => reconciler.reconcile({ namespace: NS, name: 'ticdc' }, ctx);
-const sts = () => kube.peek<ReturnType<typeof statefulSet>>(Resources.statefulsets, NS, 'ticdc')!;
+interface LiveSts {
+  metadata: { annotations: Record<string, string> };
+  spec: { replicas: number; updateStrategy: { rollingUpdate: { partition: number } } };
+}
+const liveSts = () => kube.peek<KubeObject & LiveSts>(Resources.statefulsets, NS, 'ticdc')!;
 const drains = () => kube.objects<CaptureDrainObject>(Resources.capturedrains, NS);
 
 async function release(name: string) {
@@ -158,16 +139,16 @@ async function release(name: string) {
 
 describe('rollout controller', () => {
   test('up to date: annotates Idle and never asks TiCDC', async () => {
-    kube.seed(Resources.statefulsets, statefulSet());
+    kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i, { revision: NEW }));
     expect(await reconcile()).toBeUndefined();
     expect(listCalls).toBe(0);
-    expect(sts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('Idle');
+    expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('Idle');
     expect(drains()).toHaveLength(0);
   });
 
   test('new revision: one drain for the highest ordinal, owned by the StatefulSet; then the partition', async () => {
-    kube.seed(Resources.statefulsets, statefulSet());
+    kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
     await reconcile();
     expect(drains()).toHaveLength(1);
@@ -175,7 +156,7 @@ describe('rollout controller', () => {
     expect(d.metadata.name).toBe(podDrainName('ticdc-2', podUid('ticdc-2')));
     expect(d.spec).toMatchObject({ podName: 'ticdc-2', trigger: 'RollingUpdate', podAction: 'None' });
     expect(d.metadata.ownerReferences![0]).toMatchObject({ kind: 'StatefulSet', name: 'ticdc' });
-    const ann = sts().metadata.annotations;
+    const ann = liveSts().metadata.annotations;
     expect(ann['drain.ticdc.io/rollout-phase']).toBe('RollingUpdate');
     expect(ann['drain.ticdc.io/rollout-remaining']).toBe('ticdc-2,ticdc-1,ticdc-0');
     expect(events.map((e) => e.reason)).toEqual(['DrainStarted', 'RolloutStarted']);
@@ -184,16 +165,16 @@ describe('rollout controller', () => {
     // Another reconcile while the drain runs: nothing new.
     await reconcile();
     expect(drains()).toHaveLength(1);
-    expect(sts().spec.updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(liveSts().spec.updateStrategy.rollingUpdate.partition).toBe(3);
 
     await release(d.metadata.name);
     await reconcile();
-    expect(sts().spec.updateStrategy.rollingUpdate.partition).toBe(2);
+    expect(liveSts().spec.updateStrategy.rollingUpdate.partition).toBe(2);
     expect(events.at(-1)).toMatchObject({ reason: 'PartitionLowered' });
   });
 
   test('a cache that has not seen the running drain yet does not start a second one', async () => {
-    kube.seed(Resources.statefulsets, statefulSet());
+    kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
     // OnDelete, coordinator on ticdc-2: the plan would pick ticdc-1 next... but ticdc-2 is in flight.
     await reconcile();
@@ -212,12 +193,12 @@ describe('rollout controller', () => {
   });
 
   test('the partition patch tests the value the plan saw: a concurrent change is not overwritten', async () => {
-    kube.seed(Resources.statefulsets, statefulSet());
+    kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
     await reconcile();
     await release(drains()[0]!.metadata.name);
     // The reconciler reads this cache copy (partition 3), the API server already holds 1.
-    const cached = structuredClone(sts());
+    const cached = structuredClone(liveSts());
     await kube.patch(
       Resources.statefulsets,
       NS,
@@ -230,25 +211,27 @@ describe('rollout controller', () => {
       statefulSets: { get: () => cached as never, list: () => [cached as never] },
     });
     expect(await r.reconcile({ namespace: NS, name: 'ticdc' }, ctx)).toEqual({ requeueAfterMs: 500 });
-    expect(sts().spec.updateStrategy.rollingUpdate.partition).toBe(1);
+    expect(liveSts().spec.updateStrategy.rollingUpdate.partition).toBe(1);
   });
 
   test('an updated pod that never becomes Ready: Blocked, one Warning event, no further drain', async () => {
     kube.seed(
       Resources.statefulsets,
-      statefulSet({ partition: 2, annotations: { 'drain.ticdc.io/pod-ready-timeout': '2m' } }),
+      sts({ partition: 2, annotations: { 'drain.ticdc.io/pod-ready-timeout': '2m' } }),
     );
     kube.seed(Resources.pods, pod(0));
     kube.seed(Resources.pods, pod(1));
     kube.seed(Resources.pods, pod(2, { revision: NEW, ready: false, since: T - 60_000 }));
     await reconcile();
-    expect(sts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('RollingUpdate');
-    expect(sts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(/ticdc-2 to become Ready/);
+    expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('RollingUpdate');
+    expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(
+      /ticdc-2 to become Ready/,
+    );
     now = T + 61_000;
     expect(await reconcile()).toEqual({ requeueAfterMs: 30_000 });
     now = T + 90_000;
     await reconcile();
-    const ann = sts().metadata.annotations;
+    const ann = liveSts().metadata.annotations;
     expect(ann['drain.ticdc.io/rollout-phase']).toBe('Blocked');
     expect(ann['drain.ticdc.io/rollout-message']).toMatch(/not done within pod-ready-timeout 2m/);
     expect(events.filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(['RolloutBlocked']);
@@ -263,19 +246,19 @@ describe('rollout controller', () => {
   });
 
   test('scale-in: drains the highest ordinal with trigger ScaleIn, then lowers replicas by one', async () => {
-    kube.seed(Resources.statefulsets, statefulSet({ annotations: { 'drain.ticdc.io/replicas': '2' } }));
+    kube.seed(Resources.statefulsets, sts({ annotations: { 'drain.ticdc.io/replicas': '2' } }));
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i, { revision: NEW }));
     await reconcile();
     expect(drains()[0]!.spec).toMatchObject({ podName: 'ticdc-2', trigger: 'ScaleIn', podAction: 'None' });
-    expect(sts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('ScalingIn');
+    expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-phase']).toBe('ScalingIn');
     await release(drains()[0]!.metadata.name);
     await reconcile();
-    expect(sts().spec.replicas).toBe(2);
+    expect(liveSts().spec.replicas).toBe(2);
     expect(events.map((e) => e.reason)).toContain('ReplicasLowered');
   });
 
   test('TiCDC unreachable: waits with the error in the message, starts nothing', async () => {
-    kube.seed(Resources.statefulsets, statefulSet());
+    kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
     const failing = new RolloutReconciler({
       ...(reconciler as unknown as { deps: ConstructorParameters<typeof RolloutReconciler>[0] }).deps,
@@ -290,7 +273,7 @@ describe('rollout controller', () => {
     });
     expect(await failing.reconcile({ namespace: NS, name: 'ticdc' }, ctx)).toEqual({ requeueAfterMs: 2000 });
     expect(drains()).toHaveLength(0);
-    expect(sts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(/ECONNREFUSED/);
+    expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(/ECONNREFUSED/);
   });
 
   test('event mapping: pods by owner, drains by label', () => {

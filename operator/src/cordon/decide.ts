@@ -13,14 +13,11 @@
 // - Uncordoned (or the pod opted out with the skip annotation): cordon drains that have not
 //   started (no status.startTime) are cancelled; started ones run to the end, because a
 //   half-drained capture is worse than a moved one.
-import type { CaptureDrainObject } from '../controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainState } from '../controllers/pod-drains.js';
-import { isTerminal } from '../drain/machine.js';
 import type { KubeObject } from '../kube/port.js';
-import { MANAGED_LABEL, MANAGED_SELECTOR, SKIP_ANNOTATION } from '../api/capturedrain.js';
-
-export { MANAGED_LABEL, MANAGED_SELECTOR, SKIP_ANNOTATION };
-export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
+import { DRAIN_LABELS, SKIP_ANNOTATION, UNSCHEDULABLE_TAINT } from '../api/names.js';
+import { podDrainState, isTerminal } from '../drain/contract.js';
+import { isPodReady, ownerStatefulSet, type Pod, type StatefulSet } from '../kube/objects.js';
 
 interface Taint {
   key?: string;
@@ -31,44 +28,23 @@ export interface NodeLike extends KubeObject {
   spec?: { unschedulable?: boolean; taints?: Taint[] };
 }
 
-export interface PodLike extends KubeObject {
-  spec?: { nodeName?: string };
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
-export interface StatefulSetLike extends KubeObject {
-  spec?: { replicas?: number };
-}
-
 export function isCordoned(node: NodeLike | undefined): boolean {
   if (!node) return false;
   if (node.spec?.unschedulable === true) return true;
   return (node.spec?.taints ?? []).some((t) => t.key === UNSCHEDULABLE_TAINT && t.effect === 'NoSchedule');
 }
 
-export function isReady(pod: PodLike): boolean {
-  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
 export function isSkipped(pod: KubeObject): boolean {
   return pod.metadata.annotations?.[SKIP_ANNOTATION] === 'true';
-}
-
-/** The StatefulSet that controls the pod: its name and UID from the owner reference. */
-export function ownerStatefulSet(pod: KubeObject): { name: string; uid: string } | undefined {
-  const ref = pod.metadata.ownerReferences?.find(
-    (r) => r.kind === 'StatefulSet' && r.controller && r.apiVersion.startsWith('apps/'),
-  );
-  return ref ? { name: ref.name, uid: ref.uid } : undefined;
 }
 
 export interface NodeInputs {
   nodeName: string;
   cordoned: boolean;
   /** Every managed capture pod the operator sees (those on other nodes count for readiness). */
-  pods: PodLike[];
+  pods: Pod[];
   /** The StatefulSets of the pods on the node, by "namespace/name"; absent = not found. */
-  statefulSets: ReadonlyMap<string, StatefulSetLike>;
+  statefulSets: ReadonlyMap<string, StatefulSet>;
   /** Namespaces being deleted. */
   terminatingNamespaces: ReadonlySet<string>;
   /** Every CaptureDrain the operator sees. */
@@ -90,17 +66,17 @@ export type WaitReason =
 export interface NodeDecision {
   cordoned: boolean;
   /** Pods to create a NodeCordon drain for now: at most one per StatefulSet. */
-  drain: PodLike[];
+  drain: Pod[];
   /** Unstarted NodeCordon drains to delete. */
   cancel: CaptureDrainObject[];
   /** Pods whose incarnation already has an unfinished drain (any trigger). */
-  draining: { pod: PodLike; drain: CaptureDrainObject }[];
+  draining: { pod: Pod; drain: CaptureDrainObject }[];
   /** Pods still on the node that wait for their turn. */
-  waiting: { pod: PodLike; reason: WaitReason; detail: string }[];
+  waiting: { pod: Pod; reason: WaitReason; detail: string }[];
   /** Pods the cordon leaves alone. */
-  ignored: { pod: PodLike; reason: IgnoreReason }[];
+  ignored: { pod: Pod; reason: IgnoreReason }[];
   /** Pods whose drain released them (the drain's pod action or its trigger removes them). */
-  released: PodLike[];
+  released: Pod[];
   /** Started NodeCordon drains on an uncordoned node: they run to the end. */
   finishing: CaptureDrainObject[];
 }
@@ -149,7 +125,7 @@ export function decideNode(input: NodeInputs): NodeDecision {
   }
 
   // Candidates grouped by StatefulSet ("namespace/name").
-  const candidates = new Map<string, PodLike[]>();
+  const candidates = new Map<string, Pod[]>();
   for (const pod of onNode) {
     const ns = pod.metadata.namespace ?? '';
     const d = drainFor(pod, input.drains);
@@ -188,7 +164,7 @@ export function decideNode(input: NodeInputs): NodeDecision {
     // siblings' readiness gate could never open.
     const ordered = [...pods].sort(
       (a, b) =>
-        Number(isReady(a)) - Number(isReady(b)) || ordinal(a.metadata.name) - ordinal(b.metadata.name),
+        Number(isPodReady(a)) - Number(isPodReady(b)) || ordinal(a.metadata.name) - ordinal(b.metadata.name),
     );
     const [first, ...rest] = ordered;
     const notReady = block ? undefined : unreadySiblings(sts, first!, input.pods);
@@ -210,7 +186,7 @@ export function decideNode(input: NodeInputs): NodeDecision {
   return out;
 }
 
-function ignoreReason(pod: PodLike, input: NodeInputs): IgnoreReason | undefined {
+function ignoreReason(pod: Pod, input: NodeInputs): IgnoreReason | undefined {
   if (isSkipped(pod)) return 'Skipped';
   const owner = ownerStatefulSet(pod);
   if (!owner) return 'NoStatefulSet';
@@ -223,10 +199,7 @@ function ignoreReason(pod: PodLike, input: NodeInputs): IgnoreReason | undefined
 }
 
 /** Why the StatefulSet may not start another drain now, from the drains alone. */
-function stsBlock(
-  sts: StatefulSetLike,
-  input: NodeInputs,
-): { reason: WaitReason; detail: string } | undefined {
+function stsBlock(sts: StatefulSet, input: NodeInputs): { reason: WaitReason; detail: string } | undefined {
   const ns = sts.metadata.namespace;
   const name = sts.metadata.name;
   const mine = input.drains.filter(
@@ -259,7 +232,7 @@ function stsBlock(
 }
 
 /** "2/3 other pods Ready" when the StatefulSet is not whole apart from `pod`; undefined when it is. */
-function unreadySiblings(sts: StatefulSetLike, pod: PodLike, pods: PodLike[]): string | undefined {
+function unreadySiblings(sts: StatefulSet, pod: Pod, pods: Pod[]): string | undefined {
   const want = (sts.spec?.replicas ?? 1) - 1;
   const ready = pods.filter(
     (p) =>
@@ -267,7 +240,7 @@ function unreadySiblings(sts: StatefulSetLike, pod: PodLike, pods: PodLike[]): s
       p.metadata.namespace === sts.metadata.namespace &&
       ownerStatefulSet(p)?.uid === sts.metadata.uid &&
       !p.metadata.deletionTimestamp &&
-      isReady(p),
+      isPodReady(p),
   ).length;
   return ready >= want ? undefined : `${ready}/${want} other pods Ready`;
 }

@@ -1,18 +1,18 @@
 // Settings resolution order: spec, then the StatefulSet's annotations, then the operator's defaults.
 import { describe, expect, test } from '@jest/globals';
-import { TicdcClientPool, type TicdcClientFactory } from '../../src/controllers/ticdc-clients.js';
+import { TicdcClientPool, type TicdcClientFactory } from '../../src/drain/ticdc-clients.js';
 import {
-  ANNOTATIONS,
   BUILTIN_DEFAULTS,
   SettingsError,
   resolveSettings,
   type OperatorDefaults,
-  type StatefulSetLike,
-} from '../../src/controllers/settings.js';
+} from '../../src/drain/settings.js';
 import type { CaptureDrainSpec } from '../../src/api/capturedrain.js';
 import { Resources } from '../../src/kube/port.js';
 import type { TicdcClient } from '../../src/ticdc/types.js';
 import { FakeKube } from '../support/fake-kube.js';
+import { SETTINGS_ANNOTATIONS } from '../../src/api/names.js';
+import type { StatefulSet } from '../../src/kube/objects.js';
 
 const defaults: OperatorDefaults = {
   ...BUILTIN_DEFAULTS,
@@ -20,11 +20,11 @@ const defaults: OperatorDefaults = {
   tlsSecret: 'default-tls',
   credentialsSecret: 'default-creds',
 };
-const sts = (annotations: Record<string, string>): StatefulSetLike => ({
+const sts = (annotations: Record<string, string>): StatefulSet => ({
   metadata: { name: 'ticdc', namespace: 'tidb', annotations },
   spec: { serviceName: 'ticdc-peer' },
 });
-const resolve = (spec: CaptureDrainSpec, statefulSet?: StatefulSetLike, d = defaults) =>
+const resolve = (spec: CaptureDrainSpec, statefulSet?: StatefulSet, d = defaults) =>
   resolveSettings({ namespace: 'tidb', spec, ...(statefulSet ? { statefulSet } : {}), defaults: d });
 
 describe('settings resolution: TLS and credentials Secrets', () => {
@@ -40,9 +40,9 @@ describe('settings resolution: TLS and credentials Secrets', () => {
     const s = resolve(
       { podName: 'ticdc-0' },
       sts({
-        [ANNOTATIONS.endpoint]: 'https://ticdc:8300',
-        [ANNOTATIONS.tlsSecret]: 'sts-tls',
-        [ANNOTATIONS.credentialsSecret]: 'sts-creds',
+        [SETTINGS_ANNOTATIONS.endpoint]: 'https://ticdc:8300',
+        [SETTINGS_ANNOTATIONS.tlsSecret]: 'sts-tls',
+        [SETTINGS_ANNOTATIONS.credentialsSecret]: 'sts-creds',
       }),
     );
     expect(s.cluster).toMatchObject({
@@ -55,14 +55,14 @@ describe('settings resolution: TLS and credentials Secrets', () => {
   test('the spec wins over both, each Secret on its own', () => {
     const s = resolve(
       { podName: 'ticdc-0', cluster: { tlsSecretRef: { name: 'spec-tls' } } },
-      sts({ [ANNOTATIONS.credentialsSecret]: 'sts-creds' }),
+      sts({ [SETTINGS_ANNOTATIONS.credentialsSecret]: 'sts-creds' }),
     );
     expect(s.cluster.tlsSecret).toBe('spec-tls');
     expect(s.cluster.credentialsSecret).toBe('sts-creds');
   });
 
   test('without defaults nothing is invented', () => {
-    const s = resolve({ podName: 'ticdc-0' }, sts({ [ANNOTATIONS.endpoint]: 'http://ticdc:8300' }), {
+    const s = resolve({ podName: 'ticdc-0' }, sts({ [SETTINGS_ANNOTATIONS.endpoint]: 'http://ticdc:8300' }), {
       ...BUILTIN_DEFAULTS,
     });
     expect(s.cluster).toEqual({ endpoint: 'http://ticdc:8300', insecureSkipVerify: false });
@@ -75,11 +75,12 @@ describe('settings resolution: TLS and credentials Secrets', () => {
       stallTimeoutMs: 5 * 60_000,
       onTimeout: 'Release',
     });
-    expect(resolve({ podName: 'p' }, sts({ [ANNOTATIONS.timeout]: '15m' }), d).policy.timeoutMs).toBe(
-      15 * 60_000,
-    );
     expect(
-      resolve({ podName: 'p', timeout: '12m' }, sts({ [ANNOTATIONS.timeout]: '15m' }), d).policy.timeoutMs,
+      resolve({ podName: 'p' }, sts({ [SETTINGS_ANNOTATIONS.timeout]: '15m' }), d).policy.timeoutMs,
+    ).toBe(15 * 60_000);
+    expect(
+      resolve({ podName: 'p', timeout: '12m' }, sts({ [SETTINGS_ANNOTATIONS.timeout]: '15m' }), d).policy
+        .timeoutMs,
     ).toBe(12 * 60_000);
   });
 

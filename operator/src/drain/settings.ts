@@ -8,22 +8,11 @@ import {
   type CaptureDrainSpec,
   type TimeoutPolicy,
 } from '../api/capturedrain.js';
-import { podAddressCandidates, splitHostPort, sameCaptureAddress } from '../drain/address.js';
-import type { DrainPolicy, DrainTarget } from '../drain/machine.js';
-import type { KubeObject } from '../kube/port.js';
+import { podAddressCandidates, splitHostPort, sameCaptureAddress } from './address.js';
+import type { DrainPolicy, DrainTarget } from './machine.js';
 import type { ApiFlavorSetting } from '../ticdc/types.js';
-
-/** Annotations a TiCDC StatefulSet carries to tell the operator how to reach TiCDC. */
-export const ANNOTATIONS = {
-  endpoint: 'drain.ticdc.io/endpoint',
-  tlsSecret: 'drain.ticdc.io/tls-secret',
-  credentialsSecret: 'drain.ticdc.io/credentials-secret',
-  apiFlavor: 'drain.ticdc.io/api-flavor',
-  capturePort: 'drain.ticdc.io/capture-port',
-  timeout: 'drain.ticdc.io/timeout',
-  stallTimeout: 'drain.ticdc.io/stall-timeout',
-  onTimeout: 'drain.ticdc.io/on-timeout',
-} as const;
+import type { Pod, StatefulSet } from '../kube/objects.js';
+import { SETTINGS_ANNOTATIONS } from '../api/names.js';
 
 export const DEFAULT_CAPTURE_PORT = 8300;
 
@@ -43,15 +32,6 @@ export const BUILTIN_DEFAULTS: OperatorDefaults = {
   stallTimeout: DEFAULTS.stallTimeout,
   onTimeout: DEFAULTS.onTimeout,
 };
-
-export interface PodLike extends KubeObject {
-  spec?: { nodeName?: string };
-  status?: { podIP?: string; phase?: string };
-}
-
-export interface StatefulSetLike extends KubeObject {
-  spec?: { serviceName?: string; replicas?: number };
-}
 
 export interface ClusterSettings {
   /** Normalized endpoint URL: also the key that serializes drains per TiCDC cluster. */
@@ -106,23 +86,24 @@ function duration(value: string, where: string): number {
 export function resolveSettings(opts: {
   namespace: string;
   spec: CaptureDrainSpec;
-  pod?: PodLike;
-  statefulSet?: StatefulSetLike;
+  pod?: Pod;
+  statefulSet?: StatefulSet;
   defaults: OperatorDefaults;
 }): DrainSettings {
   const { spec, statefulSet: sts, defaults } = opts;
   const ann = sts?.metadata.annotations ?? {};
   const stsName = sts ? `StatefulSet ${sts.metadata.name} annotation` : '';
 
-  const endpointRaw = spec.cluster?.endpoint ?? ann[ANNOTATIONS.endpoint] ?? defaults.endpoint;
+  const endpointRaw = spec.cluster?.endpoint ?? ann[SETTINGS_ANNOTATIONS.endpoint] ?? defaults.endpoint;
   if (!endpointRaw)
     throw new SettingsError(
-      `no TiCDC endpoint: set spec.cluster.endpoint, or the ${ANNOTATIONS.endpoint} annotation on the pod's StatefulSet`,
+      `no TiCDC endpoint: set spec.cluster.endpoint, or the ${SETTINGS_ANNOTATIONS.endpoint} annotation on the pod's StatefulSet`,
     );
-  const tlsSecret = spec.cluster?.tlsSecretRef?.name ?? ann[ANNOTATIONS.tlsSecret] ?? defaults.tlsSecret;
+  const tlsSecret =
+    spec.cluster?.tlsSecretRef?.name ?? ann[SETTINGS_ANNOTATIONS.tlsSecret] ?? defaults.tlsSecret;
   const credentialsSecret =
     spec.cluster?.credentialsSecretRef?.name ??
-    ann[ANNOTATIONS.credentialsSecret] ??
+    ann[SETTINGS_ANNOTATIONS.credentialsSecret] ??
     defaults.credentialsSecret;
   for (const [what, name] of [
     ['TLS Secret', tlsSecret],
@@ -134,23 +115,27 @@ export function resolveSettings(opts: {
   if (tlsSecret && endpoint.startsWith('http:')) endpoint = endpoint.replace(/^http:/, 'https:');
 
   const flavor = (spec.cluster?.apiFlavor ??
-    ann[ANNOTATIONS.apiFlavor] ??
+    ann[SETTINGS_ANNOTATIONS.apiFlavor] ??
     DEFAULTS.apiFlavor) as ApiFlavorSetting;
   if (!FLAVORS.includes(flavor))
     throw new SettingsError(
-      `${stsName} ${ANNOTATIONS.apiFlavor}: "${flavor}" is not one of ${FLAVORS.join(', ')}`,
+      `${stsName} ${SETTINGS_ANNOTATIONS.apiFlavor}: "${flavor}" is not one of ${FLAVORS.join(', ')}`,
     );
 
-  const timeoutText = spec.timeout ?? ann[ANNOTATIONS.timeout] ?? defaults.timeout;
-  const stallText = spec.stallTimeout ?? ann[ANNOTATIONS.stallTimeout] ?? defaults.stallTimeout;
-  const onTimeout = (spec.onTimeout ?? ann[ANNOTATIONS.onTimeout] ?? defaults.onTimeout) as TimeoutPolicy;
+  const timeoutText = spec.timeout ?? ann[SETTINGS_ANNOTATIONS.timeout] ?? defaults.timeout;
+  const stallText = spec.stallTimeout ?? ann[SETTINGS_ANNOTATIONS.stallTimeout] ?? defaults.stallTimeout;
+  const onTimeout = (spec.onTimeout ??
+    ann[SETTINGS_ANNOTATIONS.onTimeout] ??
+    defaults.onTimeout) as TimeoutPolicy;
   if (!TIMEOUT_POLICIES.includes(onTimeout))
-    throw new SettingsError(`${stsName} ${ANNOTATIONS.onTimeout}: "${onTimeout}" is not Release or Hold`);
+    throw new SettingsError(
+      `${stsName} ${SETTINGS_ANNOTATIONS.onTimeout}: "${onTimeout}" is not Release or Hold`,
+    );
 
-  const portText = ann[ANNOTATIONS.capturePort];
+  const portText = ann[SETTINGS_ANNOTATIONS.capturePort];
   const port = portText === undefined ? DEFAULT_CAPTURE_PORT : Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new SettingsError(`${stsName} ${ANNOTATIONS.capturePort}: "${portText}" is not a port`);
+    throw new SettingsError(`${stsName} ${SETTINGS_ANNOTATIONS.capturePort}: "${portText}" is not a port`);
 
   if (spec.captureAddress && spec.podName && opts.pod) {
     // The address must be this pod's: else another pod's capture is drained and this one released.
@@ -184,10 +169,10 @@ export function resolveSettings(opts: {
   return {
     policy: {
       podAction: spec.podAction ?? DEFAULTS.podAction,
-      timeoutMs: duration(timeoutText, spec.timeout ? 'spec.timeout' : `${ANNOTATIONS.timeout}`),
+      timeoutMs: duration(timeoutText, spec.timeout ? 'spec.timeout' : `${SETTINGS_ANNOTATIONS.timeout}`),
       stallTimeoutMs: duration(
         stallText,
-        spec.stallTimeout ? 'spec.stallTimeout' : `${ANNOTATIONS.stallTimeout}`,
+        spec.stallTimeout ? 'spec.stallTimeout' : `${SETTINGS_ANNOTATIONS.stallTimeout}`,
       ),
       onTimeout,
       apiFlavor: flavor,
@@ -201,9 +186,4 @@ export function resolveSettings(opts: {
       insecureSkipVerify: spec.cluster?.insecureSkipVerify ?? false,
     },
   };
-}
-
-/** The StatefulSet that controls a pod, from its owner references. */
-export function controllingStatefulSet(pod: KubeObject | undefined): string | undefined {
-  return pod?.metadata.ownerReferences?.find((r) => r.kind === 'StatefulSet' && r.controller)?.name;
 }

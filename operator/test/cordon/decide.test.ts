@@ -1,17 +1,11 @@
 // The node cordon decision as a table: given a node, pods, StatefulSets and drains, which pods
 // get a drain now, which queued cordon drains are cancelled, and why the rest wait.
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import type { CaptureDrainObject } from '../../src/controllers/capturedrain.js';
-import { DRAIN_LABELS, podDrainName } from '../../src/controllers/pod-drains.js';
-import {
-  decideNode,
-  isCordoned,
-  type NodeDecision,
-  type NodeInputs,
-  type PodLike,
-  type StatefulSetLike,
-} from '../../src/node/decide.js';
+import type { CaptureDrainObject, CaptureDrainStatus, Trigger } from '../../src/api/capturedrain.js';
+import { decideNode, isCordoned, type NodeDecision, type NodeInputs } from '../../src/cordon/decide.js';
+import type { Pod, StatefulSet } from '../../src/kube/objects.js';
+import { podDrainName } from '../../src/drain/contract.js';
+import { capturePod, podDrain, statefulSet } from '../support/builders.js';
 
 const NS = 'tidb';
 
@@ -27,66 +21,38 @@ function pod(
     terminating?: boolean;
     ns?: string;
   } = {},
-): PodLike {
+): Pod {
   const sts = o.sts ?? 'ticdc';
-  return {
-    metadata: {
-      name,
-      namespace: o.ns ?? NS,
-      uid: o.uid ?? `uid-${o.ns ?? NS}-${name}`,
-      labels: { 'drain.ticdc.io/managed': 'true' },
-      ...(o.skip ? { annotations: { 'drain.ticdc.io/skip': 'true' } } : {}),
-      ...(o.terminating ? { deletionTimestamp: '2025-01-01T00:00:00Z' } : {}),
-      ownerReferences: [
-        {
-          apiVersion: 'apps/v1',
-          kind: 'StatefulSet',
-          name: sts,
-          uid: o.stsUid ?? `sts-${sts}`,
-          controller: true,
-        },
-      ],
-    },
-    spec: { nodeName: node },
-    status: { conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] },
-  };
+  return capturePod(name, {
+    node,
+    namespace: o.ns ?? NS,
+    uid: o.uid ?? `uid-${o.ns ?? NS}-${name}`,
+    statefulSet: sts,
+    statefulSetUid: o.stsUid ?? `sts-${sts}`,
+    phase: null,
+    ...(o.ready === false ? { ready: false } : {}),
+    ...(o.skip ? { skip: true } : {}),
+    ...(o.terminating ? { terminating: true } : {}),
+  });
 }
 
-function sts(name: string, replicas: number, o: { deleting?: boolean; ns?: string } = {}): StatefulSetLike {
-  return {
-    metadata: {
-      name,
-      namespace: o.ns ?? NS,
-      uid: `sts-${name}`,
-      ...(o.deleting ? { deletionTimestamp: '2025-01-01T00:00:00Z' } : {}),
-    },
-    spec: { replicas },
-  };
+function sts(name: string, replicas: number, o: { deleting?: boolean; ns?: string } = {}): StatefulSet {
+  return statefulSet(name, {
+    replicas,
+    namespace: o.ns ?? NS,
+    managed: false,
+    ...(o.deleting ? { deleting: true } : {}),
+  });
 }
 
 function drain(
-  p: PodLike,
+  p: Pod,
   trigger: string,
   status: CaptureDrainStatus = {},
   stsName = p.metadata.ownerReferences![0]!.name,
 ): CaptureDrainObject {
-  return {
-    apiVersion: 'drain.ticdc.io/v1alpha1',
-    kind: 'CaptureDrain',
-    metadata: {
-      name: podDrainName(p.metadata.name!, p.metadata.uid!),
-      namespace: p.metadata.namespace!,
-      resourceVersion: '7',
-      labels: {
-        [DRAIN_LABELS.pod]: p.metadata.name!,
-        [DRAIN_LABELS.podUid]: p.metadata.uid!,
-        [DRAIN_LABELS.trigger]: trigger,
-        [DRAIN_LABELS.statefulSet]: stsName,
-      },
-    },
-    spec: { podName: p.metadata.name!, podAction: 'Delete', trigger: trigger as 'NodeCordon' },
-    status,
-  } as CaptureDrainObject;
+  const d = podDrain(p, { trigger: trigger as Trigger, status, statefulSet: stsName });
+  return { ...d, metadata: { ...d.metadata, resourceVersion: '7' } };
 }
 
 const STARTED: CaptureDrainStatus = { phase: 'Draining', startTime: '2025-01-01T00:00:00Z' };
@@ -104,7 +70,7 @@ const p0 = pod('ticdc-0', 'n1');
 const p1 = pod('ticdc-1', 'n2');
 const p2 = pod('ticdc-2', 'n1');
 
-function decide(o: Partial<NodeInputs> & { stss?: StatefulSetLike[] }): NodeDecision {
+function decide(o: Partial<NodeInputs> & { stss?: StatefulSet[] }): NodeDecision {
   const stss = o.stss ?? [sts('ticdc', 3)];
   return decideNode({
     nodeName: 'n1',
@@ -156,7 +122,7 @@ describe('isCordoned', () => {
 describe('decideNode', () => {
   const table: [
     string,
-    Partial<NodeInputs> & { stss?: StatefulSetLike[] },
+    Partial<NodeInputs> & { stss?: StatefulSet[] },
     Partial<ReturnType<typeof summary>>,
   ][] = [
     [

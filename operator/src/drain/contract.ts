@@ -1,21 +1,36 @@
-// CaptureDrains the operator creates for a pod (rollouts, scale-in, the termination gate, node
-// cordon). One pod incarnation has exactly one such drain: its name derives from the pod's name
-// and UID, so whichever controller comes first creates it and the others reuse it.
+// The pod-drain contract: what every controller (drain, rollout, cordon, gate) agrees a CaptureDrain
+// means. One pod incarnation has exactly one operator-created drain: its name derives from the pod's
+// name and UID, so whichever controller comes first creates it and the others reuse it. Whether a
+// drain is over (isTerminal), holds its TiCDC cluster's slot (holdsSlot) and lets its pod go
+// (podDrainState) is answered here, and only here. Pure: no I/O.
 import { createHash } from 'node:crypto';
-import { API_VERSION, KIND, type PodAction, type Trigger } from '../api/capturedrain.js';
-import type { CaptureDrainObject } from './capturedrain.js';
-import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
+import {
+  API_VERSION,
+  KIND,
+  type CaptureDrainObject,
+  type CaptureDrainStatus,
+  type Phase,
+  type PodAction,
+  type Trigger,
+} from '../api/capturedrain.js';
+import { DRAIN_LABELS } from '../api/names.js';
+import type { KubeObject } from '../kube/port.js';
 
-export const DRAIN_LABELS = {
-  /** Name of the pod the drain is for. */
-  pod: 'drain.ticdc.io/pod',
-  /** UID of the pod incarnation the drain is for. */
-  podUid: 'drain.ticdc.io/pod-uid',
-  /** The StatefulSet that owns the pod. */
-  statefulSet: 'drain.ticdc.io/statefulset',
-  /** Which controller created it (the spec's trigger, as a label for selectors). */
-  trigger: 'drain.ticdc.io/trigger',
-} as const;
+/** Read access to the CaptureDrain informer's cache. */
+export interface CaptureDrainCache {
+  get(namespace: string, name: string): CaptureDrainObject | undefined;
+  list(namespace?: string): CaptureDrainObject[];
+}
+
+/** Completed or Failed: the drain does nothing more. */
+export function isTerminal(phase: Phase | undefined): boolean {
+  return phase === 'Completed' || phase === 'Failed';
+}
+
+/** A drain holds its TiCDC cluster's slot from the moment it starts until it ends. */
+export function holdsSlot(status: CaptureDrainStatus): boolean {
+  return !!status.startTime && !isTerminal(status.phase);
+}
 
 /** `<pod>-<8 hex of the UID>`, within the 253-character name limit. */
 export function podDrainName(podName: string, podUid: string): string {
@@ -63,30 +78,6 @@ export function podDrainManifest(req: PodDrainRequest): CaptureDrainObject {
     },
     spec: { podName: name, podAction: req.podAction, trigger: req.trigger },
   } as CaptureDrainObject;
-}
-
-/**
- * The drain for this pod incarnation: created, or the existing one (whatever its trigger).
- * `created` tells the caller whether it started the drain (for events and metrics).
- */
-export async function ensurePodDrain(
-  kube: KubeClient,
-  req: PodDrainRequest,
-  opts: { dryRun?: boolean } = {},
-): Promise<{ drain: CaptureDrainObject; created: boolean }> {
-  const manifest = podDrainManifest(req);
-  const ns = manifest.metadata.namespace;
-  const existing = await kube.get<CaptureDrainObject>(Resources.capturedrains, ns, manifest.metadata.name);
-  if (existing) return { drain: existing, created: false };
-  try {
-    const drain = await kube.create(Resources.capturedrains, manifest, opts);
-    return { drain, created: true };
-  } catch (err) {
-    if (!(err instanceof KubeApiError) || err.status !== 409) throw err;
-    const raced = await kube.get<CaptureDrainObject>(Resources.capturedrains, ns, manifest.metadata.name);
-    if (!raced) throw err;
-    return { drain: raced, created: false };
-  }
 }
 
 export type PodDrainState =

@@ -1,0 +1,79 @@
+// The drain feature's wiring: the CaptureDrain informers (one per watched namespace), the TiCDC
+// client pool and the CaptureDrain controller. The rollout, cordon and gate features build on what
+// it returns (the drain cache and informers, the client pool, the operator's drain defaults).
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
+import { Controller, watchInto } from '../kube/controller.js';
+import type { EventRecorder } from '../kube/events.js';
+import { mergedCache, type Informer, type InformerSet } from '../kube/informer.js';
+import { Resources, type KubeClient } from '../kube/port.js';
+import { createDrainMetrics } from '../observability/metrics.js';
+import type { CaptureDrainCache } from './contract.js';
+import { CaptureDrainReconciler, drainUpdateNeedsReconcile } from './controller.js';
+import type { OperatorDefaults } from './settings.js';
+import { TicdcClientPool } from './ticdc-clients.js';
+
+/** What every leader-side feature setup gets from the manager. */
+export interface LeaderContext {
+  kube: KubeClient;
+  informers: InformerSet;
+  /** One entry per watched namespace; `[{}]` when all namespaces are watched. */
+  scopes: { namespace?: string }[];
+  events: EventRecorder;
+  registry: Registry;
+  logger: Logger;
+  workers: number;
+  fieldManager: string;
+}
+
+export interface DrainFeature {
+  controller: Controller;
+  drains: CaptureDrainCache;
+  drainInformers: Informer<CaptureDrainObject>[];
+  clients: TicdcClientPool;
+  defaults: OperatorDefaults;
+}
+
+export function setupDrain(
+  ctx: LeaderContext,
+  opts: {
+    defaults: OperatorDefaults;
+    ticdcRequestTimeoutMs: number;
+    /** Advertise address -> URL of that capture, where in-cluster DNS does not reach it (tests). */
+    resolveCaptureAddress?: (address: string) => string | undefined;
+  },
+): DrainFeature {
+  const drainInformers = ctx.scopes.map((s) =>
+    ctx.informers.informer<CaptureDrainObject>(Resources.capturedrains, s),
+  );
+  const drains: CaptureDrainCache = mergedCache(drainInformers);
+  const metrics = createDrainMetrics(ctx.registry);
+  const clients = new TicdcClientPool(ctx.kube, {
+    metrics,
+    requestTimeoutMs: opts.ticdcRequestTimeoutMs,
+    ...(opts.resolveCaptureAddress ? { resolveCaptureAddress: opts.resolveCaptureAddress } : {}),
+  });
+  let controller: Controller | undefined = undefined;
+  const reconciler = new CaptureDrainReconciler({
+    kube: ctx.kube,
+    drains,
+    clients,
+    events: ctx.events,
+    metrics,
+    defaults: opts.defaults,
+    enqueue: (key) => controller?.enqueue(key),
+    fieldManager: ctx.fieldManager,
+  });
+  controller = new Controller({
+    name: 'capturedrain',
+    reconcile: reconciler.reconcile,
+    workers: ctx.workers,
+    logger: ctx.logger,
+    registry: ctx.registry,
+  });
+  // Our own status writes do not re-run a drain at once: the machine's backoff stands.
+  for (const inf of drainInformers)
+    watchInto(inf, controller, { updatePredicate: drainUpdateNeedsReconcile });
+  return { controller, drains, drainInformers, clients, defaults: opts.defaults };
+}

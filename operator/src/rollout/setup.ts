@@ -1,0 +1,41 @@
+// The rollout feature's wiring: managed StatefulSets and their pods, and the drains of those pods,
+// feed the rollout controller (drained rolling updates and scale-in).
+import { MANAGED_SELECTOR } from '../api/names.js';
+import type { DrainFeature, LeaderContext } from '../drain/setup.js';
+import { Controller, watchInto } from '../kube/controller.js';
+import { mergedCache } from '../kube/informer.js';
+import type { Pod, StatefulSet } from '../kube/objects.js';
+import { Resources } from '../kube/port.js';
+import { RolloutReconciler, statefulSetKeysOf } from './controller.js';
+import { createRolloutMetrics } from './metrics.js';
+
+export function setupRollout(ctx: LeaderContext, drain: DrainFeature): Controller {
+  const managed = { labelSelector: MANAGED_SELECTOR };
+  const stsInformers = ctx.scopes.map((s) =>
+    ctx.informers.informer<StatefulSet>(Resources.statefulsets, { ...s, ...managed }),
+  );
+  const podInformers = ctx.scopes.map((s) =>
+    ctx.informers.informer<Pod>(Resources.pods, { ...s, ...managed }),
+  );
+  const rollout = new Controller({
+    name: 'rollout',
+    reconcile: new RolloutReconciler({
+      kube: ctx.kube,
+      statefulSets: mergedCache(stsInformers),
+      pods: mergedCache(podInformers),
+      drains: drain.drains,
+      clients: drain.clients,
+      events: ctx.events,
+      metrics: createRolloutMetrics(ctx.registry),
+      defaults: drain.defaults,
+      fieldManager: ctx.fieldManager,
+    }).reconcile,
+    workers: ctx.workers,
+    logger: ctx.logger,
+    registry: ctx.registry,
+  });
+  for (const inf of stsInformers) watchInto(inf, rollout);
+  for (const inf of podInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
+  for (const inf of drain.drainInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
+  return rollout;
+}
