@@ -115,7 +115,14 @@ export class CaptureDrainReconciler {
         const reopened = reopenAfterRestart({
           now: this.now(),
           status,
-          policy: { podAction: 'None', timeoutMs: 1, stallTimeoutMs: 1, onTimeout: 'Hold', apiFlavor: 'Auto', trackPod: true },
+          policy: {
+            podAction: 'None',
+            timeoutMs: 1,
+            stallTimeoutMs: 1,
+            onTimeout: 'Hold',
+            apiFlavor: 'Auto',
+            trackPod: true,
+          },
           target: { addresses: [] },
           ...(podView ? { pod: podView } : {}),
           slot: { free: true },
@@ -125,7 +132,11 @@ export class CaptureDrainReconciler {
       await this.removeFinalizer(obj);
       this.releaseClaims(keyOf(drain));
       const keptRunning =
-        status.releaseTime && podView && podView.uid === status.podUID && !podView.terminating && status.podRestarts !== undefined;
+        status.releaseTime &&
+        podView &&
+        podView.uid === status.podUID &&
+        !podView.terminating &&
+        status.podRestarts !== undefined;
       return keptRunning ? { requeueAfterMs: RELEASED_RECHECK_MS } : undefined;
     }
     // Recorded before the drain starts: a deletion mid-drain must be seen (finalize below).
@@ -198,7 +209,9 @@ export class CaptureDrainReconciler {
     this.recordKeptCapture(drain, before, result.status, statefulSet);
     if (isTerminal(result.status.phase)) await this.removeFinalizer(object as CaptureDrainObject);
     // Our own status write does not re-trigger a reconcile (drainUpdateNeedsReconcile): "now" is 1 ms.
-    return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: Math.max(1, result.requeueAfterMs) };
+    return result.requeueAfterMs === undefined
+      ? undefined
+      : { requeueAfterMs: Math.max(1, result.requeueAfterMs) };
   }
 
   private async addFinalizer(obj: CaptureDrainObject): Promise<void> {
@@ -244,16 +257,12 @@ export class CaptureDrainReconciler {
     const s = drain.status ?? {};
     const midDrain = !!s.startTime && !isTerminal(s.phase) && !!s.captureID && !s.released;
     if (midDrain) {
-      const pod = drain.spec.podName ? `pod ${drain.spec.podName}` : `the capture's process (${s.captureAddress})`;
+      const pod = drain.spec.podName
+        ? `pod ${drain.spec.podName}`
+        : `the capture's process (${s.captureAddress})`;
       const note = `CaptureDrain ${drain.metadata.name} was deleted while ${s.phase}: capture ${s.captureID} (${s.captureAddress}) may be left draining in TiCDC, which then blocks every later drain of the cluster; restart ${pod} to end TiCDC's drain session`;
       log.warn({ capture: s.captureID }, note);
-      this.deps.events.event(
-        await this.statefulSetRef(drain),
-        'Warning',
-        'DrainAbandoned',
-        'Finalize',
-        note,
-      );
+      this.deps.events.event(await this.statefulSetRef(drain), 'Warning', 'DrainAbandoned', 'Finalize', note);
     }
     await this.removeFinalizer(obj);
   }
@@ -268,7 +277,10 @@ export class CaptureDrainReconciler {
     if (isTerminal(before.phase) || !isTerminal(after.phase) || !after.captureID || !after.startTime) return;
     const pod = drain.spec.podName;
     const manualKeep =
-      after.phase === 'Completed' && !!after.drainedTime && drain.spec.podAction !== 'Delete' && (drain.spec.trigger ?? 'Manual') === 'Manual';
+      after.phase === 'Completed' &&
+      !!after.drainedTime &&
+      drain.spec.podAction !== 'Delete' &&
+      (drain.spec.trigger ?? 'Manual') === 'Manual';
     const heldMidDrain = after.phase === 'Failed' && after.history?.some((h) => h.phase === 'Draining');
     if (!manualKeep && !heldMidDrain) return;
     const how = pod ? `restart pod ${pod} (kubectl delete pod ${pod})` : `restart the capture's process`;
@@ -282,8 +294,15 @@ export class CaptureDrainReconciler {
     const name =
       known ??
       drain.metadata.labels?.['drain.ticdc.io/statefulset'] ??
-      (drain.spec.podName ? (await this.readPod(drain.metadata.namespace, drain.spec.podName).catch(() => ({}) as { statefulSet?: StatefulSet })).statefulSet?.metadata.name : undefined);
-    if (name) return { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: drain.metadata.namespace, name };
+      (drain.spec.podName
+        ? (
+            await this.readPod(drain.metadata.namespace, drain.spec.podName).catch(
+              () => ({}) as { statefulSet?: StatefulSet },
+            )
+          ).statefulSet?.metadata.name
+        : undefined);
+    if (name)
+      return { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: drain.metadata.namespace, name };
     return {
       apiVersion: drain.apiVersion,
       kind: drain.kind,

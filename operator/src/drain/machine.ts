@@ -280,7 +280,8 @@ class Step {
 function untilDeadline(ctx: DrainContext, s: CaptureDrainStatus): number {
   const phase = s.phase ?? 'Pending';
   const times: number[] = [];
-  if (s.errorSince && s.lastErrorAction === 'settings') times.push(ms(s.errorSince) + ctx.policy.stallTimeoutMs);
+  if (s.errorSince && s.lastErrorAction === 'settings')
+    times.push(ms(s.errorSince) + ctx.policy.stallTimeoutMs);
   if (s.startTime && phase !== 'Drained' && phase !== 'Releasing' && !isTerminal(phase)) {
     times.push(ms(s.startTime) + ctx.policy.timeoutMs);
     if (phase === 'Draining') times.push(ms(s.lastProgressTime ?? s.startTime) + ctx.policy.stallTimeoutMs);
@@ -509,7 +510,10 @@ function onSettingsPending(step: Step, message: string): StepResult {
   const waited = step.ctx.now - ms(s.errorSince);
   if (waited >= step.ctx.policy.stallTimeoutMs)
     return giveUp(step, 'Configuration', `${message} (for ${Math.round(waited / 1000)}s)`);
-  const delay = Math.min(MIN_POLL_MS * 2 ** Math.max(0, (s.consecutiveErrors ?? 1) - 1), MAX_SETTINGS_BACKOFF_MS);
+  const delay = Math.min(
+    MIN_POLL_MS * 2 ** Math.max(0, (s.consecutiveErrors ?? 1) - 1),
+    MAX_SETTINGS_BACKOFF_MS,
+  );
   return step.note(`Waiting for settings: ${message}`).after(delay).result();
 }
 
@@ -564,9 +568,14 @@ function waitForPreviousDrain(step: Step, blocker: { id: string; address: string
   if (blocker) s.blockingCapture = `${blocker.id} (${blocker.address})`;
   const who = blocker
     ? `capture ${blocker.id} at ${blocker.address}, which stays drained until its pod restarts (restart that pod to end the session)`
-    : 'a capture drained earlier or by another tool (restart the drained capture\'s pod to end it)';
+    : "a capture drained earlier or by another tool (restart the drained capture's pod to end it)";
   return step
-    .to('Draining', 'WaitingForPreviousDrain', `Waiting for TiCDC's previous drain session to end: ${who}`, 'Warning')
+    .to(
+      'Draining',
+      'WaitingForPreviousDrain',
+      `Waiting for TiCDC's previous drain session to end: ${who}`,
+      'Warning',
+    )
     .after(2 * MIN_POLL_MS)
     .result();
 }
@@ -605,9 +614,15 @@ function onDiscovered(step: Step, o: Extract<Outcome, { type: 'discovered' }>): 
   if (o.architecture) s.serverArchitecture = o.architecture;
   if (o.ambiguous) {
     if (ctx.now - ms(s.startTime) >= ctx.policy.stallTimeoutMs)
-      return giveUp(step, 'CaptureNotFound', `Several captures at one address (${o.ambiguous.join(', ')}) and none is live`);
+      return giveUp(
+        step,
+        'CaptureNotFound',
+        `Several captures at one address (${o.ambiguous.join(', ')}) and none is live`,
+      );
     return step
-      .note(`Several captures registered at the address (${o.ambiguous.join(', ')}); waiting for the stale ones to leave`)
+      .note(
+        `Several captures registered at the address (${o.ambiguous.join(', ')}); waiting for the stale ones to leave`,
+      )
       .after(2 * MIN_POLL_MS)
       .result();
   }
@@ -722,7 +737,10 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
   // fresh session also answers 1 until the target applied Draining (one heartbeat): without a
   // known holder, only a target Alive past the grace period counts as waiting.
   if (total > 0 && confirm && action.flavor === 'V1' && o.target?.liveness === 'Alive') {
-    const since = ms(s.history?.findLast((h) => h.phase === 'Draining' && h.reason !== 'WaitingForPreviousDrain')?.time ?? s.startTime);
+    const since = ms(
+      s.history?.findLast((h) => h.phase === 'Draining' && h.reason !== 'WaitingForPreviousDrain')?.time ??
+        s.startTime,
+    );
     if (o.blocker || s.reason === 'WaitingForPreviousDrain' || ctx.now - since >= PREVIOUS_DRAIN_GRACE_MS)
       return waitForPreviousDrain(step, o.blocker);
   }

@@ -110,7 +110,9 @@ export function resolveSettings(opts: {
     ['credentials Secret', credentialsSecret],
   ] as const)
     if (name !== undefined && !isDnsSubdomain(name))
-      throw new SettingsError(`${what} name "${name}" is not a valid Secret name (a DNS subdomain: lower case, digits, '-', '.')`);
+      throw new SettingsError(
+        `${what} name "${name}" is not a valid Secret name (a DNS subdomain: lower case, digits, '-', '.')`,
+      );
   let endpoint = normalizeEndpoint(endpointRaw);
   if (tlsSecret && endpoint.startsWith('http:')) endpoint = endpoint.replace(/^http:/, 'https:');
 

@@ -1,7 +1,14 @@
 // Performs the state machine's TiCDC actions and turns every answer, including failures,
 // into an Outcome. Shared by the CaptureDrain controller and the CLI.
 import { findTarget, sameCaptureAddress } from './address.js';
-import { isConfirmedZero, type Action, type DrainAction, type DrainTarget, type Outcome, type TargetView } from './machine.js';
+import {
+  isConfirmedZero,
+  type Action,
+  type DrainAction,
+  type DrainTarget,
+  type Outcome,
+  type TargetView,
+} from './machine.js';
 import { livenessState, zeroNeedsConfirmation } from '../ticdc/liveness.js';
 import { isTicdcError, type Architecture, type CaptureInfo, type TicdcClient } from '../ticdc/types.js';
 
@@ -12,7 +19,8 @@ export function isTicdcAction(a: Action): a is TicdcAction {
 }
 
 function errorOutcome(err: unknown): Outcome {
-  if (isTicdcError(err)) return { type: 'error', kind: err.kind, message: err.message, retryable: err.retryable };
+  if (isTicdcError(err))
+    return { type: 'error', kind: err.kind, message: err.message, retryable: err.retryable };
   return {
     type: 'error',
     kind: 'Transient',
@@ -115,8 +123,12 @@ async function drain(client: TicdcClient, action: DrainAction): Promise<Outcome>
   if (!zeroNeedsConfirmation(action.flavor, action.architecture) || total > 1 || !action.address)
     return { type: 'drain', counts };
   const own = await client.serverStatus(action.address);
-  const view: TargetView = { id: own.id, liveness: livenessState(action.flavor, action.architecture, own.liveness) };
-  if (total === 0 || view.liveness !== 'Alive' || action.flavor !== 'V1') return { type: 'drain', counts, target: view };
+  const view: TargetView = {
+    id: own.id,
+    liveness: livenessState(action.flavor, action.architecture, own.liveness),
+  };
+  if (total === 0 || view.liveness !== 'Alive' || action.flavor !== 'V1')
+    return { type: 'drain', counts, target: view };
   const blocker = await findSessionHolder(client, action).catch(() => undefined);
   return { type: 'drain', counts, target: view, ...(blocker ? { blocker } : {}) };
 }

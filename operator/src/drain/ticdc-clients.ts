@@ -83,7 +83,10 @@ export class TicdcClientPool {
       s = await this.kube.get<SecretLike>(Resources.secrets, namespace, name);
     } catch (err) {
       // The API server failed to answer: the Secret may well exist. Retried, bounded by stallTimeout.
-      throw new SettingsError(`Secret ${namespace}/${name} could not be read: ${(err as Error).message}`, true);
+      throw new SettingsError(
+        `Secret ${namespace}/${name} could not be read: ${(err as Error).message}`,
+        true,
+      );
     }
     // Missing for a moment (created after the drain, or re-created): retried until stallTimeout.
     if (!s) throw new SettingsError(`Secret ${namespace}/${name} not found`, true);

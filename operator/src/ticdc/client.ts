@@ -258,9 +258,13 @@ class HttpTicdcClient implements TicdcClient {
 
   async resignOwner(flavor: ApiFlavor): Promise<void> {
     // v2: 200 {}; v1: 202 {} (new arch) or 202 empty (tiflow) (docs/ticdc-api.md §2.1, §3).
-    await this.call(resignRoute(flavor), (res, site) => expectEmptyOrObject(res, site, [200, 202], this.redact), {
-      once: true,
-    });
+    await this.call(
+      resignRoute(flavor),
+      (res, site) => expectEmptyOrObject(res, site, [200, 202], this.redact),
+      {
+        once: true,
+      },
+    );
   }
 
   async drain(flavor: ApiFlavor, captureId: string): Promise<DrainCounts> {
@@ -301,7 +305,11 @@ class HttpTicdcClient implements TicdcClient {
   }
 
   async serverStatus(address?: string): Promise<ServerStatus> {
-    const target = address === undefined ? this.target : parseBaseUrl(this.resolveAddress(address) ?? `${this.target.origin.split(':')[0]}://${address}`).target;
+    const target =
+      address === undefined
+        ? this.target
+        : parseBaseUrl(this.resolveAddress(address) ?? `${this.target.origin.split(':')[0]}://${address}`)
+            .target;
     const read = (route: Route) =>
       this.call(route, (res, site) => expectBody(res, site, [200], ServerStatusSchema, this.redact), {
         target,

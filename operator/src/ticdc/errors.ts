@@ -89,7 +89,8 @@ export function kindOfStatus(status: number, body: ErrorBody | undefined, rawTex
   if (status === 401) return 'Unauthorized';
   // 404: route absent (docs/ticdc-api.md §3, §6). 405: only another method exists, so this route is absent too.
   // Only TiCDC's own route-absent answer counts; a proxy's 404 is a transient failure.
-  if (status === 404 || status === 405) return isTicdcRouteAbsent(status, rawText) ? 'Unsupported' : 'Transient';
+  if (status === 404 || status === 405)
+    return isTicdcRouteAbsent(status, rawText) ? 'Unsupported' : 'Transient';
   // §2.2 step 5: any 503 is "retry", except TiUP's version-incompatible case (docs/ticdc-api.md §6).
   if (status === 503) return includesAny(hay, ['ErrVersionIncompatible']) ? 'Unsupported' : 'NotReady';
   // Go's TLS server answers a plain-HTTP request with this 400 (docs/ticdc-api.md §1 "TLS": one port, TLS wraps it).

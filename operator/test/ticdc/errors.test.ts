@@ -152,7 +152,14 @@ const cases: [string, Reply, TicdcErrorKind][] = [
   // A 4xx without a TiCDC error body is garbled or not from TiCDC: transient whatever its status.
   ['403 plain text (a proxy)', { status: 403, text: 'forbidden' }, 'Transient'],
   ['400 truncated error body', { status: 400, text: '{"error_msg":"[CDC:ErrCaptureNotEx' }, 'Transient'],
-  ['400 ErrAPIInvalidParam indented', { status: 400, text: '{\n  "error_msg": "[CDC:ErrAPIInvalidParam]x",\n  "error_code": "CDC:ErrAPIInvalidParam"\n}' }, 'InvalidRequest'],
+  [
+    '400 ErrAPIInvalidParam indented',
+    {
+      status: 400,
+      text: '{\n  "error_msg": "[CDC:ErrAPIInvalidParam]x",\n  "error_code": "CDC:ErrAPIInvalidParam"\n}',
+    },
+    'InvalidRequest',
+  ],
   ['404 (gin route absent)', { status: 404, text: '404 page not found' }, 'Unsupported'],
   ['404 from a proxy (html)', { status: 404, text: '<html><body>Not Found</body></html>' }, 'Transient'],
   ['404 from a proxy (json)', { status: 404, json: { message: 'no endpoints' } }, 'Transient'],
@@ -382,7 +389,13 @@ describe('helpers', () => {
     );
     expect(transportError(site, 'weird', (t) => t).kind).toBe('Transient');
     // A reset during the handshake (TiCDC restarting) is transient even when wrapped in a TLS code.
-    const reset = Object.assign(new Error('Client network socket disconnected before secure TLS connection was established'), { code: 'ECONNRESET' });
-    expect(transportError(site, Object.assign(new Error('x', { cause: reset }), { code: 'EPROTO' }), (t) => t).kind).toBe('Transient');
+    const reset = Object.assign(
+      new Error('Client network socket disconnected before secure TLS connection was established'),
+      { code: 'ECONNRESET' },
+    );
+    expect(
+      transportError(site, Object.assign(new Error('x', { cause: reset }), { code: 'EPROTO' }), (t) => t)
+        .kind,
+    ).toBe('Transient');
   });
 });
