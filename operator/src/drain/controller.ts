@@ -23,7 +23,7 @@ import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
 import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
-import { holdsSlot, isTerminal } from './contract.js';
+import { holdsSlot, isTerminal, podRestarts } from './contract.js';
 import type { Pod, StatefulSet, ObjectRef } from '../kube/objects.js';
 import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../api/capturedrain.js';
 import type { EventSink } from '../kube/events.js';
@@ -62,14 +62,6 @@ export function drainUpdateNeedsReconcile(oldObj: KubeObject, newObj: KubeObject
     oldObj.metadata.deletionTimestamp !== newObj.metadata.deletionTimestamp ||
     (oldObj.metadata.finalizers ?? []).join() !== (newObj.metadata.finalizers ?? []).join()
   );
-}
-
-/** Sum of the container restart counts of a pod (a restart starts a new capture, with a new ID). */
-export function podRestarts(pod: Pod | undefined): number | undefined {
-  const statuses = (pod?.status as { containerStatuses?: { restartCount?: number }[] } | undefined)
-    ?.containerStatuses;
-  if (!statuses) return undefined;
-  return statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
 }
 
 export class CaptureDrainReconciler {

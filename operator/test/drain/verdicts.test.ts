@@ -1,7 +1,8 @@
 // Drain verdicts that hold against real TiCDC v8.5.7 (the seven cases of the verdicts issue): the
 // state machine's part, table by table, and the TiCDC actions against a scripted client.
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
+import type { CaptureDrainObject, CaptureDrainStatus } from '../../src/api/capturedrain.js';
+import { podDrainState, podRestarts } from '../../src/drain/contract.js';
 import {
   advance,
   isConfirmedZero,
@@ -443,3 +444,21 @@ function scripted(opts: {
     async close() {},
   };
 }
+
+describe('case 3: the pod drain contract', () => {
+  test('Released turns back to InProgress when the pod container restarted after the drain', () => {
+    const drain = {
+      apiVersion: 'drain.ticdc.io/v1alpha1',
+      kind: 'CaptureDrain',
+      metadata: { name: 'd', namespace: 'ns' },
+      spec: { podName: 'ticdc-1' },
+      status: { ...statusIn('Completed'), releaseTime: new Date(T0).toISOString(), podRestarts: 2 },
+    } as CaptureDrainObject;
+    expect(podDrainState(drain, 'uid-1')).toBe('Released');
+    expect(podDrainState(drain, 'uid-1', 2)).toBe('Released');
+    expect(podDrainState(drain, 'uid-1', 3)).toBe('InProgress');
+    expect(podRestarts({ status: { containerStatuses: [{ restartCount: 1 }, { restartCount: 2 }] } })).toBe(
+      3,
+    );
+  });
+});
