@@ -298,7 +298,7 @@ describe('chart: optional parts', () => {
     };
     const all = await rules();
     expect(all).toMatchObject({
-      capturedrains: 'get,list,watch,create,delete',
+      capturedrains: 'get,list,watch,patch,create,delete',
       statefulsets: 'get,list,watch,patch',
       nodes: 'get,list,watch',
       namespaces: 'get',
@@ -314,13 +314,13 @@ describe('chart: optional parts', () => {
         'nodeDrain.enabled=false',
       ],
     );
-    expect(none).toMatchObject({ capturedrains: 'get,list,watch', statefulsets: 'get,list,watch' });
+    expect(none).toMatchObject({ capturedrains: 'get,list,watch,patch', statefulsets: 'get,list,watch' });
     for (const r of ['nodes', 'namespaces', 'validatingwebhookconfigurations'])
       expect(none[r]).toBeUndefined();
     // Rollouts alone: create drains and patch StatefulSets, nothing about nodes or webhooks.
     const rollouts = await rules('--set', 'webhook.enabled=false', '--set', 'nodeDrain.enabled=false');
     expect(rollouts).toMatchObject({
-      capturedrains: 'get,list,watch,create',
+      capturedrains: 'get,list,watch,patch,create',
       statefulsets: 'get,list,watch,patch',
     });
     expect(rollouts.nodes).toBeUndefined();

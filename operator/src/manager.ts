@@ -52,7 +52,14 @@ export function createManager(opts: {
   const drain = setupDrain(ctx, {
     defaults,
     ticdcRequestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
-    ...(opts.resolveCaptureAddress ? { resolveCaptureAddress: opts.resolveCaptureAddress } : {}),
+    ...(opts.resolveCaptureAddress
+      ? { resolveCaptureAddress: opts.resolveCaptureAddress }
+      : config.captureUrlTemplate
+        ? {
+            resolveCaptureAddress: (a: string) =>
+              config.captureUrlTemplate!.replace('{address}', encodeURIComponent(a)),
+          }
+        : {}),
   });
   const controllers: Controller[] = [drain.controller];
   // Node cordon: drain capture pods off unschedulable nodes before evictions arrive.

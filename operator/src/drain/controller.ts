@@ -132,7 +132,11 @@ export class CaptureDrainReconciler {
       return keptRunning ? { requeueAfterMs: RELEASED_RECHECK_MS } : undefined;
     }
     // Recorded before the drain starts: a deletion mid-drain must be seen (finalize below).
-    if (!obj.metadata.finalizers?.includes(DRAIN_FINALIZER)) await this.addFinalizer(obj);
+    if (!obj.metadata.finalizers?.includes(DRAIN_FINALIZER))
+      await this.addFinalizer(obj).catch((err: unknown) =>
+        // Without it a deletion mid-drain goes unrecorded; the drain itself must not wait on it.
+        ctx.log.warn({ err }, 'Could not add the CaptureDrain finalizer'),
+      );
     status = drain.status ?? {};
     let settings: DrainSettings | undefined;
     let settingsError: string | undefined;
