@@ -17,8 +17,26 @@ import { z } from 'zod';
 import { faultPatchSchema } from './faults.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import { json } from './http-types.js';
-import type { TicdcSimulator } from './simulator.js';
-import { SimError } from './simulator.js';
+import type { FaultConfig, FaultPatch } from './faults.js';
+import type { Violation } from './model.js';
+import { SimError } from './sim-error.js';
+import type { CaptureView, SimState, StaticCaptureSpec } from './views.js';
+
+/** What the control routes need from a simulator (TicdcSimulator implements it). */
+export interface SimControl {
+  state(): SimState;
+  violations(): Violation[];
+  faults(): FaultConfig;
+  setFaults(patch: FaultPatch): FaultConfig;
+  clearFaults(): FaultConfig;
+  failover(kind: 'resign' | 'crash'): string | null;
+  resignOwner(): string | null;
+  captures(): CaptureView[];
+  addCapture(spec: StaticCaptureSpec): Promise<CaptureView>;
+  removeCapture(idOrAddress: string): Promise<Violation | undefined>;
+  crash(idOrAddress: string): Violation | undefined;
+  advance(ms: number): void;
+}
 
 const captureSpecSchema = z
   .object({
@@ -44,7 +62,7 @@ function parseBody<T>(schema: z.ZodType<T>, body: string): T {
   return r.data;
 }
 
-export async function handleControl(sim: TicdcSimulator, req: SimRequest): Promise<SimResponse> {
+export async function handleControl(sim: SimControl, req: SimRequest): Promise<SimResponse> {
   try {
     return await route(sim, req);
   } catch (err) {
@@ -53,7 +71,7 @@ export async function handleControl(sim: TicdcSimulator, req: SimRequest): Promi
   }
 }
 
-async function route(sim: TicdcSimulator, req: SimRequest): Promise<SimResponse> {
+async function route(sim: SimControl, req: SimRequest): Promise<SimResponse> {
   const { method, path } = req;
   const key = `${method} ${path.replace(/\/+$/, '')}`;
   switch (key) {

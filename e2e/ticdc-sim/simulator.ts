@@ -6,21 +6,27 @@ import type { Logger } from 'pino';
 import { handleApi } from './api.js';
 import type { Clock } from './clock.js';
 import { ManualClock, RealClock } from './clock.js';
+import type { SimControl } from './control.js';
 import { handleControl } from './control.js';
+import { SimError } from './sim-error.js';
+import type { CaptureView, SimState, StaticCaptureSpec } from './views.js';
 import { errs } from './errors.js';
 import type { FaultConfig, FaultPatch } from './faults.js';
 import { FaultInjector } from './faults.js';
-import type { Credentials, DrainSnapshot, Flavor } from './flavor.js';
+import type { Credentials, Flavor } from './flavor.js';
 import { createFlavor } from './flavors.js';
 import type { SimRequest } from './http-types.js';
 import { header } from './http-types.js';
 import type { PodSource } from './kube-source.js';
 import { KubePodSource, PodCaptureRegistry } from './kube-source.js';
-import type { Capture, Liveness, SimEvent, SimMode, Violation, WorkCounts } from './model.js';
+import type { Capture, SimEvent, SimMode, Violation } from './model.js';
 import { Cluster, SIM_MODES } from './model.js';
 import { Rng } from './random.js';
 import type { Listener, TlsOptions } from './server.js';
 import { listen, readBody, reset, send } from './server.js';
+
+export { SimError } from './sim-error.js';
+export type { CaptureView, SimState, StaticCaptureSpec } from './views.js';
 
 export interface KubeOptions {
   /** Default: KUBECONFIG / ~/.kube/config / in-cluster. */
@@ -90,64 +96,6 @@ export interface SimulatorOptions {
   logger?: Logger;
 }
 
-export interface CaptureView extends WorkCounts {
-  id: string;
-  address: string;
-  name?: string;
-  podName?: string;
-  podUid?: string;
-  pid: number;
-  isOwner: boolean;
-  liveness: Liveness;
-  /** The integer /api/v2/status reports for this mode (§4.5). */
-  livenessCode: number;
-  ready: boolean;
-  /** Pre-v8.5.7 binary in a newarch rolling upgrade (§4.9). */
-  legacy: boolean;
-  joinedAt: number;
-  /** Per-capture listener URL, when perCaptureListeners is on. */
-  url?: string;
-}
-
-export interface SimState {
-  mode: SimMode;
-  version: string;
-  url: string;
-  /** Simulated time, ms. */
-  time: number;
-  owner: string | null;
-  bootstrapped: boolean;
-  electionPending: boolean;
-  /** New arch: scheduling frozen after a failover lost the drain session (§4.3). */
-  frozen: boolean;
-  stalled: boolean;
-  captures: CaptureView[];
-  changefeeds: number;
-  tables: number;
-  orphans: WorkCounts;
-  drain: DrainSnapshot;
-  violations: number;
-  faults: FaultConfig;
-}
-
-export interface StaticCaptureSpec {
-  name?: string;
-  /** Default: the per-capture listener's address, else derived from the name. */
-  address?: string;
-  /** newarch: a pre-v8.5.7 process (§4.9). */
-  legacy?: boolean;
-}
-
-export class SimError extends Error {
-  override readonly name = 'SimError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 interface CaptureListener {
   listener: Listener;
   /** Bound once the capture has joined. */
@@ -160,7 +108,7 @@ const num = (v: number | undefined, dflt: number, name: string, min = 0): number
   return x;
 };
 
-export class TicdcSimulator {
+export class TicdcSimulator implements SimControl {
   private main: Listener | undefined;
   private readonly perCapture = new Map<string, CaptureListener>();
   private readonly pendingListeners = new Set<Promise<unknown>>();
