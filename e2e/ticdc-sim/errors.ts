@@ -1,4 +1,4 @@
-// TiCDC error bodies (ticdc-api.md §1 "Error body"): {"error_msg": "[CODE]message", "error_code": "CODE"}.
+// TiCDC error bodies (docs/ticdc-api.md §1 "Error body"): {"error_msg": "[CODE]message", "error_code": "CODE"}.
 // Plain Go errors have an empty error_code and no bracket prefix.
 
 import type { SimResponse } from './http-types.js';

@@ -1,4 +1,4 @@
-// newarch flavour (ticdc-api.md §3, §4): the real v8.5.7 drain session semantics.
+// newarch flavour (docs/ticdc-api.md §3, §4): the real v8.5.7 drain session semantics.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ManualClock } from './clock.js';

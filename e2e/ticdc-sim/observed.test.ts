@@ -1,4 +1,4 @@
-// Behaviour observed on a real TiCDC v8.5.7 build (ticdc-api.md §9): departure timing, resign
+// Behaviour observed on a real TiCDC v8.5.7 build (docs/ticdc-api.md §9): departure timing, resign
 // hand-over, legacy peers, the previous drain session, liveness on the capture's own status,
 // bodies, and the mixed transient faults.
 

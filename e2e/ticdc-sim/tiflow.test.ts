@@ -1,4 +1,4 @@
-// tiflow flavour (ticdc-api.md §2): old architecture, table counts, one target at a time.
+// tiflow flavour (docs/ticdc-api.md §2): old architecture, table counts, one target at a time.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ManualClock } from './clock.js';

@@ -1,4 +1,4 @@
-// v2 flavour (ticdc-api.md §5, closed PR #4081): maintainer + dispatcher counts, GET status trap.
+// v2 flavour (docs/ticdc-api.md §5, closed PR #4081): maintainer + dispatcher counts, GET status trap.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ManualClock } from './clock.js';
