@@ -1,5 +1,6 @@
 // Per-suite helpers: the shared cluster, a namespace, the operator running as its chart's
 // ServiceAccount, and waits on CaptureDrain status.
+import { captureUrlArgs } from '../../harness/capture-router.js';
 import { join } from 'node:path';
 import { Cluster, REPO, eventually } from '../../harness/cluster.js';
 import { installOperatorIdentity, startOperator, type OperatorProcess } from '../../harness/operator.js';
@@ -19,6 +20,8 @@ export interface DrainStatus {
   startTime?: string;
   completionTime?: string;
   drainedTime?: string;
+  targetLiveness?: string;
+  blockingCapture?: string;
   history?: { phase: string; time: string; reason?: string }[];
   conditions?: { type: string; status: string; reason: string }[];
 }
@@ -57,8 +60,10 @@ export function captureDrain(ns: string, name: string, spec: Record<string, unkn
 /** Installs the chart's identity in `ns` and starts the operator as that ServiceAccount. */
 export async function operatorFor(c: Cluster, ns: string, extraArgs: string[] = []) {
   const kubeconfig = await installOperatorIdentity(c, ns, join(c.stateDir, 'operators'));
+  // Captures' own status (liveness) is read through the local router to the simulators.
+  const args = [...(await captureUrlArgs()), ...extraArgs];
   const start = (): OperatorProcess =>
-    startOperator({ kubeconfig, namespace: ns, logDir: LOG_DIR, name: ns, extraArgs });
+    startOperator({ kubeconfig, namespace: ns, logDir: LOG_DIR, name: ns, extraArgs: args });
   return { kubeconfig, start };
 }
 
