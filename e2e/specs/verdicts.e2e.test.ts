@@ -103,7 +103,7 @@ describe('drain verdicts against TiCDC v8.5.7 behaviour', () => {
     await eventually('holder gone', async () => !ticdc.sim.capture(holder!.id), {
       timeoutMs: 60_000,
     });
-  });
+  }, 180_000);
 
   test('case 4: a status patched to Drained mid-drain never deletes the pod holding work', async () => {
     const target = nonOwners()[0]!;
@@ -135,7 +135,7 @@ describe('drain verdicts against TiCDC v8.5.7 behaviour', () => {
     const done = await waitForDrain(c, NS, 'forged', (st) => st.phase === 'Completed', 120_000);
     expect(done.reason).toBe('Drained');
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
-  });
+  }, 180_000);
 
   test('case 6: a CaptureDrain deleted mid-drain is recorded on the StatefulSet before it goes', async () => {
     const target = nonOwners()[0]!;
