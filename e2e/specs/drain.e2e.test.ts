@@ -188,7 +188,7 @@ describe('manual drains with kubectl', () => {
     await new Promise((r) => setTimeout(r, 5000));
     expect(await podUid(c, NS, pod)).toBe(replacement);
     expect(ticdc.sim.violations()).toEqual([]);
-  });
+  }, 120_000); // a dead leader's lease, then the capture's departure (§9: about 5 s after SIGTERM)
 });
 
 describe('timeout policy', () => {
