@@ -1,6 +1,7 @@
 // `make demo`: a local control plane, the ticdc-example chart (4 kwok pods whose captures the TiCDC
 // simulator plays) and the operator; `helm upgrade --set image.tag=...` then rolls every capture pod
 // through a drain, one at a time. Prints live progress and what happened, then stops everything.
+import { captureUrlArgs } from '../harness/capture-router.js';
 import { join } from 'node:path';
 import { formatDuration } from '../../operator/src/api/capturedrain.js';
 import { REPO, eventually, startCluster, stopCluster, type Cluster } from '../harness/cluster.js';
@@ -81,7 +82,7 @@ async function main(): Promise<number> {
       kubeconfig,
       namespace: NS,
       logDir: join(STATE, 'logs'),
-      extraArgs: ['--namespaces', NS],
+      extraArgs: ['--namespaces', NS, ...(await captureUrlArgs())],
     });
 
     say(

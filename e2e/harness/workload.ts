@@ -1,5 +1,6 @@
 // A TiCDC StatefulSet as users deploy it, on kwok nodes, wired to the operator by annotations;
 // the simulator plays TiCDC for its pods.
+import { registerSimulator, unregisterSimulator } from './capture-router.js';
 import { TicdcSimulator, type SimulatorOptions } from '../ticdc-sim/index.js';
 import { eventually, type Cluster } from './cluster.js';
 
@@ -131,11 +132,11 @@ export async function waitForCapturesWithWork(sim: TicdcSimulator, replicas: num
  * A simulator whose captures follow the pods matching `selector` (kube pod source), advertising
  * `<pod>.<peerService>.<ns>.svc:8300` as TiCDC captures in a StatefulSet do. newarch, 3 changefeeds.
  */
-export function startSimulatorForPods(
+export async function startSimulatorForPods(
   cluster: Cluster,
   opts: { namespace: string; selector: string; peerService: string; sim?: SimulatorOptions },
 ): Promise<TicdcSimulator> {
-  return TicdcSimulator.start({
+  const sim = await TicdcSimulator.start({
     mode: 'newarch',
     changefeeds: 3,
     tablesPerChangefeed: 8,
@@ -149,4 +150,9 @@ export function startSimulatorForPods(
       addressTemplate: `{pod}.${opts.peerService}.{namespace}.svc:8300`,
     },
   });
+  // The operator reads each capture's own status at its address: route it (capture-router.ts).
+  registerSimulator(sim);
+  const stop = sim.stop.bind(sim);
+  sim.stop = () => (unregisterSimulator(sim), stop());
+  return sim;
 }

@@ -321,7 +321,7 @@ describe('chart: optional parts', () => {
     };
     const all = await rules();
     expect(all).toMatchObject({
-      capturedrains: 'get,list,watch,create,delete',
+      capturedrains: 'get,list,watch,patch,create,delete',
       statefulsets: 'get,list,watch,patch',
       nodes: 'get,list,watch',
       persistentvolumeclaims: 'get,list',
@@ -339,7 +339,7 @@ describe('chart: optional parts', () => {
         'nodeDrain.enabled=false',
       ],
     );
-    expect(none).toMatchObject({ capturedrains: 'get,list,watch', statefulsets: 'get,list,watch' });
+    expect(none).toMatchObject({ capturedrains: 'get,list,watch,patch', statefulsets: 'get,list,watch' });
     for (const r of [
       'nodes',
       'persistentvolumeclaims',
@@ -351,7 +351,7 @@ describe('chart: optional parts', () => {
     // Rollouts alone: create drains and patch StatefulSets, nothing about nodes or webhooks.
     const rollouts = await rules('--set', 'webhook.enabled=false', '--set', 'nodeDrain.enabled=false');
     expect(rollouts).toMatchObject({
-      capturedrains: 'get,list,watch,create',
+      capturedrains: 'get,list,watch,patch,create',
       statefulsets: 'get,list,watch,patch',
     });
     expect(rollouts.nodes).toBeUndefined();
@@ -441,7 +441,7 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
         (m) => m.kind === 'Role' && m.metadata.name === FULLNAME && m.metadata.namespace === ns,
       ) as Role;
       expect(byResource(role)).toEqual({
-        capturedrains: 'get,list,watch,create,delete',
+        capturedrains: 'get,list,watch,patch,create,delete',
         'capturedrains/status': 'get,patch,update',
         pods: 'get,list,watch,delete',
         statefulsets: 'get,list,watch,patch',
@@ -500,7 +500,7 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
     expect(none.find((m) => m.metadata.namespace === 'default')).toBeUndefined();
     const role = none.find((m) => m.kind === 'Role' && m.metadata.namespace === 'tidb-a') as Role;
     expect(byResource(role)).toMatchObject({
-      capturedrains: 'get,list,watch',
+      capturedrains: 'get,list,watch,patch',
       statefulsets: 'get,list,watch',
     });
 
@@ -513,7 +513,7 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
     );
     expect(
       byResource(rollouts.find((m) => m.kind === 'Role' && m.metadata.namespace === 'tidb-b') as Role),
-    ).toMatchObject({ capturedrains: 'get,list,watch,create', statefulsets: 'get,list,watch,patch' });
+    ).toMatchObject({ capturedrains: 'get,list,watch,patch,create', statefulsets: 'get,list,watch,patch' });
     expect(find(rollouts, 'ClusterRole')).toBeUndefined();
 
     // cert-manager mode and no node drains: only the watched namespaces' get remains cluster-scoped.

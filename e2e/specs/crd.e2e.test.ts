@@ -104,6 +104,38 @@ describe('CaptureDrain CRD', () => {
       /spec\.podAction Delete needs spec\.podName/,
     ],
     ['unknown field', { ...base, podname: 'typo' }, /unknown field "spec\.podname"/],
+    // Settings the operator could never resolve are refused up front (verdicts case 7).
+    [
+      'Secret name with a slash',
+      { ...base, cluster: { credentialsSecretRef: { name: 'ns/creds' } } },
+      /credentialsSecretRef\.name.*should match/,
+    ],
+    [
+      'TLS Secret name in upper case',
+      { ...base, cluster: { tlsSecretRef: { name: 'TLS' } } },
+      /tlsSecretRef\.name.*should match/,
+    ],
+    [
+      'captureAddress port 0',
+      { captureAddress: '10.0.0.1:0' },
+      /the port of spec\.captureAddress must be between 1 and 65535/,
+    ],
+    [
+      'captureAddress port above 65535',
+      { captureAddress: '10.0.0.1:70000' },
+      /the port of spec\.captureAddress must be between 1 and 65535/,
+    ],
+    ['zero timeout', { ...base, timeout: '0s' }, /spec\.timeout must be longer than 0s and at most 24h/],
+    [
+      'stallTimeout above 24h',
+      { ...base, timeout: '48h', stallTimeout: '25h' },
+      /spec\.stallTimeout must be longer than 0s and at most 24h/,
+    ],
+    [
+      'endpoint port out of range',
+      { ...base, cluster: { endpoint: 'http://ticdc:99999' } },
+      /spec\.cluster\.endpoint (must be a URL|port must be between 1 and 65535)/,
+    ],
   ];
 
   test(`${bad.length} malformed manifests are rejected with a readable message`, async () => {

@@ -3,6 +3,7 @@
 
 import type { Flavor } from './flavor.js';
 import type { SimRequest, SimResponse } from './http-types.js';
+import { plainError } from './errors.js';
 import { header, notFound } from './http-types.js';
 import type { Capture, Cluster } from './model.js';
 
@@ -31,6 +32,8 @@ export function handleApi(
     if (hops > MAX_FORWARD_TIMES || opts.forwardLoop) return flavor.forwardLimit();
     const owner = cluster.owner;
     if (!owner) return flavor.noOwner();
+    // A killed owner keeps its key until its session expires (§9 Departure): the proxy cannot connect.
+    if (owner.exit) return plainError(500, `dial tcp ${owner.address}: connect: connection refused`);
     // The forwarded request passes the owner's middleware too.
     const ownerNotReady = flavor.notReady(owner);
     if (ownerNotReady) return ownerNotReady;

@@ -93,6 +93,26 @@ describe('sim CLI', () => {
     expect(k).toMatchObject({
       options: { kube: { namespace: 'tidb', selector: 'app=ticdc', addressTemplate: '{ip}:8300' } },
     });
+    const t = parseSimArgs([
+      '--sigterm-departure-ms',
+      '100',
+      '--sigkill-departure-ms',
+      '0',
+      '--legacy-captures',
+      '1',
+      '--faults',
+      '{"mixedRate":0.4,"mixedKinds":["error","reset"],"leaderlessMs":500}',
+    ]);
+    expect(t).toMatchObject({
+      options: {
+        sigtermDepartureMs: 100,
+        sigkillDepartureMs: 0,
+        legacyCaptures: 1,
+        faults: { mixedRate: 0.4, mixedKinds: ['error', 'reset'], leaderlessMs: 500 },
+      },
+    });
+    expect(() => parseSimArgs(['--sigkill-departure-ms=-1'])).toThrow(/>= 0/);
+    expect(() => parseSimArgs(['--faults', '{"mixedKinds":["nope"]}'])).toThrow(/--faults/);
   });
 
   it('starts, prints the URL and a JSON line, serves, and stops on signal', async () => {

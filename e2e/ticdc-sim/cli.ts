@@ -30,13 +30,17 @@ Cluster:
   --tick-ms MS                 scheduler tick (default 100)
   --time-scale X               simulated ms per real ms (default 1)
   --clear-handshake-ms MS      newarch: pause before the next drain may start (default 1000)
-  --election-delay-ms MS       leaderless time after a resign or owner loss (default 500)
+  --election-delay-ms MS       leaderless time after a resign or owner loss (default 10)
+  --sigterm-departure-ms MS    a capture stays listed this long after SIGTERM (default 5000)
+  --sigkill-departure-ms MS    a killed capture stays listed this long: etcd TTL (default 14000)
   --bootstrap-delay-ms MS      a new coordinator's bootstrap time (default 200)
-  --reelect-probability P      chance a resigning owner wins again (default 0.3)
+  --reelect-probability P      chance a resigning owner wins again while another capture is
+                               Alive (default 0; it always wins when it is the only one)
   --ready-delay-ms MS          tiflow: 503 not-ready time after a capture joins (default 0)
   --server-version V           version reported by /status (default per mode)
   --seed N                     seed of all random draws
-  --faults JSON                initial faults, e.g. '{"errorRate":0.1,"latencyMs":50}'
+  --faults JSON                initial faults, e.g. '{"errorRate":0.1,"latencyMs":50}',
+                               '{"mixedRate":0.4}', '{"leaderlessMs":500}', '{"storesUnavailable":true}'
 
 Server:
   --host H                     (default 127.0.0.1)
@@ -60,7 +64,9 @@ Other:
 
 Once listening it prints the URL, then one JSON line {"listening","url","mode","captures"}.
 Control endpoints: GET /sim/state, GET /sim/violations, POST|DELETE /sim/faults,
-POST /sim/failover, POST /sim/captures, DELETE /sim/captures/{id}, POST /sim/captures/{id}/crash.
+POST /sim/failover, POST /sim/captures, DELETE /sim/captures/{id}[?signal=SIGKILL],
+POST /sim/captures/{id}/crash, POST /sim/captures/{id}/legacy, POST /sim/drain-session.
+A capture's own endpoints: <url>/capture/<advertise address>/..., or Host: <advertise address>.
 `;
 
 export interface SimCliIo {
@@ -89,6 +95,8 @@ const OPTIONS = {
   'time-scale': { type: 'string' },
   'clear-handshake-ms': { type: 'string' },
   'election-delay-ms': { type: 'string' },
+  'sigterm-departure-ms': { type: 'string' },
+  'sigkill-departure-ms': { type: 'string' },
   'bootstrap-delay-ms': { type: 'string' },
   'reelect-probability': { type: 'string' },
   'ready-delay-ms': { type: 'string' },
@@ -179,6 +187,8 @@ export function parseSimArgs(
   set('timeScale', number('time-scale', values['time-scale'], { min: 0.001 }));
   set('clearHandshakeMs', number('clear-handshake-ms', values['clear-handshake-ms'], { min: 0 }));
   set('electionDelayMs', number('election-delay-ms', values['election-delay-ms'], { min: 0 }));
+  set('sigtermDepartureMs', number('sigterm-departure-ms', values['sigterm-departure-ms'], { min: 0 }));
+  set('sigkillDepartureMs', number('sigkill-departure-ms', values['sigkill-departure-ms'], { min: 0 }));
   set('bootstrapDelayMs', number('bootstrap-delay-ms', values['bootstrap-delay-ms'], { min: 0 }));
   set('reelectProbability', number('reelect-probability', values['reelect-probability'], { min: 0, max: 1 }));
   set('readyDelayMs', number('ready-delay-ms', values['ready-delay-ms'], { min: 0 }));

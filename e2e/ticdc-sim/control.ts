@@ -9,8 +9,12 @@
 //   POST   /sim/resign                the owner resigns as through the API (it may win again)
 //   GET    /sim/captures              capture views
 //   POST   /sim/captures              {"name"?, "address"?, "legacy"?}: a new capture joins (static mode)
-//   DELETE /sim/captures/{id}         the capture exits (SIGTERM, no drain); id or address
-//   POST   /sim/captures/{id}/crash   crash injection: leaves at once, recorded as injected
+//   DELETE /sim/captures/{id}         the process exits (SIGTERM, no drain; ?signal=SIGKILL to kill
+//                                     it); it stays listed for the signal's departure delay
+//   POST   /sim/captures/{id}/crash   crash injection: killed (SIGKILL), recorded as injected
+//   POST   /sim/captures/{id}/legacy  {"legacy"?: true|false}: newarch pre-v8.5.7 peer (default true)
+//   POST   /sim/drain-session         {"capture": id or address}: another tool drains that capture
+//                                     (its session blocks drains of others); answers its result
 //   POST   /sim/advance               {"ms": N}: move a ManualClock forward
 
 import { z } from 'zod';
@@ -18,7 +22,7 @@ import { faultPatchSchema } from './faults.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import { json } from './http-types.js';
 import type { FaultConfig, FaultPatch } from './faults.js';
-import type { Violation } from './model.js';
+import type { ExitSignal, Violation } from './model.js';
 import { SimError } from './sim-error.js';
 import type { CaptureView, SimState, StaticCaptureSpec } from './views.js';
 
@@ -33,8 +37,10 @@ export interface SimControl {
   resignOwner(): string | null;
   captures(): CaptureView[];
   addCapture(spec: StaticCaptureSpec): Promise<CaptureView>;
-  removeCapture(idOrAddress: string): Promise<Violation | undefined>;
+  removeCapture(idOrAddress: string, signal?: ExitSignal): Promise<Violation | undefined>;
   crash(idOrAddress: string): Violation | undefined;
+  setLegacy(idOrAddress: string, legacy?: boolean): CaptureView;
+  holdDrainSession(idOrAddress: string): { status: number; body: unknown };
   advance(ms: number): void;
 }
 
@@ -46,6 +52,8 @@ const captureSpecSchema = z
   })
   .strict();
 const failoverSchema = z.object({ kind: z.enum(['resign', 'crash']).optional() }).strict();
+const legacySchema = z.object({ legacy: z.boolean().optional() }).strict();
+const sessionSchema = z.object({ capture: z.string().min(1) }).strict();
 const advanceSchema = z.object({ ms: z.number().min(0).max(86_400_000) }).strict();
 
 function parseBody<T>(schema: z.ZodType<T>, body: string): T {
@@ -96,17 +104,30 @@ async function route(sim: SimControl, req: SimRequest): Promise<SimResponse> {
       return json(200, sim.captures());
     case 'POST /sim/captures':
       return json(201, await sim.addCapture(parseBody(captureSpecSchema, req.body)));
+    case 'POST /sim/drain-session': {
+      const { capture } = parseBody(sessionSchema, req.body);
+      return json(200, sim.holdDrainSession(capture));
+    }
     case 'POST /sim/advance': {
       const { ms } = parseBody(advanceSchema, req.body);
       sim.advance(ms);
       return json(200, { time: sim.state().time });
     }
   }
-  const m = /^\/sim\/captures\/([^/]+)(\/crash)?$/.exec(path);
+  const m = /^\/sim\/captures\/([^/]+)(\/crash|\/legacy)?$/.exec(path);
   if (m) {
     const id = decodeURIComponent(m[1]!);
-    if (method === 'DELETE' && !m[2]) return json(200, { violation: (await sim.removeCapture(id)) ?? null });
-    if (method === 'POST' && m[2]) return json(200, { violation: sim.crash(id) ?? null });
+    if (method === 'DELETE' && !m[2]) {
+      const signal = req.query.get('signal') ?? 'SIGTERM';
+      if (signal !== 'SIGTERM' && signal !== 'SIGKILL')
+        throw new SimError(400, 'signal must be SIGTERM or SIGKILL');
+      return json(200, { violation: (await sim.removeCapture(id, signal)) ?? null });
+    }
+    if (method === 'POST' && m[2] === '/crash') return json(200, { violation: sim.crash(id) ?? null });
+    if (method === 'POST' && m[2] === '/legacy') {
+      const { legacy } = parseBody(legacySchema, req.body);
+      return json(200, sim.setLegacy(id, legacy ?? true));
+    }
   }
   return json(404, { error: `no control route ${method} ${path}` });
 }

@@ -6,6 +6,26 @@ import type { Rng } from './random.js';
 
 export type MalformedKind = 'truncated' | 'wrong-types' | 'any';
 
+/**
+ * Kinds of the mixed transient fault (`mixedRate`): `error` a 500/502/503/504 body, `reset` the
+ * connection closes without an answer (before or after the request was handled), `truncated` the
+ * real answer (any status) cut short, `wrong-types` the real answer with numbers turned into
+ * strings, `garbled-400` a 400 whose body is not JSON, `timeout` the answer comes only after
+ * `hangMs` (beyond a client's request timeout).
+ */
+export type MixedKind = 'error' | 'reset' | 'truncated' | 'wrong-types' | 'garbled-400' | 'timeout';
+export const MIXED_KINDS: readonly MixedKind[] = [
+  'error',
+  'reset',
+  'truncated',
+  'wrong-types',
+  'garbled-400',
+  'timeout',
+];
+
+/** What a mixed fault does to one request; `reset` is split by whether the request was handled. */
+export type MixedDraw = Exclude<MixedKind, 'reset'> | 'reset-before' | 'reset-after';
+
 export interface FaultConfig {
   /** Probability of answering an injected 5xx instead of handling the request. */
   errorRate: number;
@@ -22,6 +42,18 @@ export interface FaultConfig {
   stall: boolean;
   /** Forwarding bounces between captures until the hop limit (§1 Forwarding) → 500. */
   forwardLoop: boolean;
+  /**
+   * Probability per request of one mixed transient fault drawn uniformly from `mixedKinds`
+   * (benchmarks: "40% mixed transient faults" is mixedRate 0.4).
+   */
+  mixedRate: number;
+  mixedKinds: MixedKind[];
+  /** Real ms a `timeout` mixed fault holds the answer (default 15000: beyond a 10 s client timeout). */
+  hangMs: number;
+  /** Every owner change leaves the cluster without owner at least this long (simulated ms). */
+  leaderlessMs: number;
+  /** tiflow: the drain job cannot list TiKV stores, so every drain answers 503 ErrGetAllStoresFailed (§9). */
+  storesUnavailable: boolean;
   /** Regex; the request faults above apply only to matching paths. null: every TiCDC API path. */
   pathPattern: string | null;
 }
@@ -35,6 +67,11 @@ export const NO_FAULTS: Readonly<FaultConfig> = Object.freeze({
   malformedKind: 'any',
   stall: false,
   forwardLoop: false,
+  mixedRate: 0,
+  mixedKinds: [...MIXED_KINDS],
+  hangMs: 15_000,
+  leaderlessMs: 0,
+  storesUnavailable: false,
   pathPattern: null,
 });
 
@@ -49,6 +86,11 @@ export const faultPatchSchema = z
     malformedKind: z.enum(['truncated', 'wrong-types', 'any']),
     stall: z.boolean(),
     forwardLoop: z.boolean(),
+    mixedRate: probability,
+    mixedKinds: z.array(z.enum(MIXED_KINDS as [MixedKind, ...MixedKind[]])).min(1),
+    hangMs: z.number().min(0).max(600_000),
+    leaderlessMs: z.number().min(0).max(3_600_000),
+    storesUnavailable: z.boolean(),
     pathPattern: z
       .string()
       .refine((s) => {
@@ -73,7 +115,7 @@ export class FaultInjector {
   constructor(private readonly rng: Rng) {}
 
   get config(): FaultConfig {
-    return { ...this.cfg };
+    return { ...this.cfg, mixedKinds: [...this.cfg.mixedKinds] };
   }
 
   /** Merges a (validated) patch into the current faults. */
@@ -106,12 +148,41 @@ export class FaultInjector {
     return this.rng.chance(this.cfg.malformedRate);
   }
 
+  /** The mixed fault for one request, if any. */
+  drawMixed(): MixedDraw | undefined {
+    if (!this.rng.chance(this.cfg.mixedRate)) return undefined;
+    const kind = this.rng.pick(this.cfg.mixedKinds)!;
+    if (kind === 'reset') return this.rng.chance(0.5) ? 'reset-before' : 'reset-after';
+    return kind;
+  }
+
+  /** Status of a mixed `error`: what a server, a proxy or a gateway in front of it may answer. */
+  mixedErrorStatus(): number {
+    return this.rng.pick([500, 502, 503, 504])!;
+  }
+
   /** A body the client must reject: cut in half, or with numbers and booleans turned into strings. */
-  mangle(body: string): string {
-    let kind = this.cfg.malformedKind;
+  mangle(body: string, kind: MalformedKind = this.cfg.malformedKind): string {
     if (kind === 'any') kind = this.rng.chance(0.5) ? 'truncated' : 'wrong-types';
-    if (kind === 'truncated') return body.length < 2 ? '{' : body.slice(0, Math.floor(body.length / 2));
+    if (kind === 'truncated') return this.truncate(body);
     return wrongTypes(body);
+  }
+
+  /** The body cut at a random point (never whole, never valid JSON of the original's shape). */
+  truncate(body: string): string {
+    if (body.length < 2) return '{';
+    return body.slice(0, 1 + this.rng.int(body.length - 1));
+  }
+
+  /** Bytes that are not JSON at all, as a broken proxy or a torn connection may deliver. */
+  garble(): string {
+    const junk = [
+      '<html><body>Bad Request',
+      '{"error_msg":"[CDC:Err',
+      '\u0000\u001f\u008b\u0008',
+      'Bad Request\n{',
+    ];
+    return this.rng.pick(junk)!;
   }
 }
 

@@ -55,9 +55,21 @@ export class NewArchFlavor implements Flavor {
     }
     const bound = bindDrainRequest(ctx.req.body);
     if ('error' in bound) return errs.invalidParam(bound.error);
-    if (bound.captureId === ctx.self.id) return errs.schedulerRequestFailed('cannot drain the owner');
-    const remaining = this.drainNode(bound.captureId);
+    return this.drainAsOwner(ctx.self, bound.captureId);
+  }
+
+  private drainAsOwner(self: Capture, target: string): SimResponse {
+    if (target === self.id) return errs.schedulerRequestFailed('cannot drain the owner');
+    const remaining = this.drainNode(target);
     return typeof remaining === 'number' ? json(202, { current_table_count: remaining }) : remaining;
+  }
+
+  /** Another tool's PUT reaching the coordinator (the session it opens blocks every other target). */
+  externalDrain(target: string): SimResponse {
+    const owner = this.cluster.owner;
+    if (!owner || owner.exit) return errs.noLeader();
+    if (owner.legacy) return this.stub.answer(owner);
+    return this.drainAsOwner(owner, target);
   }
 
   /** coordinator/controller_drain.go DrainNode, in the order of the §4.2 table. */
@@ -76,6 +88,9 @@ export class NewArchFlavor implements Flavor {
       this.tombstone = null;
       this.clearUntil = null;
       if (capture.liveness === 'alive') c.setLiveness(target, 'draining');
+      // A node already Stopping answers applied=STOPPING: both observed at once, so a new
+      // coordinator answers 0 on the first call once nothing is left (§4.6, §9 Coordinator change).
+      else if (capture.liveness === 'stopping' && this.remaining(target) === 0) this.session.completed = true;
       c.emit({ type: 'drain', captureId: target, phase: 'started' });
     }
     if (this.session.completed) return 0;

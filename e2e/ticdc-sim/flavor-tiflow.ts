@@ -19,7 +19,7 @@ export class TiflowFlavor implements Flavor {
 
   constructor(
     private readonly cluster: Cluster,
-    opts: FlavorOptions,
+    private readonly opts: FlavorOptions,
   ) {
     this.version = opts.version ?? 'v7.5.0';
     this.routes = [
@@ -50,7 +50,23 @@ export class TiflowFlavor implements Flavor {
     if (c.size() <= 1) return errs.schedulerRequestFailed('only one capture alive');
     const capture = c.get(id);
     if (!capture) return errs.captureNotExist(id);
-    if (id === ctx.self.id) return errs.schedulerRequestFailed('cannot drain the owner');
+    return this.drainAsOwner(ctx.self, id);
+  }
+
+  /** Another tool's drain reaching the owner (its target blocks every other one, §2.3). */
+  externalDrain(id: string): SimResponse {
+    const owner = this.cluster.owner;
+    if (!owner || owner.exit) return errs.ownerNotFound();
+    if (this.cluster.size() <= 1) return errs.schedulerRequestFailed('only one capture alive');
+    if (!this.cluster.get(id)) return errs.captureNotExist(id);
+    return this.drainAsOwner(owner, id);
+  }
+
+  private drainAsOwner(self: Capture, id: string): SimResponse {
+    const c = this.cluster;
+    if (id === self.id) return errs.schedulerRequestFailed('cannot drain the owner');
+    // The owner job checks the TiKV stores first; its error is a 503 (§2.2 step 5, §9 Classic).
+    if (this.opts.faults().storesUnavailable) return errs.getAllStoresFailed();
     // A changefeed whose scheduler is not initialized adds 1, so the count is never falsely 0.
     if (!c.bootstrapped()) return json(202, { current_table_count: c.changefeedCount() });
     const count = c.countsOf(id).dispatchers;

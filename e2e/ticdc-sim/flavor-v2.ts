@@ -34,14 +34,24 @@ export class V2Flavor implements Flavor {
   }
 
   private put(ctx: RouteContext): SimResponse {
+    return this.drain(ctx.self, decodeURIComponent(ctx.params[0]!));
+  }
+
+  /** Another tool's PUT reaching the coordinator. */
+  externalDrain(target: string): SimResponse {
+    const owner = this.cluster.owner;
+    if (!owner || owner.exit) return errs.noLeader();
+    return this.drain(owner, target);
+  }
+
+  private drain(self: Capture, id: string): SimResponse {
     const c = this.cluster;
-    const id = decodeURIComponent(ctx.params[0]!);
     const target = c.get(id);
     // Checked before the coordinator, so a removed node is 400 (§5).
     if (!target) return errs.captureNotExist(id);
     if (!c.bootstrapped()) return plainError(500, 'not initialized, wait a moment');
     if (c.size() < 2) return errs.invalidParam('at least 2 captures required for drain operation');
-    if (id === ctx.self.id) return errs.invalidParam('cannot drain coordinator node');
+    if (id === self.id) return errs.invalidParam('cannot drain coordinator node');
     if (this.session && this.session.target !== id)
       return plainError(500, 'another drain operation is in progress');
     if (!this.session) {
@@ -53,10 +63,10 @@ export class V2Flavor implements Flavor {
         c.emit({ type: 'drain', captureId: id, phase: 'started' });
       }
     }
-    // The PR always reports 0 dispatchers (a TODO); the sim reports the real count so the
-    // operator can wait on both.
-    const { maintainers, dispatchers } = c.countsOf(id);
-    return json(202, { current_maintainer_count: maintainers, current_dispatcher_count: dispatchers });
+    // The PR always reports 0 dispatchers (a TODO, §5): only the GET's remaining counts or the
+    // target's liveness tell whether dispatchers are left.
+    const { maintainers } = c.countsOf(id);
+    return json(202, { current_maintainer_count: maintainers, current_dispatcher_count: 0 });
   }
 
   /**

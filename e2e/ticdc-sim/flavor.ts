@@ -1,6 +1,7 @@
 // What an API flavour provides: its route table, its drain protocol (a DrainPolicy for the
 // scheduler), its liveness integers and its forwarding errors.
 
+import type { FaultConfig } from './faults.js';
 import type { SimRequest, SimResponse } from './http-types.js';
 import type { Capture, Cluster, DrainPolicy, Liveness, SimMode } from './model.js';
 
@@ -52,6 +53,11 @@ export interface Flavor extends DrainPolicy {
   /** Old arch CheckServerReadyMiddleware: 503 before the receiving capture is ready (§2.1). */
   notReady(receiver: Capture): SimResponse | undefined;
   snapshot(): DrainSnapshot;
+  /**
+   * Another client (TiUP, the CLI) asks the coordinator to drain `target`, bypassing the HTTP
+   * layer; returns the answer it got. Undefined when the flavour has no drain session (stub).
+   */
+  externalDrain?(target: string): SimResponse;
 }
 
 export interface FlavorOptions {
@@ -59,4 +65,6 @@ export interface FlavorOptions {
   credentials?: Credentials;
   /** New arch: the clear handshake after a drained target left (§4.3). */
   clearHandshakeMs: number;
+  /** The current faults (a flavour reads the ones that act inside the server). */
+  faults: () => FaultConfig;
 }

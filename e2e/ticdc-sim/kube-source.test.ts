@@ -19,6 +19,8 @@ interface PodArgs {
   ready?: boolean;
   phase?: string;
   deleting?: boolean;
+  /** With deleting: the grace period (0 is a forced delete). */
+  grace?: number;
   restarts?: number;
 }
 function pod({
@@ -27,6 +29,7 @@ function pod({
   ready = true,
   phase = 'Running',
   deleting,
+  grace,
   restarts = 0,
 }: PodArgs): PodLike {
   return {
@@ -35,6 +38,7 @@ function pod({
       namespace: 'tidb',
       uid,
       ...(deleting && { deletionTimestamp: '2026-01-01T00:00:00Z' }),
+      ...(deleting && grace !== undefined && { deletionGracePeriodSeconds: grace }),
     },
     spec: { subdomain: 'basic-ticdc-peer', hostname: name },
     status: {
@@ -97,6 +101,8 @@ describe('pod registry', () => {
     clock.advance(1000);
     expect(s.capture(a!.id)?.liveness).toBe('stopping');
     src.apply(pod({ name: 'ticdc-1', deleting: true }));
+    expect(s.capture(a!.id)?.exit).toMatchObject({ signal: 'SIGTERM', cause: 'pod-deleted' });
+    clock.advance(5000); // SIGTERM: the capture leaves the list about 5 s later
     expect(s.capture(a!.id)).toBeUndefined();
     expect(s.violations()).toEqual([]);
 
@@ -121,12 +127,18 @@ describe('pod registry', () => {
     clock.advance(100);
     const first = s.captures()[1]!;
     src.apply(pod({ name: 'ticdc-1', restarts: 1 }));
-    const second = s.captures()[1]!;
+    const running = () => s.captures().filter((c) => c.podName === 'ticdc-1' && c.exit === undefined);
+    const second = running()[0]!;
     expect(second.id).not.toBe(first.id);
     expect(s.violations()[0]).toMatchObject({ captureId: first.id, cause: 'pod-restarted' });
+    // The dead process's key lingers (SIGKILL: session TTL): two captures at one address.
+    expect(s.capture(first.id)?.exit).toMatchObject({ signal: 'SIGKILL' });
+    expect(s.capture(second.address)?.id).toBe(second.id); // the running one wins the address
+    clock.advance(14_000);
+    expect(s.capture(first.id)).toBeUndefined();
     src.delete('uid-ticdc-1');
     src.apply(pod({ name: 'ticdc-1', uid: 'uid-new' }));
-    const third = s.captures()[1]!;
+    const third = running()[0]!;
     expect(third.id).not.toBe(second.id);
     expect(third.address).toBe(second.address);
     // A not-ready blip does not make the process leave.
@@ -142,8 +154,41 @@ describe('pod registry', () => {
     clock.advance(100);
     src.forget('uid-ticdc-1');
     src.relist();
-    expect(s.captures()).toHaveLength(1);
     expect(s.violations()[0]).toMatchObject({ podName: 'ticdc-1', cause: 'pod-gone' });
+    clock.advance(13_900); // killed (node loss): listed for the etcd session TTL
+    expect(s.captures()).toHaveLength(2);
+    clock.advance(100);
+    expect(s.captures()).toHaveLength(1);
+  });
+
+  it('a forced delete (grace 0) is a SIGKILL: listed about 14 s; a graceful one about 5 s', async () => {
+    const src = new InMemoryPodSource();
+    for (const i of [0, 1, 2]) src.apply(pod({ name: `ticdc-${i}` }));
+    const s = await startKube(src);
+    clock.advance(100);
+    const [, a, b] = s.captures();
+    src.apply(pod({ name: 'ticdc-1', deleting: true, grace: 0 }));
+    src.delete('uid-ticdc-1');
+    src.apply(pod({ name: 'ticdc-2', deleting: true, grace: 30 }));
+    expect(s.capture(a!.id)?.exit).toMatchObject({ signal: 'SIGKILL', leavesAt: 14_100 });
+    expect(s.capture(b!.id)?.exit).toMatchObject({ signal: 'SIGTERM', leavesAt: 5100 });
+    // An exited process answers nothing even though it is listed.
+    await expect(
+      call(s.url, 'GET', '/api/v2/status', { headers: { 'X-Sim-Capture': a!.id } }),
+    ).rejects.toThrow();
+    const list = (
+      await call(s.url, 'GET', '/api/v2/captures', { headers: { 'X-Sim-Capture': s.captures()[0]!.id } })
+    ).json();
+    expect(list.total).toBe(3);
+    clock.advance(5000);
+    expect(s.captures().map((c) => c.id)).toEqual([s.captures()[0]!.id, a!.id]);
+    clock.advance(9000);
+    expect(s.captures()).toHaveLength(1);
+    // A DELETED event without a graceful deletion seen first (missed watch event) is a kill too.
+    src.apply(pod({ name: 'ticdc-3' }));
+    const c3 = s.capture('ticdc-3.basic-ticdc-peer.tidb.svc:8300')!;
+    src.delete('uid-ticdc-3');
+    expect(s.capture(c3.id)?.exit?.signal).toBe('SIGKILL');
   });
 
   it('opens a listener per pod capture when asked', async () => {
@@ -169,7 +214,7 @@ describe('pod registry', () => {
     );
     const joined: string[] = [];
     const reg = new PodCaptureRegistry(
-      { join: (s) => (joined.push(s.address), { id: s.address }), leave: () => undefined },
+      { join: (s) => (joined.push(s.address), { id: s.address }), exit: () => undefined },
       { addressTemplate: '{hostname}:1' },
     );
     reg.sync([p]);
@@ -263,7 +308,7 @@ describe('KubePodSource', () => {
     });
     const reg = new PodCaptureRegistry({
       join: (s) => (joined.push(s.podName!), { id: s.podName! }),
-      leave: (id, cause) => left.push(`${id}:${cause}`),
+      exit: (id, cause, signal) => left.push(`${id}:${cause}:${signal}`),
     });
     try {
       await src.start(reg);
@@ -273,7 +318,7 @@ describe('KubePodSource', () => {
       await until(() => joined.length === 2);
       api.set(pod({ name: 'ticdc-0', deleting: true }), 'MODIFIED');
       await until(() => left.length === 1);
-      expect(left).toEqual(['ticdc-0:pod-deleted']);
+      expect(left).toEqual(['ticdc-0:pod-deleted:SIGTERM']);
       api.endWatches();
       await until(
         () => api.requests.filter((r) => !r.includes('watch=true')).length === 2 && api.watching() === 1,

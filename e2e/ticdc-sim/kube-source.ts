@@ -1,12 +1,13 @@
 // Capture registry fed by Kubernetes pods. Each pod incarnation (pod UID + container restarts)
-// that is Running and Ready joins as a NEW capture (a fresh UUID, §1 Capture ID); it leaves when
-// the pod gets a deletionTimestamp (SIGTERM: the process exits without draining, §2.5, §4.8),
-// stops, restarts or disappears. The pod events come from a PodSource: a real relist+watch loop
+// that is Running and Ready joins as a NEW capture (a fresh UUID, §1 Capture ID); its process ends
+// when the pod gets a deletionTimestamp (SIGTERM: the process exits without draining, §2.5, §4.8;
+// a zero grace period is a SIGKILL), stops, restarts or disappears (SIGKILL: node loss, forced
+// delete, crash). The capture then stays listed for the signal's departure delay (§9 Departure). The pod events come from a PodSource: a real relist+watch loop
 // (KubePodSource) or an in-memory one for tests.
 
 import type { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { CaptureSpec, RemovalCause } from './model.js';
+import type { CaptureSpec, ExitSignal, RemovalCause } from './model.js';
 
 /** The parts of a V1Pod the registry reads (a V1Pod satisfies it). */
 export interface PodLike {
@@ -15,6 +16,7 @@ export interface PodLike {
     namespace?: string;
     uid?: string;
     deletionTimestamp?: Date | string | null;
+    deletionGracePeriodSeconds?: number | null;
     annotations?: Record<string, string>;
   };
   spec?: { subdomain?: string; hostname?: string };
@@ -56,8 +58,18 @@ export interface PodRegistryOptions {
 /** What the registry needs from the cluster model. */
 export interface Membership {
   join(spec: CaptureSpec): { id: string };
-  leave(id: string, cause: RemovalCause): unknown;
+  /** The capture's process got `signal`; it leaves the membership after that signal's delay. */
+  exit(id: string, cause: RemovalCause, signal: ExitSignal): unknown;
 }
+
+/** SIGTERM for a graceful deletion, SIGKILL for a zero grace period (forced delete). */
+function deletionSignal(pod: PodLike): ExitSignal {
+  const grace = pod.metadata?.deletionGracePeriodSeconds;
+  return grace === 0 ? 'SIGKILL' : 'SIGTERM';
+}
+
+const isDeleting = (pod: PodLike) =>
+  pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
 
 export function renderAddress(template: string, pod: PodLike, opts: PodRegistryOptions): string {
   const name = pod.metadata?.name ?? '';
@@ -104,14 +116,16 @@ export class PodCaptureRegistry implements PodHandler {
 
   sync(pods: PodLike[]): void {
     const present = new Set(pods.map((p) => p.metadata?.uid).filter((u): u is string => u !== undefined));
-    for (const uid of [...this.byUid.keys()]) if (!present.has(uid)) this.drop(uid, 'pod-gone');
+    // Gone without a deletion seen (node loss, a relist gap after a forced delete): killed.
+    for (const uid of [...this.byUid.keys()]) if (!present.has(uid)) this.drop(uid, 'pod-gone', 'SIGKILL');
     for (const p of pods) this.observe(p);
   }
 
   event(type: PodEventType, pod: PodLike): void {
     const uid = pod.metadata?.uid;
     if (uid === undefined) return;
-    if (type === 'DELETED') this.drop(uid, 'pod-deleted');
+    // A DELETED pod whose graceful deletion was not seen before: its deletion decides the signal.
+    if (type === 'DELETED') this.drop(uid, 'pod-deleted', isDeleting(pod) ? deletionSignal(pod) : 'SIGKILL');
     else this.observe(pod);
   }
 
@@ -121,16 +135,16 @@ export class PodCaptureRegistry implements PodHandler {
     const key = `${uid}#${restarts(pod)}`;
     let current = this.byUid.get(uid);
     if (current && current.key !== key) {
-      this.drop(uid, 'pod-restarted');
+      // The container restarted: the old process died (crash, OOM kill); its key lingers.
+      this.drop(uid, 'pod-restarted', 'SIGKILL');
       current = undefined;
     }
-    const deleting =
-      pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
+    const deleting = isDeleting(pod);
     const phase = pod.status?.phase;
     const dead = phase === 'Failed' || phase === 'Succeeded';
     if (current) {
-      if (deleting) this.drop(uid, 'pod-deleted');
-      else if (dead) this.drop(uid, 'pod-stopped');
+      if (deleting) this.drop(uid, 'pod-deleted', deletionSignal(pod));
+      else if (dead) this.drop(uid, 'pod-stopped', phase === 'Succeeded' ? 'SIGTERM' : 'SIGKILL');
       return;
     }
     if (deleting || dead || phase !== 'Running' || !isReady(pod) || this.finished.has(key)) return;
@@ -144,12 +158,12 @@ export class PodCaptureRegistry implements PodHandler {
     this.byUid.set(uid, { key, captureId: capture.id });
   }
 
-  private drop(uid: string, cause: RemovalCause): void {
+  private drop(uid: string, cause: RemovalCause, signal: ExitSignal): void {
     const inc = this.byUid.get(uid);
     if (!inc) return;
     this.byUid.delete(uid);
     this.finished.add(inc.key);
-    this.members.leave(inc.captureId, cause);
+    this.members.exit(inc.captureId, cause, signal);
   }
 }
 

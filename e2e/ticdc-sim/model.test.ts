@@ -66,7 +66,7 @@ describe('work model', () => {
     ).toEqual([8, 8, 8]);
   });
 
-  it('reschedules the work of a crashed capture reactively and records the violation', async () => {
+  it('freezes the work of a crashed capture until its session expires, then reschedules it; records the violation', async () => {
     await start({ captures: 3, moveRatePerSec: 4 });
     const t = nonOwner(sim);
     const v = sim.crash(t.id);
@@ -81,9 +81,19 @@ describe('work model', () => {
       wasOwner: false,
       liveness: 'alive',
     });
-    expect(sim.state().orphans).toEqual({ maintainers: 1, dispatchers: 8 });
+    // Killed: listed (etcd session TTL, 14 s) with its work frozen, not yet orphaned.
+    clock.advance(13_900);
+    expect(sim.capture(t.id)).toMatchObject({ maintainers: 1, dispatchers: 8, exit: { signal: 'SIGKILL' } });
+    expect(sim.state().orphans).toEqual({ maintainers: 0, dispatchers: 0 });
+    const left: unknown[] = [];
+    sim.on((e) => e.type === 'capture-left' && left.push(e));
+    clock.advance(100);
+    expect(sim.capture(t.id)).toBeUndefined();
+    expect(left).toEqual([expect.objectContaining({ captureId: t.id, maintainers: 1, dispatchers: 8 })]);
+    // Rescheduled reactively at 4/s from then on.
+    expect(sim.state().orphans).toEqual({ maintainers: 0, dispatchers: 7 });
     clock.advance(1000);
-    expect(sim.state().orphans).toEqual({ maintainers: 0, dispatchers: 4 });
+    expect(sim.state().orphans).toEqual({ maintainers: 0, dispatchers: 3 });
     clock.advance(1000);
     expect(sim.state().orphans).toEqual({ maintainers: 0, dispatchers: 0 });
     expect(sim.unintendedViolations()).toEqual([]);
@@ -104,7 +114,10 @@ describe('work model', () => {
     const prev = sim.failover('crash');
     expect(prev).toBe(o.id);
     expect(sim.violations()[0]).toMatchObject({ captureId: o.id, wasOwner: true, injected: true });
-    clock.advance(200);
+    // A killed owner keeps its key until the session expires; then the election runs.
+    clock.advance(13_900);
+    expect(sim.state().owner).toBe(o.id);
+    clock.advance(300);
     expect(sim.state()).toMatchObject({ owner: null, electionPending: true });
     clock.advance(100);
     expect(sim.state().owner).not.toBeNull();
@@ -125,7 +138,7 @@ describe('work model', () => {
     await drainV1(sim, t.id);
     clock.advance(1000);
     sim.failover('crash');
-    clock.advance(1000);
+    clock.advance(15_000);
     expect(sim.state().owner).toBeNull();
     const added = await sim.addCapture();
     clock.advance(100);

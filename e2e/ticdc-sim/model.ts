@@ -17,6 +17,8 @@ export type RemovalCause =
   | 'crash-injected'
   /** Static mode: the process got SIGTERM and exited (which does not drain, §2.5, §4.8). */
   | 'removed'
+  /** Static mode: the process got SIGKILL (not an injected fault: a real loss if it held work). */
+  | 'killed'
   /** Its pod got a deletionTimestamp: SIGTERM, exit, no drain. */
   | 'pod-deleted'
   /** Its pod vanished without a deletionTimestamp being seen (force delete, relist gap). */
@@ -39,12 +41,30 @@ export interface CaptureSpec {
   legacy?: boolean;
 }
 
+/** How a capture's process ended: SIGTERM (graceful) or SIGKILL (forced delete, node loss, crash). */
+export type ExitSignal = 'SIGTERM' | 'SIGKILL';
+
+/** A process that ended but whose capture key is still registered (§9 Departure). */
+export interface CaptureExit {
+  signal: ExitSignal;
+  cause: RemovalCause;
+  /** Simulated time of the signal. */
+  at: number;
+  /** Simulated time at which the capture leaves the membership (its etcd key goes away). */
+  leavesAt: number;
+}
+
 export interface Capture extends CaptureSpec {
   readonly id: string;
   readonly pid: number;
   readonly joinedAt: number;
   liveness: Liveness;
+  /** Set once the process got its signal: it answers nothing but stays listed until `leavesAt`. */
+  exit?: CaptureExit;
 }
+
+/** True while the capture's process runs (it answers HTTP, campaigns, takes and moves work). */
+export const running = (c: Capture): boolean => c.exit === undefined;
 
 export interface WorkCounts {
   maintainers: number;
@@ -70,6 +90,14 @@ export interface Violation extends WorkCounts {
 
 export type SimEvent =
   | { type: 'capture-joined'; captureId: string; address: string; podName?: string }
+  | ({
+      type: 'capture-exited';
+      captureId: string;
+      address: string;
+      signal: ExitSignal;
+      cause: RemovalCause;
+      leavesAt: number;
+    } & WorkCounts)
   | ({ type: 'capture-left'; captureId: string; address: string; cause: RemovalCause } & WorkCounts)
   | { type: 'owner-changed'; owner: string | null; previous: string | null }
   | { type: 'liveness-changed'; captureId: string; liveness: Liveness }
@@ -110,8 +138,12 @@ export interface ClusterOptions {
   maintainerMoveRatePerSec: number;
   /** Units per second moved from the most to the least loaded alive capture. */
   rebalanceRatePerSec: number;
-  /** No owner for this long after the owner resigned or died. */
+  /** No owner for this long after the owner resigned or died (v8.5.7: about 10 ms, §9 Resign). */
   electionDelayMs: number;
+  /** A capture whose process got SIGTERM stays listed this long (§9 Departure: about 5 s). */
+  sigtermDepartureMs: number;
+  /** A capture whose process was killed stays listed this long (etcd session TTL, §9: about 14 s). */
+  sigkillDepartureMs: number;
   /** A new coordinator needs this long before it can serve drains (§4.2 "not bootstrapped"). */
   bootstrapDelayMs: number;
   /** Chance that a resigning owner wins the next election again while it is alive (§2.4, §4.4). */
@@ -147,6 +179,8 @@ export class Cluster {
   readonly violations: Violation[] = [];
   /** Fault: work stops moving. */
   stalled = false;
+  /** Fault: every owner change leaves the cluster without owner at least this long. */
+  leaderlessMs = 0;
   policy: DrainPolicy = NO_DRAIN;
 
   constructor(
@@ -188,8 +222,15 @@ export class Cluster {
     return this.members.get(id);
   }
 
+  /** The capture at an address; a running process wins over a departed one still listed there. */
   byAddress(address: string): Capture | undefined {
-    return this.list().find((c) => c.address === address);
+    const at = this.list().filter((c) => c.address === address);
+    return at.find(running) ?? at[0];
+  }
+
+  /** Captures whose process runs (a Service only routes to these). */
+  processes(): Capture[] {
+    return this.list().filter(running);
   }
 
   size(): number {
@@ -221,9 +262,75 @@ export class Cluster {
    * The capture leaves the membership at once (crash, SIGTERM exit, pod deleted). Work it still
    * holds is recorded as a violation and then rescheduled reactively.
    */
-  leave(id: string, cause: RemovalCause): Violation | undefined {
+  leave(id: string, cause: RemovalCause, at = this.now()): Violation | undefined {
     const capture = this.members.get(id);
     if (!capture) return undefined;
+    const counts = this.countsOf(id);
+    let violation: Violation | undefined;
+    // A process that already exited was judged at its signal (its work was lost then).
+    if (capture.exit === undefined) violation = this.judge(capture, cause);
+    for (const f of this.feeds) {
+      if (f.maintainer === id) f.maintainer = null;
+      for (let i = 0; i < f.dispatchers.length; i++) if (f.dispatchers[i] === id) f.dispatchers[i] = null;
+    }
+    this.members.delete(id);
+    this.emit({ type: 'capture-left', captureId: id, address: capture.address, cause, ...counts });
+    if (violation) this.emit({ type: 'violation', violation });
+    this.policy.onCaptureRemoved(capture);
+    if (this.ownerId === id) this.loseOwner({}, at);
+    return violation;
+  }
+
+  /**
+   * The capture's process gets `signal` (§4.8, §9 Departure). It stops answering at once and holds
+   * its work frozen (recorded as a violation if it held any); the capture stays listed for the
+   * signal's departure delay, then leaves. SIGTERM stops the coordinator first (Close()), so an
+   * owner hands over at once; a killed owner keeps its key until the session expires. A second
+   * signal can only shorten the stay. Delay 0 leaves at once.
+   */
+  exit(id: string, cause: RemovalCause, signal: ExitSignal): Violation | undefined {
+    const capture = this.members.get(id);
+    if (!capture) return undefined;
+    const delay = signal === 'SIGTERM' ? this.opts.sigtermDepartureMs : this.opts.sigkillDepartureMs;
+    const leavesAt = this.now() + delay;
+    if (capture.exit) {
+      capture.exit.leavesAt = Math.min(capture.exit.leavesAt, leavesAt);
+      this.refresh();
+      return undefined;
+    }
+    if (delay <= 0) return this.leave(id, cause);
+    const violation = this.judge(capture, cause);
+    capture.exit = { signal, cause, at: this.now(), leavesAt };
+    this.emit({
+      type: 'capture-exited',
+      captureId: id,
+      address: capture.address,
+      signal,
+      cause,
+      leavesAt,
+      ...this.countsOf(id),
+    });
+    if (violation) this.emit({ type: 'violation', violation });
+    if (signal === 'SIGTERM' && this.ownerId === id) this.loseOwner({});
+    return violation;
+  }
+
+  /**
+   * Processes due departures and a due election now, so their timing does not depend on the
+   * scheduler tick. Called by every tick and before every request and state read.
+   */
+  refresh(): void {
+    const now = this.now();
+    const due = this.list()
+      .filter((c) => c.exit !== undefined && c.exit.leavesAt <= now)
+      .sort((a, b) => a.exit!.leavesAt - b.exit!.leavesAt);
+    for (const c of due) this.leave(c.id, c.exit!.cause, c.exit!.leavesAt);
+    this.runElection();
+  }
+
+  /** Records a violation if the capture holds work as its process ends. */
+  private judge(capture: Capture, cause: RemovalCause): Violation | undefined {
+    const id = capture.id;
     const counts = this.countsOf(id);
     let violation: Violation | undefined;
     if (counts.maintainers + counts.dispatchers > 0) {
@@ -243,15 +350,6 @@ export class Cluster {
       };
       this.violations.push(violation);
     }
-    for (const f of this.feeds) {
-      if (f.maintainer === id) f.maintainer = null;
-      for (let i = 0; i < f.dispatchers.length; i++) if (f.dispatchers[i] === id) f.dispatchers[i] = null;
-    }
-    this.members.delete(id);
-    this.emit({ type: 'capture-left', captureId: id, address: capture.address, cause, ...counts });
-    if (violation) this.emit({ type: 'violation', violation });
-    this.policy.onCaptureRemoved(capture);
-    if (this.ownerId === id) this.loseOwner({});
     return violation;
   }
 
@@ -293,38 +391,48 @@ export class Cluster {
     return prev;
   }
 
-  private loseOwner(election: { resigned?: string; exclude?: string }): void {
+  /** `at`: when the owner went away (a departure processed late still counts from its due time). */
+  private loseOwner(election: { resigned?: string; exclude?: string }, at = this.now()): void {
     const prev = this.ownerId;
     if (prev === null) return;
     this.ownerId = null;
-    this.election = { at: this.now() + this.opts.electionDelayMs, ...election };
+    const delay = Math.max(this.opts.electionDelayMs, this.leaderlessMs);
+    this.election = { at: at + delay, ...election };
     this.policy.onOwnerLost(prev);
     this.emit({ type: 'owner-changed', owner: null, previous: prev });
   }
 
-  private becomeOwner(id: string, bootstrapNow: boolean): void {
+  /** `at`: when the election was due (a late tick or refresh does not delay the bootstrap). */
+  private becomeOwner(id: string, bootstrapNow: boolean, at = this.now()): void {
     const prev = this.ownerId;
     this.ownerId = id;
     this.election = null;
-    this.bootstrapAt = this.now() + (bootstrapNow ? 0 : this.opts.bootstrapDelayMs);
+    this.bootstrapAt = at + (bootstrapNow ? 0 : this.opts.bootstrapDelayMs);
     this.emit({ type: 'owner-changed', owner: id, previous: prev });
   }
 
-  /** Only alive captures campaign; a draining or stopping one never becomes owner (§2.3, §4.4). */
+  /**
+   * Only alive running captures campaign; a draining or stopping one never becomes owner (§2.3,
+   * §4.4). A resigned owner wins again only with reelectProbability (v8.5.7: never while another
+   * capture is Alive, §9 Resign) or when it is the only candidate.
+   */
   private runElection(): void {
     const e = this.election;
     if (this.ownerId !== null || e === null || this.now() < e.at) return;
-    const alive = this.list().filter((c) => c.liveness === 'alive');
+    const alive = this.processes().filter((c) => c.liveness === 'alive');
     let candidates = alive.filter((c) => c.id !== e.exclude);
     if (candidates.length === 0) candidates = alive;
-    if (candidates.length === 0) return; // nobody campaigns: stay leaderless until someone can
+    if (candidates.length === 0) {
+      e.at = this.now(); // nobody campaigns: stay leaderless until someone can (counted from then)
+      return;
+    }
     const resigned = candidates.find((c) => c.id === e.resigned);
     const others = candidates.filter((c) => c.id !== e.resigned);
     const winner =
       resigned && (others.length === 0 || this.rng.chance(this.opts.reelectProbability))
         ? resigned
         : this.rng.pick(others);
-    if (winner) this.becomeOwner(winner.id, false);
+    if (winner) this.becomeOwner(winner.id, false, e.at);
   }
 
   // ---- work --------------------------------------------------------------------------------
@@ -358,9 +466,9 @@ export class Cluster {
     return this.feeds.reduce((n, f) => n + f.dispatchers.length, 0);
   }
 
-  /** Destinations for work: alive captures only (draining and stopping ones get no new work, §2.3, §4.3). */
+  /** Destinations for work: alive running captures only (draining and stopping ones get no new work, §2.3, §4.3). */
   schedulable(): Capture[] {
-    return this.list().filter((c) => c.liveness === 'alive');
+    return this.processes().filter((c) => c.liveness === 'alive');
   }
 
   /** Places all work at once over the current captures: the cluster as it was when the sim started. */
@@ -382,7 +490,7 @@ export class Cluster {
     const now = this.now();
     const dt = Math.max(0, now - this.lastTick);
     this.lastTick = now;
-    this.runElection();
+    this.refresh();
     this.policy.tick();
     if (!this.initialPlaced) {
       this.placeInitial();
@@ -392,7 +500,8 @@ export class Cluster {
     const dests = this.schedulable();
     if (dests.length === 0) return;
 
-    const sources = new Set(this.policy.sources());
+    // Work of an exited process is frozen until its capture leaves (then it is an orphan).
+    const sources = new Set(this.policy.sources().filter((id) => this.members.get(id)?.exit === undefined));
     const movable = (holder: string | null) => holder === null || sources.has(holder);
     const accrue = (key: keyof typeof this.budget, rate: number) => {
       const inc = (rate * dt) / 1000;

@@ -1,9 +1,9 @@
-// newarch flavour (ticdc-api.md §3, §4): the real v8.5.7 drain session semantics.
+// newarch flavour (docs/ticdc-api.md §3, §4): the real v8.5.7 drain session semantics.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ManualClock } from './clock.js';
 import type { TicdcSimulator } from './simulator.js';
-import { call, drainV1, nonOwner, owner, startManual } from './testutil.js';
+import { call, drainV1, indented, nonOwner, owner, startManual } from './testutil.js';
 
 let sim: TicdcSimulator;
 let clock: ManualClock;
@@ -68,6 +68,11 @@ describe('newarch drain', () => {
     expect(sim.capture(b.id)?.liveness).toBe('alive');
 
     expect(await sim.removeCapture(a.id)).toBeUndefined(); // no work left: no violation
+    clock.advance(4900); // SIGTERM: still listed for 5 s, the session lasts
+    expect(sim.capture(a.id)).toBeDefined();
+    expect(await count(b.id)).toBe(1);
+    clock.advance(100);
+    expect(sim.capture(a.id)).toBeUndefined();
     expect(await count(a.id)).toBe(0); // tombstone of the last completed target
     expect(await count(b.id)).toBe(1); // clear handshake pending
     clock.advance(1000);
@@ -86,10 +91,19 @@ describe('newarch drain', () => {
     clock.advance(200);
     const v = await sim.removeCapture(t.id);
     expect(v).toMatchObject({ captureId: t.id, cause: 'removed', injected: false, liveness: 'draining' });
+    // Still registered for 5 s: the session goes on, its work is frozen with the dead process.
+    const frozen = await count(t.id);
+    expect(frozen).toBeGreaterThan(1);
+    clock.advance(4000);
+    expect(await count(t.id)).toBe(frozen);
+    clock.advance(1000);
     const r = await drainV1(sim, t.id);
     expect(r.status).toBe(400);
     expect(r.text).toBe(
-      `{"error_msg":"[CDC:ErrCaptureNotExist]capture not exists, ${t.id}","error_code":"CDC:ErrCaptureNotExist"}`,
+      indented({
+        error_msg: `[CDC:ErrCaptureNotExist]capture not exists, ${t.id}`,
+        error_code: 'CDC:ErrCaptureNotExist',
+      }),
     );
     expect(sim.unintendedViolations()).toHaveLength(1);
     // The work is rescheduled reactively.
@@ -103,7 +117,10 @@ describe('newarch drain', () => {
     const r = await drainV1(sim, o.id);
     expect(r.status).toBe(400);
     expect(r.text).toBe(
-      '{"error_msg":"[CDC:ErrSchedulerRequestFailed]scheduler request failed, cannot drain the owner","error_code":"CDC:ErrSchedulerRequestFailed"}',
+      indented({
+        error_msg: '[CDC:ErrSchedulerRequestFailed]scheduler request failed, cannot drain the owner',
+        error_code: 'CDC:ErrSchedulerRequestFailed',
+      }),
     );
     const empty = await call(sim.url, 'PUT', '/api/v1/captures/drain');
     expect(empty.status).toBe(400);
@@ -125,7 +142,7 @@ describe('newarch drain', () => {
     sim.failover('resign');
     const noLeader = await drainV1(sim, t.id);
     expect(noLeader.status).toBe(500);
-    expect(noLeader.text).toBe('{"error_msg":"election: no leader","error_code":""}');
+    expect(noLeader.text).toBe(indented({ error_msg: 'election: no leader', error_code: '' }));
     clock.advance(500);
     expect(sim.state().owner).not.toBeNull();
     const t2 = nonOwner(sim, 0);
@@ -245,7 +262,10 @@ describe('newarch drain', () => {
     expect(await count(t.id)).toBe(0); // legacy fallback: NOT drained
     clock.advance(2000);
     expect(sim.capture(t.id)).toMatchObject({ liveness: 'alive', dispatchers: 8 });
-    await sim.removeCapture(legacy.id); // upgraded: the real drain works again
+    await sim.removeCapture(legacy.id); // upgraded: the real drain works again once it left
+    clock.advance(4900);
+    expect(await count(t.id)).toBe(0); // still registered: still the legacy fallback
+    clock.advance(100);
     expect(await count(t.id)).toBeGreaterThan(0);
     await sim.stop();
 

@@ -4,7 +4,7 @@
 import { errs } from './errors.js';
 import type { Flavor, Route, RouteContext } from './flavor.js';
 import type { SimResponse } from './http-types.js';
-import { empty, json } from './http-types.js';
+import { empty, indentedJson, json } from './http-types.js';
 import type { Capture, Cluster } from './model.js';
 
 export const LEGACY_VERSION = 'v8.5.6';
@@ -15,11 +15,20 @@ export interface CommonRouteOptions {
   healthy(cluster: Cluster, self: Capture): boolean;
 }
 
+/**
+ * Capture list items: every registered capture (an exited one too, until it left), in an order
+ * that changes on every request (Go map iteration, §9 Bodies); drawn from the seeded Rng.
+ */
 export function captureItems(cluster: Cluster) {
   const ownerId = cluster.owner?.id;
-  return cluster
+  const items = cluster
     .list()
     .map((c) => ({ id: c.id, is_owner: c.id === ownerId, address: c.address, cluster_id: 'default' }));
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = cluster.rng.int(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }
 
 function status(flavor: Flavor, ctx: RouteContext, withLiveness: boolean): SimResponse {
@@ -29,8 +38,9 @@ function status(flavor: Flavor, ctx: RouteContext, withLiveness: boolean): SimRe
   const liveness = c.legacy ? (c.liveness === 'alive' ? 0 : 1) : flavor.livenessCode(c.liveness);
   const base = { version, git_hash: flavor.gitHash, id: c.id };
   const isOwner = ctx.cluster.owner?.id === c.id;
-  if (!withLiveness) return json(200, { ...base, pid: c.pid, is_owner: isOwner });
-  return json(200, {
+  // gin IndentedJSON (§9 Bodies).
+  if (!withLiveness) return indentedJson(200, { ...base, pid: c.pid, is_owner: isOwner });
+  return indentedJson(200, {
     ...base,
     cluster_id: 'default',
     pid: c.pid,

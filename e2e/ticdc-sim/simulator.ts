@@ -19,8 +19,8 @@ import type { SimRequest } from './http-types.js';
 import { header } from './http-types.js';
 import type { PodSource } from './kube-source.js';
 import { KubePodSource, PodCaptureRegistry } from './kube-source.js';
-import type { Capture, SimEvent, SimMode, Violation } from './model.js';
-import { Cluster, SIM_MODES } from './model.js';
+import type { Capture, ExitSignal, SimEvent, SimMode, Violation } from './model.js';
+import { Cluster, running, SIM_MODES } from './model.js';
 import { Rng } from './random.js';
 import type { Listener, TlsOptions } from './server.js';
 import { listen, readBody, reset, send } from './server.js';
@@ -63,11 +63,15 @@ export interface SimulatorOptions {
   tickMs?: number;
   /** New arch clear handshake after a drained target left (default 1000 simulated ms). */
   clearHandshakeMs?: number;
-  /** No owner for this long after the owner resigned or died (default 500). */
+  /** No owner for this long after the owner resigned or died (default 10, as v8.5.7 §9 Resign). */
   electionDelayMs?: number;
+  /** A capture whose process got SIGTERM stays listed this long (default 5000, §9 Departure). */
+  sigtermDepartureMs?: number;
+  /** A killed capture stays listed this long: the etcd session TTL (default 14000, §9 Departure). */
+  sigkillDepartureMs?: number;
   /** A new coordinator is not bootstrapped for this long (default 200). */
   bootstrapDelayMs?: number;
-  /** Chance a resigning, still alive owner wins again (default 0.3). */
+  /** Chance a resigning owner wins again while another capture is Alive (default 0, as v8.5.7 §9). */
   reelectProbability?: number;
   /** Old arch: 503 ErrServerIsNotReady for this long after a capture joined (default 0). */
   readyDelayMs?: number;
@@ -102,6 +106,11 @@ interface CaptureListener {
   captureId: string | undefined;
 }
 
+/** `/capture/<advertise address>/<path>`: the request goes to that capture's own process. */
+const CAPTURE_PREFIX = /^\/capture\/([^/]+)(\/.*)?$/;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const num = (v: number | undefined, dflt: number, name: string, min = 0): number => {
   const x = v ?? dflt;
   if (!Number.isFinite(x) || x < min) throw new RangeError(`${name} must be a number >= ${min}, got ${v}`);
@@ -133,7 +142,7 @@ export class TicdcSimulator implements SimControl {
     const clock = opts.clock ?? new RealClock(opts.timeScale ?? 1);
     const rng = new Rng(opts.seed);
     const moveRate = num(opts.moveRatePerSec, 5, 'moveRatePerSec');
-    const reelect = num(opts.reelectProbability, 0.3, 'reelectProbability');
+    const reelect = num(opts.reelectProbability, 0, 'reelectProbability');
     if (reelect > 1) throw new RangeError('reelectProbability must be <= 1');
     const cluster = new Cluster(
       {
@@ -142,7 +151,9 @@ export class TicdcSimulator implements SimControl {
         moveRatePerSec: moveRate,
         maintainerMoveRatePerSec: num(opts.maintainerMoveRatePerSec, moveRate, 'maintainerMoveRatePerSec'),
         rebalanceRatePerSec: num(opts.rebalanceRatePerSec, moveRate, 'rebalanceRatePerSec'),
-        electionDelayMs: num(opts.electionDelayMs, 500, 'electionDelayMs'),
+        electionDelayMs: num(opts.electionDelayMs, 10, 'electionDelayMs'),
+        sigtermDepartureMs: num(opts.sigtermDepartureMs, 5000, 'sigtermDepartureMs'),
+        sigkillDepartureMs: num(opts.sigkillDepartureMs, 14_000, 'sigkillDepartureMs'),
         bootstrapDelayMs: num(opts.bootstrapDelayMs, 200, 'bootstrapDelayMs'),
         reelectProbability: reelect,
         readyDelayMs: num(opts.readyDelayMs, 0, 'readyDelayMs'),
@@ -151,13 +162,14 @@ export class TicdcSimulator implements SimControl {
       clock,
       rng,
     );
+    const injector = new FaultInjector(rng);
     const flavor = createFlavor(mode, cluster, {
+      faults: () => injector.config,
       ...(opts.version !== undefined && { version: opts.version }),
       ...(opts.credentials !== undefined && { credentials: opts.credentials }),
       clearHandshakeMs: num(opts.clearHandshakeMs, 1000, 'clearHandshakeMs'),
     });
     cluster.policy = flavor;
-    const injector = new FaultInjector(rng);
     const sim = new TicdcSimulator(cluster, flavor, injector, clock, rng, opts);
     if (opts.faults) sim.setFaults(opts.faults);
     sim.wireEvents();
@@ -220,41 +232,69 @@ export class TicdcSimulator implements SimControl {
   ) {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
+    let path = url.pathname;
+    if (path === '/sim' || path.startsWith('/sim/')) {
+      const ctl = { method: req.method ?? 'GET', path, query: url.searchParams, headers: req.headers, body };
+      send(res, await handleControl(this, ctl));
+      return;
+    }
+    this.cluster.refresh();
+    // The capture a request is addressed to: `/capture/<advertise address>/...` (a base URL for
+    // clients that map addresses to URLs), else the Host (a proxy-style or DNS-mapped request).
+    let addressed: string | undefined;
+    const prefixed = CAPTURE_PREFIX.exec(path);
+    if (!fixed && prefixed) {
+      addressed = decodeURIComponent(prefixed[1]!);
+      path = prefixed[2] || '/';
+    } else if (!fixed) {
+      const host = req.headers.host;
+      if (host !== undefined && this.cluster.byAddress(host)) addressed = host;
+    }
     const simReq: SimRequest = {
       method: req.method ?? 'GET',
-      path: url.pathname,
+      path,
       query: url.searchParams,
       headers: req.headers,
       body,
     };
-    if (url.pathname === '/sim' || url.pathname.startsWith('/sim/')) {
-      send(res, await handleControl(this, simReq));
-      return;
-    }
-    const receiver = this.receiverOf(simReq, fixed);
+    const receiver = this.receiverOf(simReq, fixed, addressed);
     if (!receiver) return reset(req); // no process behind this address: like a refused connection
     const f = this.injector;
     const cfg = f.config;
     const faulty = f.applies(simReq.path);
-    if (faulty && cfg.latencyMs > 0) await new Promise((r) => setTimeout(r, cfg.latencyMs));
-    if (faulty && f.drawReset()) return reset(req);
+    const mixed = faulty ? f.drawMixed() : undefined;
+    if (faulty && cfg.latencyMs > 0) await sleep(cfg.latencyMs);
+    if (mixed === 'timeout') await sleep(cfg.hangMs);
+    if (mixed === 'reset-before' || (faulty && f.drawReset())) return reset(req);
+    if (mixed === 'error') return send(res, errs.internal(f.mixedErrorStatus()));
+    if (mixed === 'garbled-400') return send(res, { ...errs.internal(400), body: f.garble() });
     if (faulty && f.drawError()) return send(res, errs.internal(cfg.errorStatus));
     let answer = handleApi(this.cluster, this.flavor, receiver, simReq, {
       forwardLoop: faulty && cfg.forwardLoop,
     });
-    if (faulty && f.drawMalformed()) answer = { ...answer, body: f.mangle(answer.body) };
+    if (mixed === 'reset-after') return reset(req); // handled, but the answer is lost
+    if (mixed === 'truncated') answer = { ...answer, body: f.truncate(answer.body) };
+    else if (mixed === 'wrong-types') answer = { ...answer, body: f.mangle(answer.body, 'wrong-types') };
+    else if (faulty && f.drawMalformed()) answer = { ...answer, body: f.mangle(answer.body) };
     send(res, answer);
   }
 
   /**
    * The capture a request lands on: the per-capture listener's capture, else the capture named
-   * by the sim-only `X-Sim-Capture` header (id or address), else a random member (the Service).
+   * by the sim-only `X-Sim-Capture` header (id or address), else the addressed capture (path
+   * prefix or Host), else a random running member (the Service). Undefined when no process runs
+   * there (an exited capture still listed answers nothing).
    */
-  private receiverOf(req: SimRequest, fixed: CaptureListener | undefined): Capture | undefined {
-    if (fixed) return fixed.captureId === undefined ? undefined : this.cluster.get(fixed.captureId);
-    const wanted = header(req, 'x-sim-capture');
-    if (wanted !== undefined) return this.cluster.get(wanted) ?? this.cluster.byAddress(wanted);
-    return this.rng.pick(this.cluster.list());
+  private receiverOf(
+    req: SimRequest,
+    fixed: CaptureListener | undefined,
+    addressed: string | undefined,
+  ): Capture | undefined {
+    const live = (c: Capture | undefined) => (c && running(c) ? c : undefined);
+    if (fixed) return fixed.captureId === undefined ? undefined : live(this.cluster.get(fixed.captureId));
+    const wanted = header(req, 'x-sim-capture') ?? addressed;
+    if (wanted !== undefined) return live(this.cluster.get(wanted) ?? this.cluster.byAddress(wanted));
+    return this.rng.pick(this.cluster.processes());
   }
 
   private async openCaptureListener(): Promise<CaptureListener> {
@@ -371,17 +411,27 @@ export class TicdcSimulator implements SimControl {
   }
 
   /**
-   * The capture's process exits (SIGTERM: no drain, §2.5, §4.8). Returns the violation recorded if
-   * it still held work (a real one: not injected).
+   * The capture's process gets `signal` (no drain, §2.5, §4.8): SIGTERM (default) leaves the list
+   * after sigtermDepartureMs, SIGKILL after sigkillDepartureMs (§9 Departure). Returns the
+   * violation recorded if it still held work (a real one: not injected).
    */
-  async removeCapture(idOrAddress: string): Promise<Violation | undefined> {
+  async removeCapture(idOrAddress: string, signal: ExitSignal = 'SIGTERM'): Promise<Violation | undefined> {
     if (!this.isStatic) throw new SimError(409, 'delete the pod instead: captures come from Kubernetes pods');
-    return this.cluster.leave(this.resolve(idOrAddress).id, 'removed');
+    this.cluster.refresh();
+    return this.cluster.exit(
+      this.resolve(idOrAddress).id,
+      signal === 'SIGKILL' ? 'killed' : 'removed',
+      signal,
+    );
   }
 
-  /** Crash injection: the capture leaves at once holding its work; recorded with injected: true. */
+  /**
+   * Crash injection: the process is killed holding its work (recorded with injected: true); the
+   * capture stays listed for sigkillDepartureMs. Works for Kubernetes captures too.
+   */
   crash(idOrAddress: string): Violation | undefined {
-    return this.cluster.leave(this.resolve(idOrAddress).id, 'crash-injected');
+    this.cluster.refresh();
+    return this.cluster.exit(this.resolve(idOrAddress).id, 'crash-injected', 'SIGKILL');
   }
 
   /**
@@ -390,15 +440,50 @@ export class TicdcSimulator implements SimControl {
    * Returns the previous owner's id.
    */
   failover(kind: 'resign' | 'crash' = 'resign'): string | null {
+    this.cluster.refresh();
     const owner = this.cluster.owner;
     if (!owner) return null;
-    if (kind === 'crash') this.cluster.leave(owner.id, 'crash-injected');
+    if (kind === 'crash') this.cluster.exit(owner.id, 'crash-injected', 'SIGKILL');
     else this.cluster.resign({ excludeSelf: true });
     return owner.id;
   }
 
+  /**
+   * newarch: marks a capture as a pre-v8.5.7 process (drain protocol version 0, §4.9). While any
+   * alive capture is legacy, a v8.5.7 coordinator answers every drain 0 at once and drains nothing
+   * (legacy fallback, §9); a legacy coordinator serves the stub.
+   */
+  setLegacy(idOrAddress: string, legacy = true): CaptureView {
+    if (this.flavor.mode !== 'newarch') throw new SimError(400, 'legacy captures exist only in newarch mode');
+    this.cluster.refresh();
+    const c = this.resolve(idOrAddress);
+    c.legacy = legacy;
+    this.opts.logger?.info({ event: 'legacy-changed', captureId: c.id, legacy }, 'legacy-changed');
+    return this.view(c);
+  }
+
+  /**
+   * Another tool (TiUP, the CLI) drains `idOrAddress` through the coordinator, bypassing this
+   * simulator's HTTP faults: on newarch the session it opens makes drains of every other capture
+   * answer 1 until that capture leaves (§4.3, §9). Returns the answer that tool got.
+   */
+  holdDrainSession(idOrAddress: string): { status: number; body: unknown } {
+    this.cluster.refresh();
+    const c = this.resolve(idOrAddress);
+    if (!this.flavor.externalDrain) throw new SimError(409, `mode ${this.mode} has no drain session`);
+    const r = this.flavor.externalDrain(c.id);
+    let body: unknown = r.body;
+    try {
+      body = JSON.parse(r.body);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: r.status, body };
+  }
+
   /** Like the resign API: the owner may win again (reelectProbability). */
   resignOwner(): string | null {
+    this.cluster.refresh();
     return this.cluster.resign();
   }
 
@@ -409,6 +494,7 @@ export class TicdcSimulator implements SimControl {
   setFaults(patch: FaultPatch): FaultConfig {
     const cfg = this.injector.set(patch);
     this.cluster.stalled = cfg.stall;
+    this.cluster.leaderlessMs = cfg.leaderlessMs;
     this.opts.logger?.info({ event: 'faults-changed', faults: cfg }, 'faults-changed');
     return cfg;
   }
@@ -416,6 +502,7 @@ export class TicdcSimulator implements SimControl {
   clearFaults(): FaultConfig {
     const cfg = this.injector.clear();
     this.cluster.stalled = false;
+    this.cluster.leaderlessMs = 0;
     this.opts.logger?.info({ event: 'faults-changed', faults: cfg }, 'faults-changed');
     return cfg;
   }
@@ -444,12 +531,14 @@ export class TicdcSimulator implements SimControl {
       ready: this.cluster.isReady(c),
       legacy: c.legacy === true,
       joinedAt: c.joinedAt,
+      ...(c.exit !== undefined && { exit: { ...c.exit } }),
       ...this.cluster.countsOf(c.id),
       ...(url !== undefined && { url }),
     };
   }
 
   captures(): CaptureView[] {
+    this.cluster.refresh();
     return this.cluster.list().map((c) => this.view(c));
   }
 
@@ -460,6 +549,7 @@ export class TicdcSimulator implements SimControl {
 
   state(): SimState {
     const c = this.cluster;
+    c.refresh();
     return {
       mode: this.flavor.mode,
       version: this.flavor.version,
@@ -486,12 +576,25 @@ export class TicdcSimulator implements SimControl {
     return c && this.perCapture.get(c.id)?.listener.url;
   }
 
+  /**
+   * Base URL that reaches the process at an advertise address, as a client asking that address
+   * directly would (e.g. a node-local `/api/v2/status`): the capture's own listener when it has
+   * one, else `<url>/capture/<address>` on the main listener. An address without a running process
+   * behind it resets the connection (like a refused one). Fit for the operator's `resolveAddress`.
+   */
+  resolveAddress(address: string): string {
+    const c = this.cluster.byAddress(address);
+    const own = c && this.perCapture.get(c.id)?.listener.url;
+    return own ?? `${this.url}/capture/${encodeURIComponent(address)}`;
+  }
+
   /** Advertise address → per-capture URL, for clients that reach a capture by its address. */
   addressMap(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const c of this.cluster.list()) {
       const url = this.perCapture.get(c.id)?.listener.url;
-      if (url !== undefined) out[c.address] = url;
+      // Two captures at one address (a restarted pod's old key lingers): the running one wins.
+      if (url !== undefined && (out[c.address] === undefined || running(c))) out[c.address] = url;
     }
     return out;
   }

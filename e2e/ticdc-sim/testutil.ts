@@ -82,6 +82,9 @@ export async function startManual(
   return { sim, clock };
 }
 
+/** gin IndentedJSON: error bodies and /status (§9 Bodies). */
+export const indented = (value: unknown) => JSON.stringify(value, null, 4);
+
 /** First non-owner capture. */
 export function nonOwner(sim: TicdcSimulator, skip = 0) {
   const c = sim.captures().filter((x) => !x.isOwner)[skip];

@@ -1,9 +1,9 @@
-// tiflow flavour (ticdc-api.md §2): old architecture, table counts, one target at a time.
+// tiflow flavour (docs/ticdc-api.md §2): old architecture, table counts, one target at a time.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ManualClock } from './clock.js';
 import type { TicdcSimulator } from './simulator.js';
-import { call, drainV1, nonOwner, owner, startManual } from './testutil.js';
+import { call, drainV1, indented, nonOwner, owner, startManual } from './testutil.js';
 
 let sim: TicdcSimulator;
 let clock: ManualClock;
@@ -55,7 +55,10 @@ describe('tiflow drain', () => {
     const notReady = await call(sim.url, 'GET', '/api/v2/captures', { headers: { 'X-Sim-Capture': o.id } });
     expect([notReady.status, notReady.text]).toEqual([
       503,
-      '{"error_msg":"[CDC:ErrServerIsNotReady]cdc server is not ready","error_code":"CDC:ErrServerIsNotReady"}',
+      indented({
+        error_msg: '[CDC:ErrServerIsNotReady]cdc server is not ready',
+        error_code: 'CDC:ErrServerIsNotReady',
+      }),
     ]);
     // /status is outside /api and has no liveness and no cluster_id.
     const plain = await call(sim.url, 'GET', '/status', { headers: { 'X-Sim-Capture': o.id } });
@@ -68,6 +71,7 @@ describe('tiflow drain', () => {
     });
     expect((await postV2('ghost')).json().error_code).toBe('CDC:ErrCaptureNotExist');
     await sim.removeCapture(nonOwner(sim).id);
+    clock.advance(5000); // SIGTERM: listed for 5 s
     const one = await postV2(o.id);
     expect([one.status, one.json().error_msg]).toEqual([
       400,

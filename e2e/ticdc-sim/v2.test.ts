@@ -1,9 +1,9 @@
-// v2 flavour (ticdc-api.md §5, closed PR #4081): maintainer + dispatcher counts, GET status trap.
+// v2 flavour (docs/ticdc-api.md §5, closed PR #4081): maintainer + dispatcher counts, GET status trap.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ManualClock } from './clock.js';
 import type { TicdcSimulator } from './simulator.js';
-import { call, drainV1, nonOwner, owner, startManual } from './testutil.js';
+import { call, drainV1, indented, nonOwner, owner, startManual } from './testutil.js';
 
 let sim: TicdcSimulator;
 let clock: ManualClock;
@@ -19,19 +19,22 @@ const get = (id: string) => call(sim.url, 'GET', `/api/v2/captures/${id}/drain`)
 const NOT_DRAINING = '{"is_draining":false,"remaining_maintainer_count":0}';
 
 describe('v2 drain (PR #4081)', () => {
-  it('reports maintainers and dispatchers separately until both reach 0', async () => {
+  it('PUT reports maintainers and always 0 dispatchers; only the GET and liveness tell the rest', async () => {
     await start();
     const t = nonOwner(sim);
     const r = await put(t.id);
     expect(r.status).toBe(202);
-    expect(r.text).toBe('{"current_maintainer_count":1,"current_dispatcher_count":8}');
+    expect(r.text).toBe('{"current_maintainer_count":1,"current_dispatcher_count":0}');
     expect(await get(t.id).then((x) => x.text)).toBe(
       `{"is_draining":true,"draining_capture_id":"${t.id}","remaining_maintainer_count":1,"remaining_dispatcher_count":8}`,
     );
     const status = await call(sim.url, 'GET', '/api/v2/status', { headers: { 'X-Sim-Capture': t.id } });
     expect(status.json()).toMatchObject({ version: 'v9.0.0-alpha', liveness: 2 }); // PR enum: Draining=2
     clock.advance(500);
-    expect((await put(t.id)).json()).toEqual({ current_maintainer_count: 0, current_dispatcher_count: 3 });
+    // 0 and 0 with 3 dispatchers left: the PUT alone would read as drained.
+    expect((await put(t.id)).json()).toEqual({ current_maintainer_count: 0, current_dispatcher_count: 0 });
+    expect((await get(t.id)).json()).toMatchObject({ is_draining: true, remaining_dispatcher_count: 3 });
+    expect(sim.capture(t.id)).toMatchObject({ dispatchers: 3, liveness: 'draining', livenessCode: 2 });
     clock.advance(500);
     expect((await put(t.id)).json()).toEqual({ current_maintainer_count: 0, current_dispatcher_count: 0 });
     clock.advance(100);
@@ -53,7 +56,7 @@ describe('v2 drain (PR #4081)', () => {
     expect((await get(b.id)).text).toBe(NOT_DRAINING); // another capture draining
     const busy = await put(b.id);
     expect(busy.status).toBe(500);
-    expect(busy.text).toBe('{"error_msg":"another drain operation is in progress","error_code":""}');
+    expect(busy.text).toBe(indented({ error_msg: 'another drain operation is in progress', error_code: '' }));
     clock.advance(300);
     const left = sim.capture(a.id)!.dispatchers;
     sim.failover('resign');
@@ -61,9 +64,13 @@ describe('v2 drain (PR #4081)', () => {
     expect((await get(a.id)).text).toBe(NOT_DRAINING); // session lost
     clock.advance(2000);
     expect(sim.capture(a.id)!.dispatchers).toBe(left); // the lost drain does not progress
-    // The PUT tells the cases apart: real counts, and the session is re-created.
-    expect((await put(a.id)).json()).toEqual({ current_maintainer_count: 0, current_dispatcher_count: left });
-    expect((await get(a.id)).json()).toMatchObject({ is_draining: true, draining_capture_id: a.id });
+    // The PUT re-creates the session; its dispatcher count is 0 all the same, the GET has the truth.
+    expect((await put(a.id)).json()).toEqual({ current_maintainer_count: 0, current_dispatcher_count: 0 });
+    expect((await get(a.id)).json()).toMatchObject({
+      is_draining: true,
+      draining_capture_id: a.id,
+      remaining_dispatcher_count: left,
+    });
   });
 
   it('answers the PR errors: unknown capture (also GET), coordinator, fewer than 2 captures', async () => {
@@ -71,7 +78,10 @@ describe('v2 drain (PR #4081)', () => {
     const unknownPut = await put('ghost');
     expect(unknownPut.status).toBe(400);
     expect(unknownPut.text).toBe(
-      '{"error_msg":"[CDC:ErrCaptureNotExist]capture not exists, ghost","error_code":"CDC:ErrCaptureNotExist"}',
+      indented({
+        error_msg: '[CDC:ErrCaptureNotExist]capture not exists, ghost',
+        error_code: 'CDC:ErrCaptureNotExist',
+      }),
     );
     expect((await get('ghost')).status).toBe(400);
     const coord = await put(owner(sim).id);
@@ -81,6 +91,7 @@ describe('v2 drain (PR #4081)', () => {
       error_code: 'CDC:ErrAPIInvalidParam',
     });
     await sim.removeCapture(nonOwner(sim).id);
+    clock.advance(5000); // SIGTERM: listed for 5 s
     const alone = await put(owner(sim).id);
     expect(alone.status).toBe(400);
     expect(alone.json().error_msg).toContain('at least 2 captures required for drain operation');
@@ -97,6 +108,8 @@ describe('v2 drain (PR #4081)', () => {
     clock.advance(500);
     expect((await put(t.id)).status).toBe(202);
     await sim.removeCapture(t.id);
+    expect((await get(t.id)).status).toBe(200); // still registered
+    clock.advance(5000);
     expect((await get(t.id)).status).toBe(400);
     expect(sim.unintendedViolations()).toHaveLength(1);
   });

@@ -3,7 +3,7 @@
 
 import type { FaultConfig } from './faults.js';
 import type { DrainSnapshot } from './flavor.js';
-import type { Liveness, SimMode, WorkCounts } from './model.js';
+import type { CaptureExit, Liveness, SimMode, WorkCounts } from './model.js';
 
 export interface CaptureView extends WorkCounts {
   id: string;
@@ -20,6 +20,8 @@ export interface CaptureView extends WorkCounts {
   /** Pre-v8.5.7 binary in a newarch rolling upgrade (§4.9). */
   legacy: boolean;
   joinedAt: number;
+  /** Set once the process got its signal; the capture is still listed until exit.leavesAt. */
+  exit?: CaptureExit;
   /** Per-capture listener URL, when perCaptureListeners is on. */
   url?: string;
 }

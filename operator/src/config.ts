@@ -40,6 +40,11 @@ export const ConfigSchema = z.object({
   defaultTlsSecret: secretName.optional(),
   defaultCredentialsSecret: secretName.optional(),
   ticdcRequestTimeout: duration,
+  /**
+   * Where to read a capture's own status (liveness), `{address}` standing for its URL-encoded
+   * advertise address. Unset: http(s)://<address> (in-cluster DNS).
+   */
+  captureUrlTemplate: z.string().includes('{address}').optional(),
   fieldManager: z.string().min(1),
   /** Drain capture pods off cordoned nodes (node cordon controller). */
   nodeDrains: z.boolean(),
@@ -86,6 +91,8 @@ Options (environment variable in brackets):
                                  StatefulSet names one [DEFAULT_TLS_SECRET]
   --default-credentials-secret NAME  credentials Secret, likewise [DEFAULT_CREDENTIALS_SECRET]
   --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)
+  --capture-url-template T       base URL of a capture's own status, {address} = its advertise
+                                 address URL-encoded (default: the address itself)
   --node-drains true|false       drain capture pods off cordoned nodes (default true) [NODE_DRAINS]
   --webhook-address HOST:PORT    serve the pod-termination admission webhook here (default: none)
   --webhook-cert-mode operator|files  operator: self-signed CA + certificate in --webhook-secret;
@@ -157,6 +164,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'default-tls-secret': { type: 'string' },
         'default-credentials-secret': { type: 'string' },
         'ticdc-request-timeout': { type: 'string' },
+        'capture-url-template': { type: 'string' },
         'node-drains': { type: 'string' },
 
         'webhook-address': { type: 'string' },
@@ -215,6 +223,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     defaultCredentialsSecret:
       (values['default-credentials-secret'] ?? env.DEFAULT_CREDENTIALS_SECRET) || undefined,
     ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
+    ...(values['capture-url-template'] ? { captureUrlTemplate: values['capture-url-template'] } : {}),
     fieldManager: OPERATOR_NAME,
     nodeDrains: nodeDrains === 'true',
 

@@ -30,6 +30,8 @@ export function createManager(opts: {
   events: EventRecorder;
   registry: Registry;
   logger: Logger;
+  /** Advertise address -> URL of that capture, where in-cluster DNS does not reach it (tests). */
+  resolveCaptureAddress?: (address: string) => string | undefined;
 }): Manager {
   const { config, logger, registry } = opts;
   // Informers read with the plain client; every request the features send goes through the fence.
@@ -59,6 +61,14 @@ export function createManager(opts: {
     defaults,
     ticdcRequestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
     slotNamespace: config.leaderElectionNamespace,
+    ...(opts.resolveCaptureAddress
+      ? { resolveCaptureAddress: opts.resolveCaptureAddress }
+      : config.captureUrlTemplate
+        ? {
+            resolveCaptureAddress: (a: string) =>
+              config.captureUrlTemplate!.replace('{address}', encodeURIComponent(a)),
+          }
+        : {}),
   });
   const controllers: Controller[] = [drain.controller];
   // Node cordon: drain capture pods off unschedulable nodes before evictions arrive.

@@ -41,7 +41,8 @@ in a Role per watched namespace. */}}
 # that has not started when its node is uncordoned.
 - apiGroups: [drain.ticdc.io]
   resources: [capturedrains]
-  verbs: [get, list, watch{{ if $creates }}, create{{ end }}{{ if .Values.nodeDrain.enabled }}, delete{{ end }}]
+  # patch: the finalizer that records a CaptureDrain deleted mid-drain (added and removed by merge patch).
+  verbs: [get, list, watch, patch{{ if $creates }}, create{{ end }}{{ if .Values.nodeDrain.enabled }}, delete{{ end }}]
 - apiGroups: [drain.ticdc.io]
   resources: [capturedrains/status]
   verbs: [get, patch, update]

@@ -1,5 +1,6 @@
 // Per-suite helpers: the shared cluster, a namespace, the operator running as its chart's
 // ServiceAccount, and waits on CaptureDrain status.
+import { captureUrlArgs } from '../../harness/capture-router.js';
 import { join } from 'node:path';
 import { Cluster, REPO, eventually } from '../../harness/cluster.js';
 import { installOperatorIdentity, startOperator, type OperatorProcess } from '../../harness/operator.js';
@@ -19,6 +20,8 @@ export interface DrainStatus {
   startTime?: string;
   completionTime?: string;
   drainedTime?: string;
+  targetLiveness?: string;
+  blockingCapture?: string;
   history?: { phase: string; time: string; reason?: string }[];
   conditions?: { type: string; status: string; reason: string }[];
 }
@@ -57,6 +60,8 @@ export function captureDrain(ns: string, name: string, spec: Record<string, unkn
 /** Installs the chart's identity in `ns` and starts the operator as that ServiceAccount. */
 export async function operatorFor(c: Cluster, ns: string, extraArgs: string[] = []) {
   const kubeconfig = await installOperatorIdentity(c, ns, join(c.stateDir, 'operators'));
+  // Captures' own status (liveness) is read through the local router to the simulators.
+  const args = [...(await captureUrlArgs()), ...extraArgs];
   const start = (
     opts: { name?: string; extraArgs?: string[]; env?: Record<string, string> } = {},
   ): OperatorProcess =>
@@ -65,7 +70,7 @@ export async function operatorFor(c: Cluster, ns: string, extraArgs: string[] = 
       namespace: ns,
       logDir: LOG_DIR,
       name: opts.name ? `${ns}-${opts.name}` : ns,
-      extraArgs: [...extraArgs, ...(opts.extraArgs ?? [])],
+      extraArgs: [...args, ...(opts.extraArgs ?? [])],
       ...(opts.env ? { env: opts.env } : {}),
     });
   return { kubeconfig, start };

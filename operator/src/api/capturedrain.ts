@@ -57,6 +57,14 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ''}`;
 }
 
+/** DNS subdomain name (RFC 1123), as Kubernetes requires of Secret names. */
+export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export function isDnsSubdomain(name: string): boolean {
+  return name.length <= 253 && new RegExp(DNS_SUBDOMAIN_PATTERN).test(name);
+}
+/** Longest timeout or stallTimeout the CRD accepts. */
+export const MAX_DURATION = '24h';
+
 const secretRef = z.object({ name: z.string().min(1) });
 
 export const ClusterRefSchema = z.object({
@@ -114,7 +122,17 @@ export const CaptureDrainStatusSchema = z.object({
   captureAddress: z.string().optional(),
   clusterEndpoint: z.string().optional(),
   apiFlavor: z.enum(['V1', 'V2', 'V2Classic']).optional(),
+  /** Classic (tiflow) or NewArch: decides what the target's liveness integer means. */
+  serverArchitecture: z.enum(['Classic', 'NewArch']).optional(),
   serverVersion: z.string().optional(),
+  /** The target's own liveness as last read from its status (Alive, Draining, Stopping, Unknown). */
+  targetLiveness: z.string().optional(),
+  /** The capture TiCDC confirmed drained; the release is bound to it and to podUID. */
+  drainedCaptureID: z.string().optional(),
+  /** Container restarts of the pod when its capture was found; more later means a new capture. */
+  podRestarts: z.number().int().optional(),
+  /** The capture holding TiCDC's previous drain session, while this drain waits for it. */
+  blockingCapture: z.string().optional(),
   ownerResigned: z.boolean().optional(),
   resignAttempts: z.number().int().optional(),
   initial: counts.optional(),
@@ -130,6 +148,10 @@ export const CaptureDrainStatusSchema = z.object({
   completionTime: z.string().optional(),
   attempts: z.number().int().optional(),
   consecutiveErrors: z.number().int().optional(),
+  /** The action whose requests fail in a row (backoff is per request, not per drain). */
+  lastErrorAction: z.string().optional(),
+  /** When the current run of errors began (a Secret missing for longer than stallTimeout fails). */
+  errorSince: z.string().optional(),
   lastError: z.string().optional(),
   released: z.boolean().optional(),
   conditions: z.array(ConditionSchema).optional(),
@@ -161,6 +183,9 @@ export const CaptureDrainSchema = z.object({
 export type CaptureDrain = z.infer<typeof CaptureDrainSchema>;
 /** A CaptureDrain as read from the API server (metadata always present). */
 export type CaptureDrainObject = CaptureDrain & KubeObject;
+
+/** On CaptureDrains: removed by the operator once a deletion mid-drain has been recorded. */
+export const DRAIN_FINALIZER = 'drain.ticdc.io/record-abandoned-drain';
 
 export const DEFAULTS = {
   podAction: 'None' as PodAction,

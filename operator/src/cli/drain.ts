@@ -17,7 +17,14 @@ import { credentialsFromFiles, tlsFromFiles } from '../ticdc/credentials.js';
 import type { ApiFlavorSetting, TicdcClient } from '../ticdc/types.js';
 import { isTerminal } from '../drain/contract.js';
 
-export const EXIT = { drained: 0, timedOut: 2, failed: 3, usage: 64, interrupted: 130 } as const;
+export const EXIT = {
+  drained: 0,
+  timedOut: 2,
+  failed: 3,
+  legacyFallback: 4,
+  usage: 64,
+  interrupted: 130,
+} as const;
 
 export class UsageError extends Error {}
 
@@ -35,11 +42,18 @@ Options:
   --stall-timeout DUR     give up when no progress for this long (default 3m)
   --ca F --cert F --key F TLS: CA bundle, client certificate and key (PEM)
   --username U --password-file F   HTTP basic auth (TiDB user)
+  --capture-url ADDR=URL  where to reach a capture's own status when its advertise address is not
+                          reachable from here (repeatable; e.g. through kubectl port-forward).
+                          On the new architecture a zero counts only once the target itself
+                          reports Stopping, read at its own address.
   --output text|json      progress format (default text)
   -h, --help
 
-Exit codes: 0 drained; 2 timed out or stalled; 3 failed (capture gone, unauthorized,
-unsupported, not found, TLS); 64 usage error.`;
+Exit codes: 0 drained (TiCDC confirmed it); 2 timed out or stalled (also while waiting for
+TiCDC's previous drain session); 3 failed (capture gone, unauthorized, unsupported, not
+found, TLS); 4 LegacyFallback (a pre-v8.5.7 capture in the cluster: TiCDC asks for a hard
+restart, nothing was drained); 64 usage error. The last line (text or JSON "result") names
+the outcome: Drained, LegacyFallback, WaitingForPreviousDrain, TimedOut, Stalled or Failed.`;
 
 const FLAVORS: Record<string, ApiFlavorSetting> = {
   auto: 'Auto',
@@ -58,6 +72,8 @@ export interface DrainArgs {
   tls: { ca?: string; cert?: string; key?: string };
   username?: string;
   passwordFile?: string;
+  /** Advertise address -> URL of that capture. */
+  captureUrls: Record<string, string>;
 }
 
 export function parseDrainArgs(argv: string[]): DrainArgs | 'help' {
@@ -80,6 +96,7 @@ export function parseDrainArgs(argv: string[]): DrainArgs | 'help' {
         username: { type: 'string' },
         'password-file': { type: 'string' },
         output: { type: 'string', default: 'text' },
+        'capture-url': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -106,6 +123,13 @@ export function parseDrainArgs(argv: string[]): DrainArgs | 'help' {
       throw new UsageError(`${flag}: ${(err as Error).message}`);
     }
   };
+  const captureUrls: Record<string, string> = {};
+  for (const pair of values['capture-url'] ?? []) {
+    const i = pair.indexOf('=');
+    if (i < 1 || !/^https?:\/\//.test(pair.slice(i + 1)))
+      throw new UsageError(`--capture-url must be ADDRESS=http(s)://host:port, got "${pair}"`);
+    captureUrls[pair.slice(0, i)] = pair.slice(i + 1);
+  }
   const timeoutMs = duration('--timeout', values.timeout!);
   const stallTimeoutMs = duration('--stall-timeout', values['stall-timeout']!);
   return {
@@ -118,6 +142,7 @@ export function parseDrainArgs(argv: string[]): DrainArgs | 'help' {
     tls: { ca: values.ca, cert: values.cert, key: values.key },
     ...(values.username ? { username: values.username } : {}),
     ...(values['password-file'] ? { passwordFile: values['password-file'] } : {}),
+    captureUrls,
   };
 }
 
@@ -126,9 +151,40 @@ export interface DrainRunResult {
   exitCode: number;
 }
 
+/** What happened, in one word, for the final line: the JSON `result` and the text verdict agree with the exit code. */
+export type DrainResult =
+  'Drained' | 'LegacyFallback' | 'WaitingForPreviousDrain' | 'TimedOut' | 'Stalled' | 'Failed';
+
+export function resultFor(status: CaptureDrainStatus): DrainResult {
+  if (status.phase === 'Completed' && status.drainedTime) return 'Drained';
+  if (status.reason === 'LegacyFallback') return 'LegacyFallback';
+  // Timed out while TiCDC's previous drain session still held the cluster.
+  if (
+    status.reason === 'TimedOut' &&
+    status.history?.some((h) => h.reason === 'WaitingForPreviousDrain') &&
+    !status.history.some((h) => h.reason === 'DrainStarted')
+  )
+    return 'WaitingForPreviousDrain';
+  if (status.reason === 'TimedOut') return 'TimedOut';
+  if (status.reason === 'Stalled') return 'Stalled';
+  return 'Failed';
+}
+
+const RESULT_TEXT: Record<DrainResult, string> = {
+  Drained: 'TiCDC confirmed the capture holds no work',
+  LegacyFallback:
+    'not drained: TiCDC asks for a hard restart because a capture of the cluster runs a pre-v8.5.7 version; nothing was moved',
+  WaitingForPreviousDrain:
+    "not drained: TiCDC's previous drain session (a drained capture still running) blocked this drain until the timeout; restart that capture",
+  TimedOut: 'not drained: timed out',
+  Stalled: 'not drained: no progress (stalled)',
+  Failed: 'not drained',
+};
+
 export function exitCodeFor(status: CaptureDrainStatus): number {
   if (status.phase === 'Completed' && status.drainedTime) return EXIT.drained;
   if (status.reason === 'TimedOut' || status.reason === 'Stalled') return EXIT.timedOut;
+  if (status.reason === 'LegacyFallback') return EXIT.legacyFallback;
   return EXIT.failed;
 }
 
@@ -218,6 +274,7 @@ export async function drainCommand(
       endpoint: args.endpoint,
       ...(tls ? { tls } : {}),
       ...(credentials ? { credentials } : {}),
+      resolveAddress: (address) => args.captureUrls[address],
     });
   } catch (err) {
     io.err(`capture-drain drain: ${(err as Error).message}`);
@@ -250,8 +307,10 @@ export async function drainCommand(
       },
     });
     const exitCode = exitCodeFor(status);
+    const outcome = resultFor(status);
     const result = {
-      result: true,
+      result: outcome,
+      ok: exitCode === EXIT.drained,
       phase: status.phase,
       captureId: status.captureID ?? null,
       reason: status.reason,
@@ -263,7 +322,7 @@ export async function drainCommand(
     if (json) io.out(JSON.stringify(result));
     else
       io.out(
-        `${exitCode === 0 ? 'Drained' : 'Not drained'}: ${status.phase}/${status.reason} - ${status.message ?? ''}`,
+        `${outcome}: ${status.phase}/${status.reason} - ${RESULT_TEXT[outcome]}. ${status.message ?? ''}`,
       );
     return exitCode;
   } catch (err) {

@@ -20,7 +20,7 @@
 import type { KubeObject } from '../kube/port.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { DRAIN_LABELS, SKIP_ANNOTATION, UNSCHEDULABLE_TAINT } from '../api/names.js';
-import { podDrainState, isTerminal } from '../drain/contract.js';
+import { podDrainState, podRestarts, isTerminal } from '../drain/contract.js';
 import {
   isPodReady,
   ownerStatefulSet,
@@ -156,7 +156,7 @@ export function decideNode(input: NodeInputs): NodeDecision {
       if (d && isCordonDrain(d) && !started(d) && !isTerminal(d.status?.phase)) out.cancel.push(d);
       continue;
     }
-    const state = podDrainState(d, pod.metadata.uid ?? '');
+    const state = podDrainState(d, pod.metadata.uid ?? '', podRestarts(pod));
     if (d && state === 'InProgress') {
       out.draining.push({ pod, drain: d });
       continue;

@@ -94,13 +94,32 @@ export type PodDrainState =
  * Whether the drain lets this pod incarnation go. A drain for another incarnation (the pod was
  * recreated under the same name) says nothing about this one.
  */
-export function podDrainState(drain: CaptureDrainObject | undefined, podUid: string): PodDrainState {
+export function podDrainState(
+  drain: CaptureDrainObject | undefined,
+  podUid: string,
+  /** Container restarts of the pod now, when the caller has the pod (see podRestarts). */
+  restarts?: number,
+): PodDrainState {
   if (!drain) return 'None';
   const s = drain.status;
   if (drain.metadata.labels?.[DRAIN_LABELS.podUid] && drain.metadata.labels[DRAIN_LABELS.podUid] !== podUid)
     return 'None';
   if (s?.podUID && s.podUID !== podUid) return 'None';
-  if (s?.releaseTime && (s.phase === 'Releasing' || s.phase === 'Completed')) return 'Released';
+  if (s?.releaseTime && (s.phase === 'Releasing' || s.phase === 'Completed')) {
+    // The release is bound to the capture drained: a container restart since started a new capture
+    // (new ID, maybe new work). The CaptureDrain controller reopens the drain; until then, not released.
+    if (restarts !== undefined && s.podRestarts !== undefined && restarts > s.podRestarts)
+      return 'InProgress';
+    return 'Released';
+  }
   if (s?.phase === 'Failed' || s?.phase === 'Completed') return 'Held';
   return 'InProgress';
+}
+
+/** Sum of the container restart counts of a pod: a restart starts a new capture, with a new ID. */
+export function podRestarts(pod: { status?: unknown } | undefined): number | undefined {
+  const statuses = (pod?.status as { containerStatuses?: { restartCount?: number }[] } | undefined)
+    ?.containerStatuses;
+  if (!statuses) return undefined;
+  return statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
 }

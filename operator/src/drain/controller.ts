@@ -6,17 +6,20 @@
 // Lease in the API server (drain/slot.ts, drain/slot-claims.ts), which makes the claim atomic
 // across concurrent reconciles and replicas.
 import type { Logger } from 'pino';
-import { CaptureDrainSchema } from '../api/capturedrain.js';
+import { CaptureDrainSchema, DRAIN_FINALIZER } from '../api/capturedrain.js';
 import {
   advance,
   nextAction,
+  releaseVoided,
+  reopenAfterRestart,
+  type StepResult,
   type Action,
   type DrainContext,
   type DrainEvent,
   type Outcome,
   type SlotView,
 } from './machine.js';
-import { isTicdcAction, performTicdcAction } from './ticdc-actions.js';
+import { isTicdcAction, performTicdcAction, verifyRelease } from './ticdc-actions.js';
 import type { ObjectKey, ReconcileContext, ReconcileResult } from '../kube/controller.js';
 import { KubeApiError, Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { bindSignal } from '../kube/fence.js';
@@ -24,7 +27,7 @@ import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
 import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
-import { holdsSlot, isTerminal } from './contract.js';
+import { holdsSlot, isTerminal, podRestarts } from './contract.js';
 import type { Pod, StatefulSet, ObjectRef } from '../kube/objects.js';
 import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../api/capturedrain.js';
 import type { EventSink } from '../kube/events.js';
@@ -50,6 +53,24 @@ export interface CaptureDrainReconcilerDeps {
 
 const keyOf = (o: { metadata: { namespace?: string; name?: string } }) =>
   `${o.metadata.namespace}/${o.metadata.name}`;
+
+/** How often a released drain whose pod stays is re-checked for a container restart (a new capture). */
+export const RELEASED_RECHECK_MS = 30_000;
+
+/**
+ * Which CaptureDrain updates need a reconcile: spec, deletion and finalizer changes, and resyncs.
+ * Our own status writes do not, or every write would re-run the drain at once and the machine's
+ * backoff (requeueAfter) would never apply.
+ */
+export function drainUpdateNeedsReconcile(oldObj: KubeObject, newObj: KubeObject): boolean {
+  return (
+    oldObj === newObj ||
+    oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion ||
+    oldObj.metadata.generation !== newObj.metadata.generation ||
+    oldObj.metadata.deletionTimestamp !== newObj.metadata.deletionTimestamp ||
+    (oldObj.metadata.finalizers ?? []).join() !== (newObj.metadata.finalizers ?? []).join()
+  );
+}
 
 export class CaptureDrainReconciler {
   /** endpoint -> drain holding it, for the window where our own status write is not yet in the cache. */
@@ -79,11 +100,54 @@ export class CaptureDrainReconciler {
       return;
     }
     const drain = parsed.data;
-    const status: CaptureDrainStatus = drain.status ?? {};
-    if (isTerminal(status.phase) || obj.metadata.deletionTimestamp)
-      return this.releaseClaims(keyOf(drain), ctx.signal);
+    let status: CaptureDrainStatus = drain.status ?? {};
+    if (obj.metadata.deletionTimestamp) return this.finalize(obj, drain, ctx.log, ctx.signal);
 
     const { pod, statefulSet } = await this.readPod(namespace, drain.spec.podName);
+    const podView = pod?.metadata.uid
+      ? {
+          uid: pod.metadata.uid,
+          terminating: !!pod.metadata.deletionTimestamp,
+          ...(podRestarts(pod) !== undefined ? { restarts: podRestarts(pod)! } : {}),
+        }
+      : undefined;
+    if (isTerminal(status.phase)) {
+      // A released drain is bound to the capture it drained: a container restart since voids it.
+      if (drain.spec.podName && releaseVoided(status, podView)) {
+        const reopened = reopenAfterRestart({
+          now: this.now(),
+          status,
+          policy: {
+            podAction: 'None',
+            timeoutMs: 1,
+            stallTimeoutMs: 1,
+            onTimeout: 'Hold',
+            apiFlavor: 'Auto',
+            trackPod: true,
+          },
+          target: { addresses: [] },
+          ...(podView ? { pod: podView } : {}),
+          slot: { free: true },
+        })!;
+        return this.write(obj, drain, status, reopened, ctx.signal);
+      }
+      await this.removeFinalizer(obj);
+      await this.releaseClaims(keyOf(drain), ctx.signal);
+      const keptRunning =
+        status.releaseTime &&
+        podView &&
+        podView.uid === status.podUID &&
+        !podView.terminating &&
+        status.podRestarts !== undefined;
+      return keptRunning ? { requeueAfterMs: RELEASED_RECHECK_MS } : undefined;
+    }
+    // Recorded before the drain starts: a deletion mid-drain must be seen (finalize below).
+    if (!obj.metadata.finalizers?.includes(DRAIN_FINALIZER))
+      await this.addFinalizer(obj).catch((err: unknown) =>
+        // Without it a deletion mid-drain goes unrecorded; the drain itself must not wait on it.
+        ctx.log.warn({ err }, 'Could not add the CaptureDrain finalizer'),
+      );
+    status = drain.status ?? {};
     let settings: DrainSettings | undefined;
     let settingsError: string | undefined;
     try {
@@ -119,9 +183,7 @@ export class CaptureDrainReconciler {
         trackPod: !!drain.spec.podName,
       },
       target: settings?.target ?? { addresses: [] },
-      ...(pod?.metadata.uid
-        ? { pod: { uid: pod.metadata.uid, terminating: !!pod.metadata.deletionTimestamp } }
-        : {}),
+      ...(podView ? { pod: podView } : {}),
       slot,
     };
 
@@ -141,15 +203,133 @@ export class CaptureDrainReconciler {
       { action: action.type, outcome: outcome.type, phase: result.status.phase },
       'Stepped drain',
     );
+    return this.write(obj, drain, status, result, ctx.signal, statefulSet?.metadata.name);
+  };
 
-    const kube = bindSignal(this.deps.kube, ctx.signal);
+  private async write(
+    obj: CaptureDrainObject,
+    drain: CaptureDrain,
+    before: CaptureDrainStatus,
+    result: StepResult,
+    signal: AbortSignal,
+    statefulSet?: string,
+  ): Promise<ReconcileResult | void> {
+    const kube = bindSignal(this.deps.kube, signal);
     const { object } = await patchStatus(kube, Resources.capturedrains, obj, result.status, {
       ...(this.deps.fieldManager ? { fieldManager: this.deps.fieldManager } : {}),
     });
     this.written.set(keyOf(obj), { overRV: obj.metadata.resourceVersion, obj: object as CaptureDrainObject });
-    this.afterWrite(drain, status, result.status, result.events);
-    return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
-  };
+    this.afterWrite(drain, before, result.status, result.events);
+    this.recordKeptCapture(drain, before, result.status, statefulSet);
+    if (isTerminal(result.status.phase)) await this.removeFinalizer(object as CaptureDrainObject);
+    // Our own status write does not re-trigger a reconcile (drainUpdateNeedsReconcile): "now" is 1 ms.
+    return result.requeueAfterMs === undefined
+      ? undefined
+      : { requeueAfterMs: Math.max(1, result.requeueAfterMs) };
+  }
+
+  private async addFinalizer(obj: CaptureDrainObject): Promise<void> {
+    const finalizers = [...(obj.metadata.finalizers ?? []), DRAIN_FINALIZER];
+    const patched = await this.deps.kube.patch<CaptureDrainObject>(
+      Resources.capturedrains,
+      obj.metadata.namespace,
+      obj.metadata.name!,
+      { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } },
+      'merge',
+    );
+    obj.metadata.finalizers = patched.metadata.finalizers ?? finalizers;
+    obj.metadata.resourceVersion = patched.metadata.resourceVersion;
+  }
+
+  /** Never wedge a deletion: the finalizer goes on every terminal path and on deletion. */
+  private async removeFinalizer(obj: CaptureDrainObject): Promise<void> {
+    if (!obj.metadata.finalizers?.includes(DRAIN_FINALIZER)) return;
+    try {
+      await this.deps.kube.patch(
+        Resources.capturedrains,
+        obj.metadata.namespace,
+        obj.metadata.name!,
+        {
+          metadata: {
+            finalizers: obj.metadata.finalizers.filter((f) => f !== DRAIN_FINALIZER),
+            resourceVersion: obj.metadata.resourceVersion,
+          },
+        },
+        'merge',
+      );
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return;
+      throw err;
+    }
+  }
+
+  /** Deleted: record a drain abandoned mid-way (TiCDC keeps its session on that capture), then let go. */
+  private async finalize(
+    obj: CaptureDrainObject,
+    drain: CaptureDrain,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<void> {
+    this.written.delete(keyOf(obj));
+    await this.releaseClaims(keyOf(drain), signal);
+    if (!obj.metadata.finalizers?.includes(DRAIN_FINALIZER)) return;
+    const s = drain.status ?? {};
+    const midDrain = !!s.startTime && !isTerminal(s.phase) && !!s.captureID && !s.released;
+    if (midDrain) {
+      const pod = drain.spec.podName
+        ? `pod ${drain.spec.podName}`
+        : `the capture's process (${s.captureAddress})`;
+      const note = `CaptureDrain ${drain.metadata.name} was deleted while ${s.phase}: capture ${s.captureID} (${s.captureAddress}) may be left draining in TiCDC, which then blocks every later drain of the cluster; restart ${pod} to end TiCDC's drain session`;
+      log.warn({ capture: s.captureID }, note);
+      this.deps.events.event(await this.statefulSetRef(drain), 'Warning', 'DrainAbandoned', 'Finalize', note);
+    }
+    await this.removeFinalizer(obj);
+  }
+
+  /** A drained capture whose pod stays (podAction None by hand, or a Hold failure) blocks TiCDC's next drain. */
+  private recordKeptCapture(
+    drain: CaptureDrain,
+    before: CaptureDrainStatus,
+    after: CaptureDrainStatus,
+    statefulSet?: string,
+  ): void {
+    if (isTerminal(before.phase) || !isTerminal(after.phase) || !after.captureID || !after.startTime) return;
+    const pod = drain.spec.podName;
+    const manualKeep =
+      after.phase === 'Completed' &&
+      !!after.drainedTime &&
+      drain.spec.podAction !== 'Delete' &&
+      (drain.spec.trigger ?? 'Manual') === 'Manual';
+    const heldMidDrain = after.phase === 'Failed' && after.history?.some((h) => h.phase === 'Draining');
+    if (!manualKeep && !heldMidDrain) return;
+    const how = pod ? `restart pod ${pod} (kubectl delete pod ${pod})` : `restart the capture's process`;
+    const note = `Capture ${after.captureID} (${after.captureAddress}) ${manualKeep ? 'was drained and kept' : `stays draining after ${after.reason}`}: TiCDC keeps its drain session on it until it restarts, and the next drain of this cluster waits for it; ${how} to end it`;
+    void this.statefulSetRef(drain, statefulSet).then((ref) =>
+      this.deps.events.event(ref, 'Warning', 'DrainedCaptureKept', after.phase!, note),
+    );
+  }
+
+  private async statefulSetRef(drain: CaptureDrain, known?: string): Promise<ObjectRef> {
+    const name =
+      known ??
+      drain.metadata.labels?.['drain.ticdc.io/statefulset'] ??
+      (drain.spec.podName
+        ? (
+            await this.readPod(drain.metadata.namespace, drain.spec.podName).catch(
+              () => ({}) as { statefulSet?: StatefulSet },
+            )
+          ).statefulSet?.metadata.name
+        : undefined);
+    if (name)
+      return { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: drain.metadata.namespace, name };
+    return {
+      apiVersion: drain.apiVersion,
+      kind: drain.kind,
+      namespace: drain.metadata.namespace,
+      name: drain.metadata.name,
+      ...(drain.metadata.uid ? { uid: drain.metadata.uid } : {}),
+    };
+  }
 
   /** Prefer our own last write while the cache has not caught up with it. */
   private latest(cached: CaptureDrainObject): CaptureDrainObject {
@@ -182,8 +362,9 @@ export class CaptureDrainReconciler {
       );
     const holder = others.find((d) => holdsSlot(d.status ?? {}));
     if (holder) return { free: false, holder: keyOf(holder) };
+    // Only drains actually waiting in line count: one stuck on its settings never holds the queue.
     const ahead = others
-      .filter((d) => !isTerminal(d.status?.phase) && olderThan(d, self))
+      .filter((d) => d.status?.phase === 'Queued' && olderThan(d, self))
       .sort((a, b) => (olderThan(a, b) ? -1 : 1))[0];
     return ahead ? { free: false, holder: keyOf(ahead) } : { free: true };
   }
@@ -207,15 +388,24 @@ export class CaptureDrainReconciler {
   ): Promise<Outcome> {
     if (action.type === 'wait') return { type: 'none' };
     signal.throwIfAborted();
-    if (action.type === 'deletePod') return this.deletePod(drain, action.podUID, log, signal);
-    if (!isTicdcAction(action)) return { type: 'none' };
+    if (action.type === 'deletePod' && !action.verify)
+      return this.deletePod(drain, action.podUID, log, signal);
+    if (action.type !== 'deletePod' && !isTicdcAction(action)) return { type: 'none' };
     let client;
     try {
       client = await this.deps.clients.get(drain.metadata.namespace, settings.cluster);
     } catch (err) {
       if (err instanceof SettingsError)
-        return { type: 'error', kind: 'Configuration', message: err.message, retryable: false };
+        return { type: 'error', kind: 'Configuration', message: err.message, retryable: err.retryable };
       return kubeError(err);
+    }
+    if (action.type === 'deletePod') {
+      // A fresh, confirmed zero from TiCDC in this reconcile, or no deletion.
+      if (action.verify) {
+        const refused = await verifyRelease(client, action.verify, signal);
+        if (refused) return refused;
+      }
+      return this.deletePod(drain, action.podUID, log, signal);
     }
     return performTicdcAction(client, action, settings.target, signal);
   }

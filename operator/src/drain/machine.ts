@@ -7,9 +7,11 @@
 // result = advance(...); persist result.status. Every action is idempotent, so a crash
 // anywhere resumes correctly from the last persisted status.
 import type { CaptureDrainStatus, Phase, PodAction, TimeoutPolicy, WorkCounts } from '../api/capturedrain.js';
+import { zeroNeedsConfirmation, type LivenessState } from '../ticdc/liveness.js';
 import type {
   ApiFlavor,
   ApiFlavorSetting,
+  Architecture,
   CaptureInfo,
   DrainCounts,
   TicdcErrorKind,
@@ -37,6 +39,8 @@ export interface DrainTarget {
 export interface PodView {
   uid: string;
   terminating: boolean;
+  /** Sum of the pod's container restart counts: a restart starts a new capture (new ID). */
+  restarts?: number;
 }
 
 export interface SlotView {
@@ -59,17 +63,44 @@ export interface DrainContext {
 
 export type Action =
   | { type: 'wait' }
-  | { type: 'discover'; flavor: ApiFlavorSetting; known?: ApiFlavor }
+  | { type: 'discover'; flavor: ApiFlavorSetting; known?: ApiFlavor; architecture?: Architecture }
   | { type: 'resign'; captureId: string; flavor: ApiFlavor }
-  | { type: 'drain'; captureId: string; flavor: ApiFlavor }
-  | { type: 'deletePod'; podUID: string }
+  | DrainAction
+  /** `verify`: ask TiCDC for a fresh, confirmed zero in the same reconcile before deleting. */
+  | { type: 'deletePod'; podUID: string; verify?: DrainAction }
   | { type: 'awaitDeparture'; captureId: string };
+
+export interface DrainAction {
+  type: 'drain';
+  captureId: string;
+  flavor: ApiFlavor;
+  /** The capture's advertise address: its own status (liveness) is read there (not forwarded). */
+  address?: string;
+  architecture?: Architecture;
+}
+
+/** What the target's own status said right after the drain answer. */
+export interface TargetView {
+  /** The capture ID answering at the target's address. */
+  id?: string;
+  liveness: LivenessState;
+}
 
 export type Outcome =
   | { type: 'none' }
-  | { type: 'discovered'; captures: CaptureInfo[]; flavor?: ApiFlavor; version?: string }
+  | {
+      type: 'discovered';
+      captures: CaptureInfo[];
+      flavor?: ApiFlavor;
+      version?: string;
+      architecture?: Architecture;
+      /** Several captures at the target's address: the live one, chosen from the address's own status. */
+      targetId?: string;
+      /** Several captures at the address and none could be chosen: wait. */
+      ambiguous?: string[];
+    }
   | { type: 'resign'; captures: CaptureInfo[]; resignIssued: boolean; healthy: boolean }
-  | { type: 'drain'; counts: DrainCounts }
+  | { type: 'drain'; counts: DrainCounts; target?: TargetView; blocker?: { id: string; address: string } }
   | { type: 'podDeleted' }
   | { type: 'departure'; captures: CaptureInfo[] }
   | {
@@ -96,8 +127,14 @@ export interface StepResult {
 export const MIN_POLL_MS = 1000;
 export const MAX_POLL_MS = 15_000;
 export const QUEUE_POLL_MS = 5000;
-export const MAX_ERROR_BACKOFF_MS = 30_000;
+/** Per-request error backoff: the cap keeps the release lag after a fault clears under 2 s. */
+export const ERROR_BACKOFF_BASE_MS = 500;
+export const MAX_ERROR_BACKOFF_MS = 1500;
+/** Settings that cannot be resolved yet (a Secret missing): slower, up to this. */
+export const MAX_SETTINGS_BACKOFF_MS = 30_000;
 export const HISTORY_LIMIT = 20;
+/** A target still Alive this long after its drain was requested, with no holder found: a previous session. */
+export const PREVIOUS_DRAIN_GRACE_MS = 5000;
 
 /** Failures that need a human whatever the timeout policy says. */
 const HARD_FAILURES: ReadonlySet<string> = new Set([
@@ -134,21 +171,53 @@ export function nextAction(ctx: DrainContext): Action {
         type: 'discover',
         flavor: ctx.policy.apiFlavor,
         ...(s.apiFlavor ? { known: s.apiFlavor } : {}),
+        ...(s.serverArchitecture ? { architecture: s.serverArchitecture } : {}),
       };
     case 'ResigningOwner':
       return { type: 'resign', captureId: s.captureID!, flavor: s.apiFlavor! };
     case 'Draining':
-      return { type: 'drain', captureId: s.captureID!, flavor: s.apiFlavor! };
+      return drainAction(s);
     case 'Drained':
       return { type: 'wait' };
     case 'Releasing':
-      if (ctx.policy.trackPod && ctx.pod && ctx.pod.uid === s.podUID && !ctx.pod.terminating && !s.released)
+      if (ctx.policy.trackPod && ctx.pod && ctx.pod.uid === s.podUID && !ctx.pod.terminating && !s.released) {
+        // Never delete on the strength of the persisted status: a drained release needs a fresh,
+        // confirmed zero in this very reconcile. Only a release the spec's policy allows without a
+        // drain (onTimeout Release) goes without one.
+        const policyRelease = !s.drainedTime && ctx.policy.onTimeout === 'Release';
+        if (!policyRelease && s.captureID && s.apiFlavor)
+          return { type: 'deletePod', podUID: s.podUID!, verify: drainAction(s) };
+        if (!policyRelease) return { type: 'wait' };
         return { type: 'deletePod', podUID: s.podUID! };
+      }
       if (!s.captureID) return { type: 'wait' };
       return { type: 'awaitDeparture', captureId: s.captureID };
     default:
       return { type: 'wait' };
   }
+}
+
+function drainAction(s: CaptureDrainStatus): DrainAction {
+  return {
+    type: 'drain',
+    captureId: s.captureID!,
+    flavor: s.apiFlavor!,
+    ...(s.captureAddress ? { address: s.captureAddress } : {}),
+    ...(s.serverArchitecture ? { architecture: s.serverArchitecture } : {}),
+  };
+}
+
+/**
+ * TiCDC's answer is a confirmed zero: the count is 0 and, where a zero alone can mean "hard restart"
+ * (new architecture) or is always 0 (V2 dispatchers), the target's own status shows Stopping, and
+ * it is still the same capture.
+ */
+export function isConfirmedZero(action: DrainAction, outcome: Outcome): boolean {
+  if (outcome.type !== 'drain') return false;
+  if ((totalOf(toWorkCounts(outcome.counts)) ?? 0) !== 0) return false;
+  if (outcome.target?.id && outcome.target.id !== action.captureId) return false;
+  if (!zeroNeedsConfirmation(action.flavor, action.architecture)) return true;
+  return outcome.target?.liveness === 'Stopping';
 }
 
 // ---------------------------------------------------------------------------------------
@@ -198,12 +267,28 @@ class Step {
     s.observedGeneration = this.ctx.generation ?? s.observedGeneration;
     s.conditions = computeConditions(s, this.ctx.now, this.ctx.generation);
     const done = isTerminal(s.phase);
+    const wanted = this.requeueAfterMs ?? MIN_POLL_MS;
     return {
       status: s,
       events: this.events,
-      ...(done ? {} : { requeueAfterMs: this.requeueAfterMs ?? MIN_POLL_MS }),
+      ...(done ? {} : { requeueAfterMs: Math.max(0, Math.min(wanted, untilDeadline(this.ctx, s))) }),
     };
   }
+}
+
+/** Time until the next deadline (timeout, stall, settings), so no wait overshoots one. */
+function untilDeadline(ctx: DrainContext, s: CaptureDrainStatus): number {
+  const phase = s.phase ?? 'Pending';
+  const times: number[] = [];
+  if (s.errorSince && s.lastErrorAction === 'settings')
+    times.push(ms(s.errorSince) + ctx.policy.stallTimeoutMs);
+  if (s.startTime && phase !== 'Drained' && phase !== 'Releasing' && !isTerminal(phase)) {
+    times.push(ms(s.startTime) + ctx.policy.timeoutMs);
+    if (phase === 'Draining') times.push(ms(s.lastProgressTime ?? s.startTime) + ctx.policy.stallTimeoutMs);
+  }
+  const next = Math.min(...times.filter((t) => Number.isFinite(t)));
+  // Wake just past the deadline: the limits are strict (elapsed > limit).
+  return Number.isFinite(next) ? next - ctx.now + 5 : Infinity;
 }
 
 export function advance(ctx: DrainContext, action: Action, outcome: Outcome): StepResult {
@@ -217,7 +302,12 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
   const limit = limitReached(ctx);
   if (limit) return giveUp(step, limit.reason, limit.message);
 
-  if (outcome.type === 'error') return onError(step, outcome);
+  if (outcome.type === 'error') return onError(step, outcome, action);
+  if (s.consecutiveErrors || s.errorSince) {
+    delete s.errorSince;
+    delete s.lastErrorAction;
+    s.consecutiveErrors = 0;
+  }
 
   switch (action.type) {
     case 'wait':
@@ -229,9 +319,11 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
       if (outcome.type === 'resign') return onResign(step, outcome);
       break;
     case 'drain':
-      if (outcome.type === 'drain') return onDrain(step, outcome.counts);
+      if (outcome.type === 'drain') return onDrain(step, outcome);
       break;
     case 'deletePod':
+      // The fresh answer was not a confirmed zero: the persisted release does not stand.
+      if (outcome.type === 'drain') return onReleaseNotConfirmed(step, outcome);
       if (outcome.type === 'podDeleted') {
         s.released = true;
         return step
@@ -351,14 +443,23 @@ function onWait(step: Step): StepResult {
   return step.after(MIN_POLL_MS).result();
 }
 
-function errorBackoff(failures: number): number {
-  return Math.min(MIN_POLL_MS * 2 ** Math.max(0, failures - 1), MAX_ERROR_BACKOFF_MS);
+export function errorBackoff(failures: number): number {
+  return Math.min(ERROR_BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1), MAX_ERROR_BACKOFF_MS);
 }
 
-function onError(step: Step, err: Extract<Outcome, { type: 'error' }>): StepResult {
+function onError(step: Step, err: Extract<Outcome, { type: 'error' }>, action: Action): StepResult {
   const s = step.status;
   s.lastError = `${err.kind}: ${err.message}`;
+  // Back off per request: a failure of another request starts a new run.
+  const what = err.kind === 'Configuration' ? 'settings' : action.type;
+  if (s.lastErrorAction !== what) {
+    s.consecutiveErrors = 0;
+    s.errorSince = iso(step.ctx.now);
+  }
+  s.errorSince ??= iso(step.ctx.now);
+  s.lastErrorAction = what;
   s.consecutiveErrors = (s.consecutiveErrors ?? 0) + 1;
+  if (err.kind === 'Configuration' && err.retryable) return onSettingsPending(step, err.message);
   if (step.phase === 'Releasing') return onReleasingError(step);
   switch (err.kind) {
     case 'OwnerNotDrainable':
@@ -385,6 +486,10 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>): StepResu
       return giveUp(step, 'SingleCapture', 'Only one capture is alive: there is nowhere to move its work');
     case 'Unsupported':
       return giveUp(step, 'Unsupported', `This TiCDC server cannot drain: ${err.message}`);
+    case 'DrainBusy':
+      // V2: "another drain operation is in progress" (§5): TiCDC's previous session, not our stall.
+      if (step.phase === 'Draining') return waitForPreviousDrain(step, undefined);
+      break;
     case 'Unauthorized':
     case 'Tls':
     case 'InvalidRequest':
@@ -394,6 +499,85 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>): StepResu
       break;
   }
   return step.note(`Retrying after error: ${err.message}`).after(errorBackoff(s.consecutiveErrors)).result();
+}
+
+/**
+ * Settings that may resolve on their own (a Secret created a moment late): retried with a growing
+ * backoff, and a Configuration failure once they stayed unresolved for stallTimeout.
+ */
+function onSettingsPending(step: Step, message: string): StepResult {
+  const s = step.status;
+  const waited = step.ctx.now - ms(s.errorSince);
+  if (waited >= step.ctx.policy.stallTimeoutMs)
+    return giveUp(step, 'Configuration', `${message} (for ${Math.round(waited / 1000)}s)`);
+  const delay = Math.min(
+    MIN_POLL_MS * 2 ** Math.max(0, (s.consecutiveErrors ?? 1) - 1),
+    MAX_SETTINGS_BACKOFF_MS,
+  );
+  return step.note(`Waiting for settings: ${message}`).after(delay).result();
+}
+
+/** A fresh drain answer before deletion did not confirm the drain: drain again, keep the pod. */
+function onReleaseNotConfirmed(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult {
+  const s = step.status;
+  const restarted = !!(o.target?.id && o.target.id !== s.captureID);
+  delete s.releaseTime;
+  delete s.drainedTime;
+  delete s.drainedCaptureID;
+  delete s.released;
+  if (restarted) return captureRestarted(step, o.target!.id!);
+  s.lastProgressTime = iso(step.ctx.now);
+  step.to(
+    'Draining',
+    'DrainNotConfirmed',
+    `TiCDC did not confirm the drain of capture ${s.captureID} before the pod deletion (now ${describeCounts(toWorkCounts(o.counts))}, liveness ${o.target?.liveness ?? 'unknown'}); draining again and keeping the pod`,
+    'Warning',
+  );
+  return onDrain(step, o);
+}
+
+/** Another capture now answers at the target's address: the pod's container restarted. */
+function captureRestarted(step: Step, newId: string): StepResult {
+  const s = step.status;
+  const old = s.captureID;
+  delete s.captureID;
+  delete s.initial;
+  delete s.remaining;
+  delete s.drainedCaptureID;
+  delete s.targetLiveness;
+  s.ownerResigned = false;
+  return step
+    .to(
+      'Pending',
+      'CaptureRestarted',
+      `Capture ${old} was replaced by ${newId} at the same address (container restart); draining the new capture`,
+      'Warning',
+    )
+    .after(0)
+    .result();
+}
+
+/**
+ * TiCDC answers for our target but has not started draining it: its previous drain session (a
+ * capture drained and kept, or another tool's drain) still holds the cluster (§4.3, §9). Not a stall
+ * of this capture; the timeout still bounds it.
+ */
+function waitForPreviousDrain(step: Step, blocker: { id: string; address: string } | undefined): StepResult {
+  const s = step.status;
+  s.lastProgressTime = iso(step.ctx.now);
+  if (blocker) s.blockingCapture = `${blocker.id} (${blocker.address})`;
+  const who = blocker
+    ? `capture ${blocker.id} at ${blocker.address}, which stays drained until its pod restarts (restart that pod to end the session)`
+    : "a capture drained earlier or by another tool (restart the drained capture's pod to end it)";
+  return step
+    .to(
+      'Draining',
+      'WaitingForPreviousDrain',
+      `Waiting for TiCDC's previous drain session to end: ${who}`,
+      'Warning',
+    )
+    .after(2 * MIN_POLL_MS)
+    .result();
 }
 
 /**
@@ -427,7 +611,24 @@ function onDiscovered(step: Step, o: Extract<Outcome, { type: 'discovered' }>): 
     step.to('Pending', 'Started', 'Looking up the capture');
   }
   if (o.version) s.serverVersion = o.version;
-  const target = findTarget(o.captures, ctx.target);
+  if (o.architecture) s.serverArchitecture = o.architecture;
+  if (o.ambiguous) {
+    if (ctx.now - ms(s.startTime) >= ctx.policy.stallTimeoutMs)
+      return giveUp(
+        step,
+        'CaptureNotFound',
+        `Several captures at one address (${o.ambiguous.join(', ')}) and none is live`,
+      );
+    return step
+      .note(
+        `Several captures registered at the address (${o.ambiguous.join(', ')}); waiting for the stale ones to leave`,
+      )
+      .after(2 * MIN_POLL_MS)
+      .result();
+  }
+  const target = o.targetId
+    ? o.captures.find((c) => c.id === o.targetId)
+    : findTarget(o.captures, ctx.target);
   if (!target) {
     const waited = ctx.now - ms(s.startTime);
     const what = ctx.target.captureId ?? ctx.target.addresses.join(' or ');
@@ -440,6 +641,7 @@ function onDiscovered(step: Step, o: Extract<Outcome, { type: 'discovered' }>): 
   }
   s.captureID = target.id;
   s.captureAddress = target.address;
+  if (ctx.pod?.restarts !== undefined) s.podRestarts = ctx.pod.restarts;
   if (o.flavor) s.apiFlavor = o.flavor;
   if (o.captures.length < 2)
     return giveUp(step, 'SingleCapture', 'Only one capture is alive: there is nowhere to move its work');
@@ -519,23 +721,62 @@ export function pollInterval(remaining: number, ratePerSec: number | undefined):
   return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.round(etaMs / 3)));
 }
 
-function onDrain(step: Step, counts: DrainCounts): StepResult {
+function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult {
   const { ctx, status: s } = step;
   const now = iso(ctx.now);
   s.consecutiveErrors = 0;
   s.lastProbeTime = now;
   s.attempts = (s.attempts ?? 0) + 1;
-  const next = toWorkCounts(counts);
-  const before = totalOf(s.remaining);
+  if (o.target) s.targetLiveness = o.target.liveness;
+  if (o.target?.id && s.captureID && o.target.id !== s.captureID) return captureRestarted(step, o.target.id);
+  const next = toWorkCounts(o.counts);
   const total = totalOf(next) ?? 0;
+  const action = drainAction(s);
+  const confirm = zeroNeedsConfirmation(action.flavor, action.architecture);
+  // A `1` while the target is still Alive: TiCDC serves another capture's session (§4.2, §9). A
+  // fresh session also answers 1 until the target applied Draining (one heartbeat): without a
+  // known holder, only a target Alive past the grace period counts as waiting.
+  if (total > 0 && confirm && action.flavor === 'V1' && o.target?.liveness === 'Alive') {
+    const since = ms(
+      s.history?.findLast((h) => h.phase === 'Draining' && h.reason !== 'WaitingForPreviousDrain')?.time ??
+        s.startTime,
+    );
+    if (o.blocker || s.reason === 'WaitingForPreviousDrain' || ctx.now - since >= PREVIOUS_DRAIN_GRACE_MS)
+      return waitForPreviousDrain(step, o.blocker);
+  }
+  if (s.reason === 'WaitingForPreviousDrain') {
+    delete s.blockingCapture;
+    s.lastProgressTime = now;
+    delete s.initial;
+    delete s.remaining;
+    step.to('Draining', 'DrainStarted', `TiCDC started draining capture ${s.captureID}`);
+  }
+  const before = totalOf(s.remaining);
   s.initial ??= next;
   s.remaining = next;
   if (before === undefined || total < before) s.lastProgressTime = now;
   if (total === 0) {
-    s.drainedTime = now;
-    delete s.estimatedCompletionTime;
-    step.to('Drained', 'CountsZero', `Capture ${s.captureID} holds no more work`);
-    return release(step, 'Drained', 'Capture drained');
+    if (isConfirmedZero(action, o)) {
+      s.drainedTime = now;
+      s.drainedCaptureID = s.captureID!;
+      delete s.estimatedCompletionTime;
+      step.to('Drained', 'CountsZero', `Capture ${s.captureID} holds no more work`);
+      return release(step, 'Drained', 'Capture drained');
+    }
+    if (action.flavor === 'V1' && o.target?.liveness === 'Alive')
+      // §4.9, §9: a new-architecture coordinator with a legacy peer answers 0 at once and drains
+      // nothing. It asks for the legacy hard restart: the timeout policy decides.
+      return giveUp(
+        step,
+        'LegacyFallback',
+        `TiCDC answered 0 but capture ${s.captureID} is still Alive: the cluster has a pre-v8.5.7 capture, so TiCDC asks for a hard restart and drained nothing`,
+      );
+    return step
+      .note(
+        `TiCDC answered 0; waiting for capture ${s.captureID} to report Stopping (liveness ${o.target?.liveness ?? 'unknown'})`,
+      )
+      .after(MIN_POLL_MS)
+      .result();
   }
   const rate = drainRate(s, ctx.now);
   if (rate) s.estimatedCompletionTime = iso(ctx.now + (total / rate) * 1000);
@@ -570,5 +811,48 @@ function onDeparture(step: Step, captures: CaptureInfo[]): StepResult {
   return step
     .note('Pod released; waiting for the capture to leave the cluster')
     .after(2 * MIN_POLL_MS)
+    .result();
+}
+
+/**
+ * A released drain whose pod kept running (podAction None: a rollout or eviction still has to act)
+ * is bound to the capture it drained. When the pod's container restarted since, a new capture with
+ * new work answers at the same address: the release is void and the drain starts over.
+ */
+export function releaseVoided(status: CaptureDrainStatus, pod: PodView | undefined): boolean {
+  if (!status.releaseTime || !pod || pod.terminating || pod.uid !== status.podUID) return false;
+  if (status.phase !== 'Completed' && status.phase !== 'Releasing') return false;
+  return pod.restarts !== undefined && status.podRestarts !== undefined && pod.restarts > status.podRestarts;
+}
+
+export function reopenAfterRestart(ctx: DrainContext): StepResult | undefined {
+  if (!ctx.policy.trackPod || !releaseVoided(ctx.status, ctx.pod)) return undefined;
+  const step = new Step(ctx, ctx.status);
+  const s = step.status;
+  const old = s.drainedCaptureID ?? s.captureID;
+  for (const k of [
+    'startTime',
+    'captureID',
+    'captureAddress',
+    'drainedTime',
+    'drainedCaptureID',
+    'releaseTime',
+    'released',
+    'completionTime',
+    'initial',
+    'remaining',
+    'targetLiveness',
+    'ownerResigned',
+    'lastProgressTime',
+  ] as const)
+    delete s[k];
+  return step
+    .to(
+      'Pending',
+      'CaptureRestarted',
+      `The pod's container restarted after capture ${old} was drained; its new capture may hold work, so the release is void and the drain starts over`,
+      'Warning',
+    )
+    .after(0)
     .result();
 }

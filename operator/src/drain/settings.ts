@@ -2,12 +2,13 @@
 // then the operator's defaults. Pure: the controller fetches the objects, this decides.
 import {
   DEFAULTS,
+  isDnsSubdomain,
   TIMEOUT_POLICIES,
   parseDuration,
   type CaptureDrainSpec,
   type TimeoutPolicy,
 } from '../api/capturedrain.js';
-import { podAddressCandidates } from './address.js';
+import { podAddressCandidates, splitHostPort, sameCaptureAddress } from './address.js';
 import type { DrainPolicy, DrainTarget } from './machine.js';
 import type { ApiFlavorSetting } from '../ticdc/types.js';
 import type { Pod, StatefulSet } from '../kube/objects.js';
@@ -48,6 +49,13 @@ export interface DrainSettings {
 
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
+  /** True when the settings may resolve on their own (a Secret not created yet): retried until stallTimeout. */
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
 }
 
 const FLAVORS: readonly ApiFlavorSetting[] = ['Auto', 'V1', 'V2', 'V2Classic'];
@@ -97,6 +105,14 @@ export function resolveSettings(opts: {
     spec.cluster?.credentialsSecretRef?.name ??
     ann[SETTINGS_ANNOTATIONS.credentialsSecret] ??
     defaults.credentialsSecret;
+  for (const [what, name] of [
+    ['TLS Secret', tlsSecret],
+    ['credentials Secret', credentialsSecret],
+  ] as const)
+    if (name !== undefined && !isDnsSubdomain(name))
+      throw new SettingsError(
+        `${what} name "${name}" is not a valid Secret name (a DNS subdomain: lower case, digits, '-', '.')`,
+      );
   let endpoint = normalizeEndpoint(endpointRaw);
   if (tlsSecret && endpoint.startsWith('http:')) endpoint = endpoint.replace(/^http:/, 'https:');
 
@@ -123,6 +139,23 @@ export function resolveSettings(opts: {
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new SettingsError(`${stsName} ${SETTINGS_ANNOTATIONS.capturePort}: "${portText}" is not a port`);
 
+  if (spec.captureAddress && spec.podName && opts.pod) {
+    // The address must be this pod's: else another pod's capture is drained and this one released.
+    const own = podAddressCandidates({
+      podName: spec.podName,
+      namespace: opts.namespace,
+      ...(sts?.spec?.serviceName ? { serviceName: sts.spec.serviceName } : {}),
+      ...(opts.pod.status?.podIP ? { podIP: opts.pod.status.podIP } : {}),
+      port,
+    });
+    const wanted = spec.captureAddress;
+    const { port: wantedPort } = splitHostPort(wanted);
+    const belongs = own.some((c) => sameCaptureAddress(`${splitHostPort(c).host}:${wantedPort}`, wanted));
+    if (!belongs)
+      throw new SettingsError(
+        `spec.captureAddress ${spec.captureAddress} is not an address of pod ${spec.podName} (its addresses: ${own.join(', ') || 'none known'})`,
+      );
+  }
   const addresses = spec.captureAddress
     ? [spec.captureAddress]
     : spec.podName

@@ -10,7 +10,7 @@ import { mergedCache, type Informer, type InformerSet } from '../kube/informer.j
 import { Resources, type Fence, type KubeClient } from '../kube/port.js';
 import { createDrainMetrics } from '../observability/metrics.js';
 import type { CaptureDrainCache } from './contract.js';
-import { CaptureDrainReconciler } from './controller.js';
+import { CaptureDrainReconciler, drainUpdateNeedsReconcile } from './controller.js';
 import type { OperatorDefaults } from './settings.js';
 import { TicdcClientPool } from './ticdc-clients.js';
 import { SlotClaims } from './slot-claims.js';
@@ -46,6 +46,8 @@ export function setupDrain(
     ticdcRequestTimeoutMs: number;
     /** Where the cluster slot Leases live (the operator's own namespace, beside its leader Lease). */
     slotNamespace: string;
+    /** Advertise address -> URL of that capture, where in-cluster DNS does not reach it (tests). */
+    resolveCaptureAddress?: (address: string) => string | undefined;
   },
 ): DrainFeature {
   const drainInformers = ctx.scopes.map((s) =>
@@ -57,6 +59,7 @@ export function setupDrain(
     metrics,
     requestTimeoutMs: opts.ticdcRequestTimeoutMs,
     fence: ctx.fence,
+    ...(opts.resolveCaptureAddress ? { resolveCaptureAddress: opts.resolveCaptureAddress } : {}),
   });
   let controller: Controller | undefined = undefined;
   const reconciler = new CaptureDrainReconciler({
@@ -77,6 +80,8 @@ export function setupDrain(
     logger: ctx.logger,
     registry: ctx.registry,
   });
-  for (const inf of drainInformers) watchInto(inf, controller);
+  // Our own status writes do not re-run a drain at once: the machine's backoff stands.
+  for (const inf of drainInformers)
+    watchInto(inf, controller, { updatePredicate: drainUpdateNeedsReconcile });
   return { controller, drains, drainInformers, clients, defaults: opts.defaults };
 }

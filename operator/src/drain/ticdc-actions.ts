@@ -1,13 +1,32 @@
 // Performs the state machine's TiCDC actions and turns every answer, including failures,
 // into an Outcome. Shared by the CaptureDrain controller and the CLI.
-import { findTarget } from './address.js';
-import type { Action, DrainTarget, Outcome } from './machine.js';
-import { isTicdcError, type TicdcClient } from '../ticdc/types.js';
+import { findTarget, sameCaptureAddress } from './address.js';
+import {
+  isConfirmedZero,
+  type Action,
+  type DrainAction,
+  type DrainTarget,
+  type Outcome,
+  type TargetView,
+} from './machine.js';
+import { livenessState, zeroNeedsConfirmation } from '../ticdc/liveness.js';
+import { isTicdcError, type Architecture, type CaptureInfo, type TicdcClient } from '../ticdc/types.js';
 
 export type TicdcAction = Extract<Action, { type: 'discover' | 'resign' | 'drain' | 'awaitDeparture' }>;
 
 export function isTicdcAction(a: Action): a is TicdcAction {
   return a.type === 'discover' || a.type === 'resign' || a.type === 'drain' || a.type === 'awaitDeparture';
+}
+
+function errorOutcome(err: unknown): Outcome {
+  if (isTicdcError(err))
+    return { type: 'error', kind: err.kind, message: err.message, retryable: err.retryable };
+  return {
+    type: 'error',
+    kind: 'Transient',
+    message: err instanceof Error ? err.message : String(err),
+    retryable: true,
+  };
 }
 
 /**
@@ -23,19 +42,8 @@ export async function performTicdcAction(
   const client = signal && unbound.withSignal ? unbound.withSignal(signal) : unbound;
   try {
     switch (action.type) {
-      case 'discover': {
-        const captures = await client.listCaptures();
-        const found = findTarget(captures, target);
-        if (!found) return { type: 'discovered', captures };
-        if (action.known) return { type: 'discovered', captures, flavor: action.known };
-        const flavor = action.flavor === 'Auto' ? await client.detectFlavor(found.id) : action.flavor;
-        // The version is informational only: a failure here must not block the drain.
-        const version = await client.serverStatus().then(
-          (s) => s.version,
-          () => undefined,
-        );
-        return { type: 'discovered', captures, flavor, ...(version ? { version } : {}) };
-      }
+      case 'discover':
+        return await discover(client, action, target);
       case 'resign': {
         const captures = await client.listCaptures();
         const target = captures.find((c) => c.id === action.captureId);
@@ -54,19 +62,114 @@ export async function performTicdcAction(
         return { type: 'resign', captures, resignIssued: false, healthy };
       }
       case 'drain':
-        return { type: 'drain', counts: await client.drain(action.flavor, action.captureId) };
+        return await drain(client, action);
       case 'awaitDeparture':
         return { type: 'departure', captures: await client.listCaptures() };
     }
   } catch (err) {
     signal?.throwIfAborted();
-    if (isTicdcError(err))
-      return { type: 'error', kind: err.kind, message: err.message, retryable: err.retryable };
-    return {
-      type: 'error',
-      kind: 'Transient',
-      message: err instanceof Error ? err.message : String(err),
-      retryable: true,
-    };
+    return errorOutcome(err);
   }
+}
+
+async function discover(
+  client: TicdcClient,
+  action: Extract<TicdcAction, { type: 'discover' }>,
+  target: DrainTarget,
+): Promise<Outcome> {
+  const captures = await client.listCaptures();
+  let found = findTarget(captures, target);
+  if (!found) return { type: 'discovered', captures };
+  let targetId: string | undefined;
+  if (!target.captureId) {
+    // Two captures at one address (a restarted process while the old one is still listed, §9):
+    // the address itself answers with the live one; a Stopping one is never the target.
+    const all = captures.filter((c) => target.addresses.some((a) => sameCaptureAddress(c.address, a)));
+    if (all.length > 1) {
+      const own = await client.serverStatus(found.address).catch(() => undefined);
+      const live = own && all.find((c) => c.id === own.id);
+      const stopping = own?.liveness !== undefined && own.liveness !== 0;
+      if (!live || stopping) return { type: 'discovered', captures, ambiguous: all.map((c) => c.id).sort() };
+      found = live;
+      targetId = live.id;
+    }
+  }
+  const chosen = targetId ? { targetId } : {};
+  if (action.known)
+    return {
+      type: 'discovered',
+      captures,
+      flavor: action.known,
+      ...chosen,
+      ...(action.architecture ? { architecture: action.architecture } : {}),
+    };
+  let flavor = action.flavor;
+  if (flavor === 'Auto') flavor = await client.detectFlavor(found.id);
+  // The stub check (§4.9) runs whatever the setting: an explicit V1 on a v8.5.4-v8.5.6 server
+  // would otherwise read the stub's zeros as drained.
+  else if (flavor === 'V1') await client.checkV1Drain();
+  // The version is informational only: a failure here must not block the drain.
+  const version = await client.serverStatus().then(
+    (s) => s.version,
+    () => undefined,
+  );
+  const architecture: Architecture =
+    flavor === 'V2Classic' ? 'Classic' : flavor === 'V2' ? 'NewArch' : await client.architecture(version);
+  return { type: 'discovered', captures, flavor, architecture, ...chosen, ...(version ? { version } : {}) };
+}
+
+/**
+ * Drain once. When the answer is 0 (or the `1` TiCDC gives while another session holds the
+ * cluster) and the protocol needs it, read the target's own status at its advertise address:
+ * liveness Stopping confirms a drain; Alive means TiCDC has not drained it (legacy fallback, or a
+ * previous session), and then the holder of that session is looked up.
+ */
+async function drain(client: TicdcClient, action: DrainAction): Promise<Outcome> {
+  const counts = await client.drain(action.flavor, action.captureId);
+  const total = (counts.maintainers ?? 0) + (counts.dispatchers ?? 0) + (counts.tables ?? 0);
+  if (!zeroNeedsConfirmation(action.flavor, action.architecture) || total > 1 || !action.address)
+    return { type: 'drain', counts };
+  const own = await client.serverStatus(action.address);
+  const view: TargetView = {
+    id: own.id,
+    liveness: livenessState(action.flavor, action.architecture, own.liveness),
+  };
+  if (total === 0 || view.liveness !== 'Alive' || action.flavor !== 'V1')
+    return { type: 'drain', counts, target: view };
+  const blocker = await findSessionHolder(client, action).catch(() => undefined);
+  return { type: 'drain', counts, target: view, ...(blocker ? { blocker } : {}) };
+}
+
+/** The registered capture, other than the target, whose own status shows Draining or Stopping. */
+async function findSessionHolder(
+  client: TicdcClient,
+  action: DrainAction,
+): Promise<{ id: string; address: string } | undefined> {
+  const captures: CaptureInfo[] = await client.listCaptures();
+  const others = captures
+    .filter((c) => c.id !== action.captureId)
+    .sort((a, b) => a.address.localeCompare(b.address));
+  const states = await Promise.all(
+    others.map((c) =>
+      client.serverStatus(c.address).then(
+        (s) => (s.id === c.id ? livenessState(action.flavor, action.architecture, s.liveness) : 'Unknown'),
+        () => 'Unknown' as const,
+      ),
+    ),
+  );
+  const i = states.findIndex((st) => st === 'Draining' || st === 'Stopping');
+  return i < 0 ? undefined : { id: others[i]!.id, address: others[i]!.address };
+}
+
+/**
+ * Before a pod is deleted: a fresh drain answer in this very reconcile. Returns undefined when it
+ * is a confirmed zero (delete), else the outcome to hand to the machine (drain again, or retry).
+ */
+export async function verifyRelease(
+  client: TicdcClient,
+  verify: DrainAction,
+  signal?: AbortSignal,
+): Promise<Outcome | undefined> {
+  const outcome = await performTicdcAction(client, verify, { addresses: [] }, signal);
+  return isConfirmedZero(verify, outcome) ? undefined : outcome;
 }

@@ -25,6 +25,8 @@ export class TicdcClientPool {
       factory?: TicdcClientFactory;
       /** Every request of every client is refused/cancelled once this (the leadership term) ends. */
       fence?: RequestFence;
+      /** Advertise address -> base URL of that capture (default: the address itself, in-cluster DNS). */
+      resolveCaptureAddress?: (address: string) => string | undefined;
     } = {},
   ) {}
 
@@ -60,6 +62,7 @@ export class TicdcClientPool {
           : {}),
         ...(this.opts.requestTimeoutMs ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
         ...(this.opts.fence ? { fence: this.opts.fence } : {}),
+        ...(this.opts.resolveCaptureAddress ? { resolveAddress: this.opts.resolveCaptureAddress } : {}),
         ...(metrics
           ? {
               onRequest: (r) => {
@@ -79,8 +82,18 @@ export class TicdcClientPool {
   }
 
   private async secret(namespace: string, name: string): Promise<SecretLike> {
-    const s = await this.kube.get<SecretLike>(Resources.secrets, namespace, name);
-    if (!s) throw new SettingsError(`Secret ${namespace}/${name} not found`);
+    let s: SecretLike | undefined;
+    try {
+      s = await this.kube.get<SecretLike>(Resources.secrets, namespace, name);
+    } catch (err) {
+      // The API server failed to answer: the Secret may well exist. Retried, bounded by stallTimeout.
+      throw new SettingsError(
+        `Secret ${namespace}/${name} could not be read: ${(err as Error).message}`,
+        true,
+      );
+    }
+    // Missing for a moment (created after the drain, or re-created): retried until stallTimeout.
+    if (!s) throw new SettingsError(`Secret ${namespace}/${name} not found`, true);
     return s;
   }
 

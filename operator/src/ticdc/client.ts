@@ -1,7 +1,14 @@
 // TicdcClient over HTTP (docs/ticdc-api.md). Every answer is validated; every failure is a TicdcError.
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { type CallSite, bodyError, httpError, makeRedactor, parseErrorBody } from './errors.js';
+import {
+  type CallSite,
+  bodyError,
+  httpError,
+  isTicdcRouteAbsent,
+  makeRedactor,
+  parseErrorBody,
+} from './errors.js';
 import { type RawResponse, type Target, Transport, parseBaseUrl } from './http.js';
 import type { TicdcClientOptions } from './options.js';
 import { type Route, ROUTES, drainRoute, healthRoute, resignRoute, routePath } from './routes.js';
@@ -17,6 +24,7 @@ import {
 } from './schemas.js';
 import {
   type ApiFlavor,
+  type Architecture,
   type CaptureInfo,
   type DrainCounts,
   type ServerStatus,
@@ -76,7 +84,26 @@ function expectEmptyOrObject(res: RawResponse, site: CallSite, ok: readonly numb
   expectBody(res, site, ok, EmptyObjectSchema, redact);
 }
 
-const is404 = (err: unknown) => isTicdcError(err) && err.details.status === 404;
+/** TiCDC's own route-absent answer (a proxy's 404 is Transient and never triggers a fallback). */
+const is404 = (err: unknown) => isTicdcError(err) && err.details.status === 404 && err.kind === 'Unsupported';
+
+/** Fast in-step retries of one request: a couple of tries with jitter, never after a timeout. */
+export interface RetryPolicy {
+  /** Extra attempts after the first. */
+  retries: number;
+  /** Base delay; attempt n waits base * 2^(n-1) * (0.5..1.5). */
+  baseDelayMs: number;
+}
+export const DEFAULT_RETRY: RetryPolicy = { retries: 2, baseDelayMs: 100 };
+
+function retryableQuickly(err: unknown): boolean {
+  if (!isTicdcError(err)) return false;
+  if (err.kind !== 'Transient' && err.kind !== 'NotReady') return false;
+  // A request that hit its deadline already used its time: do not multiply it.
+  return !/timed out after|_TIMEOUT/.test(`${err.message} ${err.details.code ?? ''}`);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 class HttpTicdcClient implements TicdcClient {
   readonly endpoint: string;
@@ -84,8 +111,9 @@ class HttpTicdcClient implements TicdcClient {
   constructor(
     private readonly transport: Transport,
     private readonly target: Target,
-    private readonly resolveAddress: (address: string) => string,
+    private readonly resolveAddress: (address: string) => string | undefined,
     private readonly redact: Redact,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
     private readonly signal?: AbortSignal,
   ) {
     this.endpoint = target.origin + target.basePath;
@@ -93,23 +121,44 @@ class HttpTicdcClient implements TicdcClient {
 
   withSignal(signal: AbortSignal): TicdcClient {
     const both = this.signal ? AbortSignal.any([this.signal, signal]) : signal;
-    return new HttpTicdcClient(this.transport, this.target, this.resolveAddress, this.redact, both);
+    return new HttpTicdcClient(
+      this.transport,
+      this.target,
+      this.resolveAddress,
+      this.redact,
+      this.retry,
+      both,
+    );
   }
 
-  private call<T>(
+  /**
+   * One request, retried quickly on a transient failure (reset, 5xx, garbled body) when the route is
+   * idempotent. Resign is not: a retried resign could resign the newly elected coordinator.
+   */
+  private async call<T>(
     route: Route,
     interpret: (res: RawResponse, site: CallSite) => T,
-    opts: { id?: string; body?: unknown; target?: Target } = {},
+    opts: { id?: string; body?: unknown; target?: Target; once?: boolean } = {},
   ): Promise<T> {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    return this.transport.exchange(
-      opts.target ?? this.target,
-      route,
-      routePath(route, opts.id),
-      body,
-      interpret,
-      this.signal,
-    );
+    const retries = opts.once ? 0 : this.retry.retries;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.transport.exchange(
+          opts.target ?? this.target,
+          route,
+          routePath(route, opts.id),
+          body,
+          interpret,
+          this.signal,
+        );
+      } catch (err) {
+        if (attempt >= retries || this.signal?.aborted || !retryableQuickly(err)) throw err;
+        const base = this.retry.baseDelayMs * 2 ** attempt;
+        await sleep(Math.round(base * (0.5 + Math.random())));
+        this.signal?.throwIfAborted();
+      }
+    }
   }
 
   async detectFlavor(captureId: string): Promise<ApiFlavor> {
@@ -123,7 +172,7 @@ class HttpTicdcClient implements TicdcClient {
           return true;
         }
         if (res.status === 400 && parseErrorBody(res.text)) return true;
-        if (res.status === 404 || res.status === 405) return false;
+        if (isTicdcRouteAbsent(res.status, res.text)) return false;
         if (isSuccess(res.status))
           throw bodyError(site, res.status, 'unexpected success status', this.redact);
         throw httpError(site, res.status, res.text, this.redact);
@@ -131,14 +180,18 @@ class HttpTicdcClient implements TicdcClient {
       { id: captureId },
     );
     if (isV2) return 'V2';
+    await this.checkV1Drain();
+    return 'V1';
+  }
 
-    // 2. V1: probe with a capture id that never exists. A real handler answers 400
+  async checkV1Drain(): Promise<void> {
+    // V1: probe with a capture id that never exists. A real handler answers 400
     //    ErrCaptureNotExist / ErrSchedulerRequestFailed (docs/ticdc-api.md §2.2, §4.2); the pre-v8.5.7 new-arch stub
     //    validates nothing and answers 202 (docs/ticdc-api.md §4.9); 404 means no drain route at all (docs/ticdc-api.md §6).
     const probe = `${PROBE_ID_PREFIX}${randomUUID()}`;
-    return this.call(
+    await this.call(
       ROUTES.v1Drain,
-      (res, site): ApiFlavor => {
+      (res, site): void => {
         if (res.status === 200 || res.status === 202)
           throw new TicdcError(
             'Unsupported',
@@ -147,8 +200,8 @@ class HttpTicdcClient implements TicdcClient {
           );
         const err = res.status === 400 ? parseErrorBody(res.text) : undefined;
         const hay = `${err?.error_code ?? ''} ${err?.error_msg ?? ''}`;
-        if (err && /ErrCaptureNotExist|ErrSchedulerRequestFailed/.test(hay)) return 'V1';
-        if (res.status === 404 || res.status === 405)
+        if (err && /ErrCaptureNotExist|ErrSchedulerRequestFailed/.test(hay)) return;
+        if (isTicdcRouteAbsent(res.status, res.text))
           throw new TicdcError(
             'Unsupported',
             `${site.route} on ${site.origin}: HTTP ${res.status}: this TiCDC server has no drain API`,
@@ -162,6 +215,29 @@ class HttpTicdcClient implements TicdcClient {
         throw httpError(site, res.status, res.text, this.redact);
       },
       { body: { capture_id: probe } },
+    );
+  }
+
+  async architecture(version?: string): Promise<Architecture> {
+    // Releases before v8.5 are classic (tiflow) whatever the binary: the new architecture started there.
+    const m = /^v?(\d+)\.(\d+)\./.exec(version ?? '');
+    if (m && (Number(m[1]) < 8 || (Number(m[1]) === 8 && Number(m[2]) < 5))) return 'Classic';
+    // The classic architecture (tiflow >= v6.6) has POST /api/v2/captures/{id}/drain and answers a
+    // capture that does not exist with a TiCDC 400; the new architecture has no such route (§3).
+    const probe = `${PROBE_ID_PREFIX}${randomUUID()}`;
+    return this.call(
+      ROUTES.v2ClassicDrain,
+      (res, site): Architecture => {
+        if (isTicdcRouteAbsent(res.status, res.text)) return 'NewArch';
+        if (res.status >= 400 && res.status < 500 && res.status !== 401 && parseErrorBody(res.text))
+          return 'Classic';
+        // A 503 from a classic drain (e.g. ErrGetAllStoresFailed, §9) is still the classic route.
+        if (res.status === 503 && parseErrorBody(res.text)) return 'Classic';
+        if (isSuccess(res.status))
+          throw bodyError(site, res.status, 'a drain of a non-existent capture succeeded', this.redact);
+        throw httpError(site, res.status, res.text, this.redact);
+      },
+      { id: probe },
     );
   }
 
@@ -197,8 +273,12 @@ class HttpTicdcClient implements TicdcClient {
 
   async resignOwner(flavor: ApiFlavor): Promise<void> {
     // v2: 200 {}; v1: 202 {} (new arch) or 202 empty (tiflow) (docs/ticdc-api.md §2.1, §3).
-    await this.call(resignRoute(flavor), (res, site) =>
-      expectEmptyOrObject(res, site, [200, 202], this.redact),
+    await this.call(
+      resignRoute(flavor),
+      (res, site) => expectEmptyOrObject(res, site, [200, 202], this.redact),
+      {
+        once: true,
+      },
     );
   }
 
@@ -240,7 +320,11 @@ class HttpTicdcClient implements TicdcClient {
   }
 
   async serverStatus(address?: string): Promise<ServerStatus> {
-    const target = address === undefined ? this.target : parseBaseUrl(this.resolveAddress(address)).target;
+    const target =
+      address === undefined
+        ? this.target
+        : parseBaseUrl(this.resolveAddress(address) ?? `${this.target.origin.split(':')[0]}://${address}`)
+            .target;
     const read = (route: Route) =>
       this.call(route, (res, site) => expectBody(res, site, [200], ServerStatusSchema, this.redact), {
         target,
@@ -308,5 +392,5 @@ export function createTicdcClient(opts: TicdcClientOptions): TicdcClient {
     redact,
   });
   const resolveAddress = opts.resolveAddress ?? ((address: string) => `${scheme}://${address}`);
-  return new HttpTicdcClient(transport, target, resolveAddress, redact);
+  return new HttpTicdcClient(transport, target, resolveAddress, redact, opts.retry ?? DEFAULT_RETRY);
 }

@@ -74,15 +74,30 @@ function kindOf5xx(hay: string): TicdcErrorKind {
   return 'Transient';
 }
 
+/**
+ * TiCDC's own "no such route" answer: gin's default 404/405 handlers write these plain texts (§9:
+ * `GET /api/v1/captures/drain` is a bare 404). A 404 with any other body (an ingress, a proxy, a
+ * Service without endpoints, an HTML page) is not TiCDC speaking: it says nothing about the API.
+ */
+export function isTicdcRouteAbsent(status: number, rawText: string): boolean {
+  if (status !== 404 && status !== 405) return false;
+  return /^(40[45] )?(page not found|method not allowed)$/i.test(rawText.trim());
+}
+
 export function kindOfStatus(status: number, body: ErrorBody | undefined, rawText = ''): TicdcErrorKind {
   const hay = `${body?.error_code ?? ''} ${body?.error_msg ?? ''}`.toLowerCase();
   if (status === 401) return 'Unauthorized';
   // 404: route absent (docs/ticdc-api.md §3, §6). 405: only another method exists, so this route is absent too.
-  if (status === 404 || status === 405) return 'Unsupported';
+  // Only TiCDC's own route-absent answer counts; a proxy's 404 is a transient failure.
+  if (status === 404 || status === 405)
+    return isTicdcRouteAbsent(status, rawText) ? 'Unsupported' : 'Transient';
   // §2.2 step 5: any 503 is "retry", except TiUP's version-incompatible case (docs/ticdc-api.md §6).
   if (status === 503) return includesAny(hay, ['ErrVersionIncompatible']) ? 'Unsupported' : 'NotReady';
   // Go's TLS server answers a plain-HTTP request with this 400 (docs/ticdc-api.md §1 "TLS": one port, TLS wraps it).
   if (status === 400 && !body && rawText.includes('HTTP request to an HTTPS server')) return 'Tls';
+  // A 4xx whose body is not a TiCDC error body is garbled or not from TiCDC (truncated, a proxy):
+  // transient whatever its status, never a verdict on our request.
+  if (status >= 400 && status < 500 && !body) return 'Transient';
   if (status === 400) return kindOf400(hay);
   if (status === 408 || status === 429) return 'Transient';
   if (status >= 500) return kindOf5xx(hay);
@@ -134,6 +149,8 @@ function isTlsCode(code: string): boolean {
   return TLS_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
 }
 
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_CLOSED']);
+
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** Error and its causes (undici wraps socket errors), outermost first. */
@@ -166,7 +183,13 @@ export function transportError(
   deadlineMs?: number,
 ): TicdcError {
   const links = chain(err);
-  const tls = links.find((l) => l.code && isTlsCode(l.code));
+  // A connection reset or closed during the handshake (TiCDC restarting) is not a TLS verdict.
+  const reset = links.some(
+    (l) =>
+      (l.code && RESET_CODES.has(l.code)) ||
+      /before secure TLS connection was established|socket hang up/i.test(l.message),
+  );
+  const tls = reset ? undefined : links.find((l) => l.code && isTlsCode(l.code));
   const details = { route: site.route, ...(tls?.code ? { code: tls.code } : {}) };
   const where = `${site.route} on ${site.origin}`;
   if (tls)

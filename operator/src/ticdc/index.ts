@@ -13,3 +13,4 @@ export {
 } from './credentials.js';
 export { ROUTES, type Route } from './routes.js';
 export * from './types.js';
+export * from './liveness.js';

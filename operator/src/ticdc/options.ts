@@ -44,9 +44,11 @@ export interface TicdcClientOptions {
    * Maps a capture advertise address (`host:port`) to a base URL for serverStatus(address).
    * Default `${endpoint scheme}://${address}`.
    */
-  resolveAddress?: (address: string) => string;
+  resolveAddress?: (address: string) => string | undefined;
   /** Called once per HTTP request; a throwing hook is ignored. */
   onRequest?: (info: TicdcRequestInfo) => void;
+  /** Fast in-step retries of idempotent requests on transient failures. Default 2 retries, 100 ms base. */
+  retry?: { retries: number; baseDelayMs: number };
   /** Default `capture-drain-operator`. */
   userAgent?: string;
   /**

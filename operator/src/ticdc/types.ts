@@ -5,6 +5,9 @@
 export type ApiFlavor = 'V2' | 'V1' | 'V2Classic';
 export type ApiFlavorSetting = 'Auto' | ApiFlavor;
 
+/** Classic (pingcap/tiflow, or pingcap/ticdc without --newarch) or the new architecture (§1, §3). */
+export type Architecture = 'Classic' | 'NewArch';
+
 /** One entry of GET /api/v{1,2}/captures. */
 export interface CaptureInfo {
   id: string;
@@ -90,6 +93,13 @@ export interface TicdcClient {
    * route is real. Throws Unsupported when there is no drain route or only the no-op stub.
    */
   detectFlavor(captureId: string): Promise<ApiFlavor>;
+  /**
+   * The stub check (§4.9): PUT /api/v1/captures/drain for a capture that cannot exist must be
+   * refused. Throws Unsupported on the pre-v8.5.7 no-op stub or when the route is absent.
+   */
+  checkV1Drain(): Promise<void>;
+  /** Which architecture serves the cluster (decides what a liveness integer means, §4.5). */
+  architecture(version?: string): Promise<Architecture>;
   listCaptures(): Promise<CaptureInfo[]>;
   /** POST /api/v2/owner/resign (v1 on V1 servers). Returns once the request was accepted. */
   resignOwner(flavor: ApiFlavor): Promise<void>;

@@ -18,7 +18,13 @@ interface Run {
 
 function runCli(args: string[], timeoutMs = 30_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'drain', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Each capture's own status is read at its address: map advertise addresses to the simulator's listeners.
+    const urls = sims.flatMap((s) =>
+      Object.entries(s.addressMap()).flatMap(([a, u]) => ['--capture-url', `${a}=${u}`]),
+    );
+    const child = spawn(process.execPath, [CLI, 'drain', ...args, ...urls], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -49,8 +55,10 @@ async function sim(opts: SimulatorOptions): Promise<TicdcSimulator> {
     host: '127.0.0.1',
     seed: 7,
     reelectProbability: 0,
+    perCaptureListeners: true,
     ...opts,
   });
+  await s.settled();
   sims.push(s);
   return s;
 }
@@ -64,7 +72,8 @@ const owner = (s: TicdcSimulator) => s.captures().find((c) => c.isOwner)!;
 describe('capture-drain drain against the simulator', () => {
   test.each([
     ['newarch', 'V1', 'tables'],
-    ['v2', 'V2', 'dispatchers'],
+    // V2: the PUT's dispatcher count is always 0 (§9); maintainers carry the progress.
+    ['v2', 'V2', 'maintainers'],
     ['tiflow', 'V1', 'tables'],
   ] as const)('%s: auto-detects %s and drains to zero (json)', async (mode, flavor, field) => {
     const s = await sim({ mode });
@@ -72,7 +81,8 @@ describe('capture-drain drain against the simulator', () => {
     const r = await runCli(['--endpoint', s.url, '--address', target.address, '--output', 'json']);
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({
-      result: true,
+      result: 'Drained',
+      ok: true,
       phase: 'Completed',
       captureId: target.id,
       apiFlavor: flavor,
@@ -110,11 +120,12 @@ describe('capture-drain drain against the simulator', () => {
 
   test('text output shows counts and an ETA', async () => {
     // Slow enough for several probes with work left, even on a loaded machine.
-    const s = await sim({ mode: 'v2', moveRatePerSec: 1, tablesPerChangefeed: 10 });
+    // newarch: a table count that falls probe by probe (the V2 PUT's dispatcher count is always 0, §9).
+    const s = await sim({ mode: 'newarch', moveRatePerSec: 1, tablesPerChangefeed: 10 });
     const r = await runCli(['--endpoint', s.url, '--capture-id', nonOwner(s).id]);
     expect(r.code).toBe(0);
     const text = r.lines.join('\n');
-    expect(text).toMatch(/Draining\s+\d+ maintainers, \d+ dispatchers/);
+    expect(text).toMatch(/Draining\s+\d+ tables/);
     expect(text).toMatch(/ETA \d+s/);
     expect(r.lines.at(-1)).toMatch(/^Drained: Completed\/Drained/);
   });
@@ -296,5 +307,17 @@ describe('capture-drain drain against the simulator', () => {
     const r = await runCli(args as string[]);
     expect(r.code).toBe(64);
     expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('capture-drain drain: the final line names the outcome (verdicts)', () => {
+  test('legacy peer: TiCDC answers 0 with the target still Alive -> LegacyFallback, exit 4, not Drained', async () => {
+    // A pre-v8.5.7 peer (drain protocol 0) makes the v8.5.7 coordinator answer 0 at once.
+    const s = await sim({ mode: 'newarch', captures: 4, legacyCaptures: 1 });
+    const target = s.captures().find((c) => !c.isOwner && !c.legacy)!;
+    const r = await runCli(['--endpoint', s.url, '--capture-id', target.id, '--output', 'json']);
+    expect(r.result).toMatchObject({ result: 'LegacyFallback', ok: false, exitCode: 4 });
+    expect(r.code).toBe(4);
+    expect(s.capture(target.id)!.liveness).toBe('alive');
   });
 });

@@ -114,6 +114,7 @@ async function harness(opts: {
     events,
     registry,
     logger: process.env.NODE_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger(),
+    resolveCaptureAddress: (a) => sim.captureUrl(a),
   });
   const ac = new AbortController();
   const done = manager.run(ac.signal);

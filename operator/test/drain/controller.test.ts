@@ -90,6 +90,7 @@ async function harness(
         events,
         registry: new Registry(),
         logger: silentLogger(),
+        resolveCaptureAddress: (a) => sim.captureUrl(a),
       });
       const ac = new AbortController();
       run = { ac, done: manager.run(ac.signal) };
@@ -263,5 +264,97 @@ describe('CaptureDrain controller', () => {
     await h.createDrain('ghost', { podName: 'ticdc-9' });
     const s = await h.waitFor('ghost', (st) => st.phase === 'Failed');
     expect(s.reason).toBe('PodNotFound');
+  });
+});
+
+describe('CaptureDrain controller: verdicts', () => {
+  test('a CaptureDrain deleted mid-drain is recorded on the StatefulSet, then its finalizer goes', async () => {
+    const h = await harness({ moveRatePerSec: 0.5 });
+    const target = h.sim.captures().find((c) => !c.isOwner)!;
+    h.startOperator();
+    await h.createDrain('gone', { podName: target.podName, podAction: 'None' });
+    await h.waitFor('gone', (st) => st.phase === 'Draining');
+    const live = await h.kube.get(Resources.capturedrains, NS, 'gone');
+    expect(live!.metadata.finalizers).toContain('drain.ticdc.io/record-abandoned-drain');
+    await h.kube.delete(Resources.capturedrains, NS, 'gone');
+    for (let i = 0; i < 100 && (await h.kube.get(Resources.capturedrains, NS, 'gone')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await h.kube.get(Resources.capturedrains, NS, 'gone')).toBeUndefined();
+    const events = (await h.kube.list(Resources.events, { namespace: NS })).items as (KubeObject & {
+      reason?: string;
+      note?: string;
+      message?: string;
+      regarding?: { kind?: string; name?: string };
+      involvedObject?: { kind?: string; name?: string };
+    })[];
+    const abandoned = events.find((e) => e.reason === 'DrainAbandoned');
+    expect(abandoned).toBeDefined();
+    const about = abandoned!.regarding ?? abandoned!.involvedObject;
+    expect(about).toMatchObject({ kind: 'StatefulSet', name: 'ticdc' });
+    expect(abandoned!.note ?? abandoned!.message).toContain(target.id);
+    expect(abandoned!.note ?? abandoned!.message).toContain(`restart pod ${target.podName}`);
+  });
+
+  test('a finished drain carries no finalizer (deletion, also of the namespace, never waits on it)', async () => {
+    const h = await harness();
+    const target = h.sim.captures().find((c) => !c.isOwner)!;
+    h.startOperator();
+    await h.createDrain('done', { podName: target.podName, podAction: 'None' });
+    await h.waitFor('done', (st) => st.phase === 'Completed');
+    for (let i = 0; i < 40; i++) {
+      const d = await h.kube.get(Resources.capturedrains, NS, 'done');
+      if (!d!.metadata.finalizers?.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await h.kube.get(Resources.capturedrains, NS, 'done'))!.metadata.finalizers ?? []).toEqual([]);
+  });
+
+  test('a status hand-patched to Drained mid-drain never deletes a pod holding work', async () => {
+    const h = await harness({ moveRatePerSec: 0.3 });
+    const target = h.sim.captures().find((c) => !c.isOwner)!;
+    h.startOperator();
+    await h.createDrain('forged', { podName: target.podName, podAction: 'Delete' });
+    const draining = await h.waitFor(
+      'forged',
+      (st) => st.phase === 'Draining' && (st.remaining?.tables ?? 0) > 1,
+    );
+    const cur = await h.kube.get<KubeObject & { status?: CaptureDrainStatus }>(
+      Resources.capturedrains,
+      NS,
+      'forged',
+    );
+    await h.kube.replace(
+      Resources.capturedrains,
+      { ...cur!, status: { ...draining, phase: 'Drained', reason: 'CountsZero', remaining: { tables: 0 } } },
+      { subresource: 'status' },
+    );
+    const back = await h.waitFor('forged', (st) => st.reason === 'DrainNotConfirmed', 15_000);
+    expect(back.phase).toBe('Draining');
+    const deletes = h.kube.callsOf('delete').filter((c) => c.type?.includes('pods'));
+    expect(deletes).toHaveLength(0);
+    expect((await h.pod(target.podName!))!.metadata.uid).toBe(draining.podUID);
+  });
+
+  test('a drain whose Secret is missing fails Configuration and never holds the queue', async () => {
+    const h = await harness();
+    const [a, b] = h.sim.captures().filter((c) => !c.isOwner);
+    h.startOperator();
+    await h.createDrain('nosecret', {
+      podName: a!.podName,
+      stallTimeout: '3s',
+      timeout: '1m',
+      cluster: { endpoint: h.sim.url, credentialsSecretRef: { name: 'missing-creds' } },
+    });
+    await h.waitFor('nosecret', (st) => !!st.lastError);
+    await h.createDrain('next', { podName: b!.podName, podAction: 'None', cluster: { endpoint: h.sim.url } });
+    await h.waitFor('next', (st) => st.phase === 'Completed', 20_000);
+    const failed = await h.waitFor('nosecret', (st) => st.phase === 'Failed', 10_000);
+    expect(failed.reason).toBe('Configuration');
+    expect(failed.message).toContain('missing-creds');
+    // Backed off, not a hot loop: a handful of status writes, not hundreds.
+    const writes = h.kube
+      .callsOf('patch')
+      .filter((c) => c.type?.includes('capturedrains') && c.name === 'nosecret').length;
+    expect(writes).toBeLessThan(15);
   });
 });

@@ -35,6 +35,8 @@ function setup() {
     drain: unexpected,
     health: unexpected,
     serverStatus: unexpected,
+    checkV1Drain: unexpected,
+    architecture: unexpected,
     close: () => Promise.resolve(),
   };
   const reconciler = new CaptureDrainReconciler({

@@ -11,7 +11,7 @@ import {
   type DrainContext,
   type Outcome,
 } from '../../src/drain/machine.js';
-import { T0, captures, ctx, policy, statusIn } from './fixtures.js';
+import { ADDR, T0, captures, ctx, policy, statusIn } from './fixtures.js';
 import { holdsSlot } from '../../src/drain/contract.js';
 
 /** Run one step: choose the action, apply the given outcome. */
@@ -36,8 +36,8 @@ describe('happy paths', () => {
     for (const [i, n] of counts.entries()) {
       c = ctx(r.status, { now: T0 + (i + 1) * 2000 });
       r = step(c, (a) => {
-        expect(a).toEqual({ type: 'drain', captureId: 'c1', flavor: 'V2' });
-        return { type: 'drain', counts: n };
+        expect(a).toEqual({ type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR });
+        return { type: 'drain', counts: n, target: { id: 'c1', liveness: 'Stopping' } };
       });
     }
     expect(r.status.initial).toEqual({ maintainers: 3, dispatchers: 30 });
@@ -47,7 +47,12 @@ describe('happy paths', () => {
 
     c = ctx(r.status, { now: T0 + 10_000 });
     r = step(c, (a) => {
-      expect(a).toEqual({ type: 'deletePod', podUID: 'uid-1' });
+      // The deletion is verified by a fresh drain answer in the same reconcile.
+      expect(a).toEqual({
+        type: 'deletePod',
+        podUID: 'uid-1',
+        verify: { type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR },
+      });
       return { type: 'podDeleted' };
     });
     expect(r.status).toMatchObject({ phase: 'Releasing', released: true });
@@ -121,7 +126,11 @@ describe('happy paths', () => {
 
   test('podAction None completes right after the counts reach zero, leaving the pod alone', () => {
     const c = ctx(statusIn('Draining'), { policy: policy({ podAction: 'None' }) });
-    const r = step(c, () => ({ type: 'drain', counts: { tables: 0 } }));
+    const r = step(c, () => ({
+      type: 'drain',
+      counts: { tables: 0 },
+      target: { id: 'c1', liveness: 'Stopping' },
+    }));
     expect(r.status).toMatchObject({ phase: 'Completed', reason: 'Drained' });
   });
 
@@ -163,7 +172,12 @@ describe('failures and the timeout policy', () => {
       }),
     );
     expect(rel.status).toMatchObject({ phase: 'Releasing', reason: 'TimedOut' });
-    expect(nextAction(ctx(rel.status))).toEqual({ type: 'deletePod', podUID: 'uid-1' });
+    // A release the spec's policy allows goes without a fresh zero; under Hold it needs one.
+    expect(nextAction(ctx(rel.status, { policy: policy({ onTimeout: 'Release' }) }))).toEqual({
+      type: 'deletePod',
+      podUID: 'uid-1',
+    });
+    expect(nextAction(ctx(rel.status))).toMatchObject({ type: 'deletePod', verify: { type: 'drain' } });
     const cond = Object.fromEntries(rel.status.conditions!.map((x) => [x.type, x.status]));
     expect(cond.Drained).toBe('Unknown');
   });
@@ -249,7 +263,8 @@ describe('failures and the timeout policy', () => {
       delays.push(r.requeueAfterMs!);
       s = r.status;
     }
-    expect(delays).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    // Per request, capped at 1.5 s so the release follows within 2 s once the fault clears.
+    expect(delays).toEqual([500, 1000, 1500, 1500, 1500, 1500, 1500, 1500]);
     expect(s.remaining).toEqual({ maintainers: 2, dispatchers: 10 });
     expect(s.phase).toBe('Draining');
     expect(s.lastError).toContain('502');

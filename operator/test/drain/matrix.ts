@@ -57,7 +57,12 @@ export function natural(a: Action, variant = 'natural'): Outcome {
         };
       return { type: 'resign', captures: captures(), resignIssued: false, healthy: variant !== 'unhealthy' };
     case 'drain':
-      if (variant === 'zero') return { type: 'drain', counts: { maintainers: 0, dispatchers: 0 } };
+      if (variant === 'zero')
+        return {
+          type: 'drain',
+          counts: { maintainers: 0, dispatchers: 0 },
+          target: { id: 'c1', liveness: 'Stopping' },
+        };
       if (variant === 'same') return { type: 'drain', counts: { maintainers: 2, dispatchers: 10 } };
       return { type: 'drain', counts: { maintainers: 1, dispatchers: 5 } };
     case 'deletePod':

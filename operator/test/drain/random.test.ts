@@ -85,14 +85,19 @@ function randomRun(seed: number) {
     ];
     switch (action.type) {
       case 'discover':
-        return { type: 'discovered', captures: list, flavor: 'V1' };
+        return { type: 'discovered', captures: list, flavor: 'V1', architecture: 'NewArch' };
       case 'resign':
         return { type: 'resign', captures: list, resignIssued: ownerIsTarget, healthy: r() < 0.8 };
       case 'drain':
         if (ownerIsTarget)
           return { type: 'error', kind: 'OwnerNotDrainable', message: 'owner', retryable: false };
         lastReported = remaining;
-        return { type: 'drain', counts: { tables: remaining } };
+        // TiCDC's zero comes with the target's own Stopping liveness (v8.5.7).
+        return {
+          type: 'drain',
+          counts: { tables: remaining },
+          ...(remaining === 0 ? { target: { id: 'c1', liveness: 'Stopping' as const } } : {}),
+        };
       case 'deletePod':
         pod = { uid: pod?.uid ?? 'uid-1', terminating: true };
         return { type: 'podDeleted' };

@@ -118,7 +118,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
     stall: 'wait>Failed/Stalled',
     'err:Transient': 'drain>Draining/DrainRequested',
     'err:NotReady': 'drain>Draining/DrainRequested',
-    'err:DrainBusy': 'drain>Draining/DrainRequested',
+    'err:DrainBusy': 'drain>Draining/WaitingForPreviousDrain',
     'err:Unauthorized': 'drain>Failed/Unauthorized',
     'err:Tls': 'drain>Failed/Tls',
     'err:Unsupported': 'drain>Failed/Unsupported',

@@ -74,6 +74,10 @@ export function startFakeKubeSimulator(
     moveRatePerSec: 20,
     host: '127.0.0.1',
     reelectProbability: 0,
+    perCaptureListeners: true,
+    // Unit tests keep the real order of events but not the real §9 departure times (5 s / 14 s).
+    sigtermDepartureMs: 300,
+    sigkillDepartureMs: 600,
     ...over,
     podSource: new FakeKubePodSource(kube, namespace),
     kube: { namespace, addressTemplate: '{pod}.ticdc-peer.{namespace}.svc:8300' },

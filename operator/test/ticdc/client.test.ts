@@ -20,10 +20,12 @@ let calls: TicdcRequestInfo[];
 beforeEach(async () => {
   server = await startFakeServer();
   calls = [];
+  // One request per call here; the fast in-step retries have their own tests below.
   client = createTicdcClient({
     endpoint: server.url,
     requestTimeoutMs: 2000,
     onRequest: (i) => calls.push(i),
+    retry: { retries: 0, baseDelayMs: 0 },
   });
 });
 
@@ -458,5 +460,87 @@ describe('createTicdcClient options', () => {
     expect(bad(() => createTicdcClient({ endpoint: 'https://x:1', requestTimeoutMs: 0 })).kind).toBe(
       'InvalidRequest',
     );
+  });
+});
+
+describe('verdicts that hold against real TiCDC (issue cases 1 and 5)', () => {
+  const ID2 = 'd2912e63-3349-447c-90ba-0123456789ab';
+  it('retries a transient failure quickly inside one call, with jitter, and succeeds', async () => {
+    const c = createTicdcClient({ endpoint: server.url, retry: { retries: 2, baseDelayMs: 20 } });
+    let n = 0;
+    server.on('PUT /api/v1/captures/drain', (_req, res) => {
+      if (++n < 3) res.writeHead(502).end('<html>bad gateway</html>');
+      else res.writeHead(202, { 'content-type': 'application/json' }).end('{"current_table_count":4}');
+    });
+    try {
+      await expect(c.drain('V1', ID2)).resolves.toEqual({ tables: 4 });
+      expect(n).toBe(3);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('never retries a resign (a second one could resign the new coordinator)', async () => {
+    const c = createTicdcClient({ endpoint: server.url, retry: { retries: 2, baseDelayMs: 1 } });
+    server.on('POST /api/v2/owner/resign', { status: 502, text: 'bad gateway' });
+    try {
+      expect((await failure(c.resignOwner('V2'))).kind).toBe('Transient');
+      expect(server.seen).toHaveLength(1);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('a garbled 400 during flavour detection is transient, not InvalidRequest', async () => {
+    server.on(`GET /api/v2/captures/${ID2}/drain`, { status: 400, text: '{"error_msg":"[CDC:Err' });
+    const err = await failure(client.detectFlavor(ID2));
+    expect(err.kind).toBe('Transient');
+    expect(err.retryable).toBe(true);
+  });
+
+  it("a proxy's 404 is transient; only TiCDC's own route-absent 404 means the route is absent", async () => {
+    server.on(`GET /api/v2/captures/${ID2}/drain`, { status: 404, text: '<html>Not Found</html>' });
+    expect((await failure(client.detectFlavor(ID2))).kind).toBe('Transient');
+    expect(server.seen.map((r) => r.method)).toEqual(['GET']); // no fallback to the V1 probe
+  });
+
+  it('the stub check runs for an explicit V1 (pre-v8.5.7 new-arch stub accepts any capture)', async () => {
+    server.on('PUT /api/v1/captures/drain', { status: 202, json: { current_table_count: 0 } });
+    const err = await failure(client.checkV1Drain());
+    expect(err.kind).toBe('Unsupported');
+    expect(err.message).toMatch(/stub/);
+    server.on('PUT /api/v1/captures/drain', cdcError(400, 'CDC:ErrCaptureNotExist', 'capture not exists, x'));
+    await expect(client.checkV1Drain()).resolves.toBeUndefined();
+  });
+
+  it('architecture: the classic POST drain route answers a TiCDC 400; the new arch has no such route', async () => {
+    await expect(client.architecture('v8.5.7')).resolves.toBe('NewArch'); // gin 404
+    const reply = cdcError(400, 'CDC:ErrCaptureNotExist', 'capture not exists, x');
+    const get = server.routes.get.bind(server.routes);
+    server.routes.get = (k: string) => (k.startsWith('POST /api/v2/captures/') ? reply : get(k));
+    await expect(client.architecture('v8.5.7')).resolves.toBe('Classic');
+    // Releases before v8.5 are classic without asking.
+    const before = server.seen.length;
+    await expect(client.architecture('v7.5.0')).resolves.toBe('Classic');
+    expect(server.seen.length).toBe(before);
+  });
+
+  it("serverStatus(address) asks the capture's own address (status is not forwarded)", async () => {
+    const own = await startFakeServer();
+    own.on('GET /api/v2/status', {
+      status: 200,
+      json: { version: 'v8.5.7', id: 'c1', is_owner: false, liveness: 2 },
+    });
+    const c = createTicdcClient({
+      endpoint: server.url,
+      resolveAddress: (a) => (a === 'ticdc-1.p.ns.svc:8300' ? own.url : undefined),
+    });
+    try {
+      await expect(c.serverStatus('ticdc-1.p.ns.svc:8300')).resolves.toMatchObject({ id: 'c1', liveness: 2 });
+      expect(server.seen).toHaveLength(0);
+    } finally {
+      await c.close();
+      await own.close();
+    }
   });
 });

@@ -22,6 +22,7 @@ beforeEach(async () => {
     credentials: { username: 'cdc', password: PASSWORD },
     requestTimeoutMs: 200,
     connectTimeoutMs: 200,
+    retry: { retries: 0, baseDelayMs: 0 },
   });
 });
 
@@ -148,8 +149,20 @@ const cases: [string, Reply, TicdcErrorKind][] = [
     'Unauthorized',
   ],
   ['401 empty body', { status: 401 }, 'Unauthorized'],
-  ['403', { status: 403, text: 'forbidden' }, 'InvalidRequest'],
-  ['404', { status: 404, text: '404 page not found' }, 'Unsupported'],
+  // A 4xx without a TiCDC error body is garbled or not from TiCDC: transient whatever its status.
+  ['403 plain text (a proxy)', { status: 403, text: 'forbidden' }, 'Transient'],
+  ['400 truncated error body', { status: 400, text: '{"error_msg":"[CDC:ErrCaptureNotEx' }, 'Transient'],
+  [
+    '400 ErrAPIInvalidParam indented',
+    {
+      status: 400,
+      text: '{\n  "error_msg": "[CDC:ErrAPIInvalidParam]x",\n  "error_code": "CDC:ErrAPIInvalidParam"\n}',
+    },
+    'InvalidRequest',
+  ],
+  ['404 (gin route absent)', { status: 404, text: '404 page not found' }, 'Unsupported'],
+  ['404 from a proxy (html)', { status: 404, text: '<html><body>Not Found</body></html>' }, 'Transient'],
+  ['404 from a proxy (json)', { status: 404, json: { message: 'no endpoints' } }, 'Transient'],
   ['405', { status: 405, text: 'method not allowed' }, 'Unsupported'],
   ['429', { status: 429, text: 'slow down' }, 'Transient'],
   [
@@ -330,8 +343,11 @@ describe('bad servers', () => {
       await failure(c.drain('V1', ID));
       server.on(DRAIN, { status: 202, text: '{' });
       await failure(c.drain('V1', ID));
+      // A timed-out request is not retried (it used its time); a garbled body is, twice, quickly.
       expect(seen).toEqual([
         [DRAIN, 'Transient', undefined],
+        [DRAIN, 'Transient', 202],
+        [DRAIN, 'Transient', 202],
         [DRAIN, 'Transient', 202],
       ]);
     } finally {
@@ -372,5 +388,14 @@ describe('helpers', () => {
       'Transient',
     );
     expect(transportError(site, 'weird', (t) => t).kind).toBe('Transient');
+    // A reset during the handshake (TiCDC restarting) is transient even when wrapped in a TLS code.
+    const reset = Object.assign(
+      new Error('Client network socket disconnected before secure TLS connection was established'),
+      { code: 'ECONNRESET' },
+    );
+    expect(
+      transportError(site, Object.assign(new Error('x', { cause: reset }), { code: 'EPROTO' }), (t) => t)
+        .kind,
+    ).toBe('Transient');
   });
 });

@@ -1,0 +1,156 @@
+// Drain verdicts on the real control plane, against the simulator's v8.5.7 behaviour: a legacy
+// peer's zero is not "drained" (case 1), the release is bound to the pod's own capture (case 2), a
+// status patched by hand never deletes a pod holding work (case 4), and TiCDC's previous drain
+// session is shown as such, and a CaptureDrain deleted mid-drain is recorded (case 6).
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { eventually } from '../harness/cluster.js';
+import type { OperatorProcess } from '../harness/operator.js';
+import { deployTicdc, type TicdcWorkload } from '../harness/workload.js';
+import { captureDrain, cluster, operatorFor, podUid, waitForDrain } from './support/suite.js';
+
+const NS = 'e2e-verdicts';
+const c = cluster();
+let ticdc: TicdcWorkload;
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  ticdc = await deployTicdc(c, { namespace: NS, replicas: 4, sim: { moveRatePerSec: 1, seed: 31 } });
+  const { start } = await operatorFor(c, NS);
+  operator = start();
+}, 180_000);
+
+afterAll(async () => {
+  await operator?.stop();
+  await ticdc?.sim.stop();
+  await c.kubectl(['delete', 'namespace', NS, '--wait=false']);
+});
+
+const nonOwners = () => ticdc.sim.captures().filter((x) => !x.isOwner && x.liveness === 'alive');
+
+async function events(): Promise<
+  { reason: string; note: string; regarding: { kind: string; name: string } }[]
+> {
+  const list = await c.getJson<{
+    items: { reason: string; note: string; regarding: { kind: string; name: string } }[];
+  }>(['get', 'events.events.k8s.io', '-n', NS]);
+  return list.items;
+}
+
+describe('drain verdicts against TiCDC v8.5.7 behaviour', () => {
+  test('case 2: podName with the captureAddress of another pod fails Configuration before any TiCDC call', async () => {
+    const [a, b] = nonOwners();
+    const before = ticdc.sim.capture(b!.id)!;
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'wrong-address', {
+        podName: a!.podName,
+        captureAddress: b!.address,
+        podAction: 'Delete',
+      }),
+    });
+    const s = await waitForDrain(c, NS, 'wrong-address', (st) => st.phase === 'Failed');
+    expect(s.reason).toBe('Configuration');
+    expect(s.message).toContain(`not an address of pod ${a!.podName}`);
+    expect(ticdc.sim.capture(b!.id)!.liveness).toBe(before.liveness);
+    expect(await podUid(c, NS, a!.podName!)).toBeDefined();
+  });
+
+  test('case 1: a legacy peer makes TiCDC answer 0 with the target Alive: LegacyFallback, never Drained', async () => {
+    const [legacy, target] = nonOwners();
+    ticdc.sim.setLegacy(legacy!.id, true);
+    try {
+      const uid = await podUid(c, NS, target!.podName!);
+      await c.kubectlOk(['apply', '-f', '-'], {
+        input: captureDrain(NS, 'legacy', { podName: target!.podName, podAction: 'Delete' }),
+      });
+      const s = await waitForDrain(
+        c,
+        NS,
+        'legacy',
+        (st) => st.phase === 'Failed' || st.phase === 'Completed',
+      );
+      expect(s).toMatchObject({ phase: 'Failed', reason: 'LegacyFallback', targetLiveness: 'Alive' });
+      expect(s.drainedTime).toBeUndefined();
+      // onTimeout Hold (the default): the pod holding work was kept.
+      expect(await podUid(c, NS, target!.podName!)).toBe(uid);
+      expect(ticdc.sim.capture(target!.id)!.liveness).toBe('alive');
+    } finally {
+      ticdc.sim.setLegacy(legacy!.id, false);
+    }
+  });
+
+  test('case 6: a previous drain session holding the cluster is shown as WaitingForPreviousDrain, naming the holder', async () => {
+    const [holder, target] = nonOwners();
+    ticdc.sim.holdDrainSession(holder!.id);
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'blocked', { podName: target!.podName, podAction: 'None', timeout: '40s' }),
+    });
+    const waiting = await waitForDrain(
+      c,
+      NS,
+      'blocked',
+      (st) => st.reason === 'WaitingForPreviousDrain',
+      60_000,
+    );
+    expect(waiting.phase).toBe('Draining');
+    expect(waiting.blockingCapture).toContain(holder!.id);
+    expect(waiting.message).toContain('restart that pod');
+    expect((await events()).some((e) => e.reason === 'WaitingForPreviousDrain')).toBe(true);
+    // Not a stall of this capture; the timeout bounds it.
+    const end = await waitForDrain(c, NS, 'blocked', (st) => st.phase === 'Failed', 60_000);
+    expect(end.reason).toBe('TimedOut');
+    // The way out: restart the holder's pod; its capture leaves and the session ends.
+    await c.kubectlOk(['delete', 'pod', holder!.podName!, '-n', NS, '--wait=false']);
+    await eventually('holder gone', async () => !ticdc.sim.capture(holder!.id), {
+      timeoutMs: 60_000,
+    });
+  }, 180_000);
+
+  test('case 4: a status patched to Drained mid-drain never deletes the pod holding work', async () => {
+    const target = nonOwners()[0]!;
+    const uid = await podUid(c, NS, target.podName!);
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'forged', { podName: target.podName, podAction: 'Delete' }),
+    });
+    await waitForDrain(
+      c,
+      NS,
+      'forged',
+      (st) => st.phase === 'Draining' && (st.remaining?.tables ?? 0) > 2,
+      60_000,
+    );
+    await c.kubectlOk([
+      'patch',
+      'cdrain',
+      'forged',
+      '-n',
+      NS,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { phase: 'Drained', reason: 'CountsZero', remaining: { tables: 0 } } }),
+    ]);
+    const back = await waitForDrain(c, NS, 'forged', (st) => st.reason === 'DrainNotConfirmed', 60_000);
+    expect(back.phase).toBe('Draining');
+    expect(await podUid(c, NS, target.podName!)).toBe(uid);
+    const done = await waitForDrain(c, NS, 'forged', (st) => st.phase === 'Completed', 120_000);
+    expect(done.reason).toBe('Drained');
+    expect(ticdc.sim.unintendedViolations()).toEqual([]);
+  }, 180_000);
+
+  test('case 6: a CaptureDrain deleted mid-drain is recorded on the StatefulSet before it goes', async () => {
+    const target = nonOwners()[0]!;
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'abandoned', { podName: target.podName, podAction: 'None' }),
+    });
+    await waitForDrain(c, NS, 'abandoned', (st) => st.phase === 'Draining', 60_000);
+    await c.kubectlOk(['delete', 'cdrain', 'abandoned', '-n', NS, '--timeout=30s']);
+    const e = await eventually(
+      'DrainAbandoned event',
+      async () => (await events()).find((x) => x.reason === 'DrainAbandoned'),
+      { timeoutMs: 30_000 },
+    );
+    expect(e.regarding).toMatchObject({ kind: 'StatefulSet', name: 'ticdc' });
+    expect(e.note).toContain(`restart pod ${target.podName}`);
+    expect((await c.kubectl(['get', 'cdrain', 'abandoned', '-n', NS])).code).not.toBe(0);
+  });
+});
