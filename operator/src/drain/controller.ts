@@ -164,8 +164,16 @@ export class CaptureDrainReconciler {
     }
 
     let slot: SlotView = settings ? this.slot(drain, settings.cluster.endpoint) : { free: true };
-    // First in line by the cache: claim the slot in the API server before starting (atomic).
-    if (settings && slot.free && !status.startTime && (!drain.spec.podName || pod))
+    // First in line by the cache: claim the slot in the API server before starting (atomic). A drain
+    // whose TiCDC client cannot be built yet (a Secret missing) claims nothing: it must not hold the
+    // cluster while it retries its settings.
+    if (
+      settings &&
+      slot.free &&
+      !status.startTime &&
+      (!drain.spec.podName || pod) &&
+      (await this.clientAvailable(namespace, settings))
+    )
       slot = await this.claimSlot(obj, settings.cluster.endpoint, ctx.signal);
     const working: CaptureDrainStatus = settings
       ? { ...status, clusterEndpoint: settings.cluster.endpoint }
@@ -367,6 +375,13 @@ export class CaptureDrainReconciler {
       .filter((d) => d.status?.phase === 'Queued' && olderThan(d, self))
       .sort((a, b) => (olderThan(a, b) ? -1 : 1))[0];
     return ahead ? { free: false, holder: keyOf(ahead) } : { free: true };
+  }
+
+  private async clientAvailable(namespace: string, settings: DrainSettings): Promise<boolean> {
+    return this.deps.clients.get(namespace, settings.cluster).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async claimSlot(obj: CaptureDrainObject, endpoint: string, signal: AbortSignal): Promise<SlotView> {
