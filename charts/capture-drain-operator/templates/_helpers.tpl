@@ -62,6 +62,12 @@ in a Role per watched namespace. */}}
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- if .Values.webhook.enabled }}
+# Gate: an eviction a PodDisruptionBudget would refuse is answered 429 before any drain starts.
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch]
+{{- end }}
 {{- end -}}
 
 {{/* RBAC rules on cluster-scoped resources, for the enabled controllers only (may be empty). */}}
@@ -81,6 +87,11 @@ in a Role per watched namespace. */}}
 - apiGroups: [""]
   resources: [nodes]
   verbs: [get, list, watch]
+{{- else if .Values.webhook.enabled }}
+# Gate: a pod on a NotReady or unreachable node cannot be drained; its deletion is admitted.
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get]
 {{- end }}
 {{- if and .Values.webhook.enabled (ne .Values.webhook.certificate.mode "certManager") }}
 # Gate, operator cert mode: keeps its webhook configuration's caBundle current.
