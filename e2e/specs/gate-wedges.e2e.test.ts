@@ -62,6 +62,18 @@ const drainNames = async (ns = NS) =>
     await c.getJson<{ items: { metadata: { name: string } }[] }>(['get', 'capturedrains', '-n', ns])
   ).items.map((d) => d.metadata.name);
 const nonOwnerPod = (w: TicdcWorkload = ticdc) => w.sim.captures().find((x) => !x.isOwner)!.podName!;
+/** The drains naming `pod` (spec.podName), whatever their name. */
+const drainsOf = async (pod: string, ns = NS) =>
+  (
+    await c.getJson<{ items: { metadata: { name: string }; spec: { podName?: string } }[] }>([
+      'get',
+      'capturedrains',
+      '-n',
+      ns,
+    ])
+  ).items
+    .filter((d) => d.spec.podName === pod)
+    .map((d) => d.metadata.name);
 const evict = (ns: string, pod: string, deleteOptions: Record<string, unknown> = {}) =>
   c.kubectl(['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}/eviction`, '-f', '-'], {
     input: JSON.stringify({
@@ -96,7 +108,7 @@ describe('termination gate wedges', () => {
     const n = await c.getJson<{ spec: { unschedulable?: boolean } }>(['get', 'node', node]);
     expect(n.spec.unschedulable ?? false).toBe(false);
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
-  });
+  }, 120_000);
 
   test('case 5: an eviction the PodDisruptionBudget refuses gets the PDB 429 and starts no drain', async () => {
     await c.kubectlOk(['apply', '-f', '-'], {
@@ -135,10 +147,13 @@ describe('termination gate wedges', () => {
       await c.kubectl(['delete', 'pdb', 'ticdc', '-n', NS]);
     }
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
-  });
+  }, 120_000);
 
   test('case 1: a hand-made CaptureDrain with podAction Delete completes: the operator deletes the drained pod', async () => {
-    const pod = nonOwnerPod();
+    // A pod no other drain names (each case stands on its own).
+    const named = new Set<string>();
+    for (const x of ticdc.sim.captures()) if ((await drainsOf(x.podName!)).length) named.add(x.podName!);
+    const pod = ticdc.sim.captures().find((x) => !x.isOwner && !named.has(x.podName!))!.podName!;
     const uid = (await podUid(c, NS, pod))!;
     await c.kubectlOk(['apply', '-f', '-'], {
       input: captureDrain(NS, 'by-hand', { podName: pod, podAction: 'Delete' }),
@@ -155,10 +170,11 @@ describe('termination gate wedges', () => {
       timeoutMs: 60_000,
     });
     // The operator's own delete was not taken for a user's: no second drain was started.
-    expect(await drainNames()).toEqual(['by-hand']);
-    expect(await drainNames()).not.toContain(podDrainName(pod, uid));
+    expect(await drainsOf(pod)).toEqual(['by-hand']);
     // The cluster is free: a user delete of another pod now starts its drain (not queued behind by-hand).
-    const next = nonOwnerPod();
+    const next = ticdc.sim
+      .captures()
+      .find((x) => !x.isOwner && x.podName !== pod && !named.has(x.podName!))!.podName!;
     const nextUid = (await podUid(c, NS, next))!;
     const d = await c.kubectl(['delete', 'pod', next, '-n', NS, '--wait=false']);
     expect(d.stderr).toContain('must be drained first');
@@ -173,129 +189,142 @@ describe('termination gate wedges', () => {
       { timeoutMs: 90_000 },
     );
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
-  });
+  }, 300_000);
 
-  test('case 2: pods whose capture is gone: PodGC passes at once, a user delete once the drain finds no capture, a force delete on a NotReady node at once', async () => {
-    gone = await deployTicdc(c, {
-      namespace: NS_GONE,
-      replicas: 4,
-      sim: { seed: 43 },
-      annotations: { 'drain.ticdc.io/stall-timeout': '8s' },
-    });
-    const [a, b, nodePod] = (await pods(NS_GONE))
-      .filter((p) => p.metadata.name !== gone!.sim.captures().find((x) => x.isOwner)!.podName)
-      .slice(0, 3);
+  describe('case 2: pods whose capture is gone', () => {
+    let a: PodView, b: PodView, nodePod: PodView;
     const crash = (p: PodView) => {
       const cap = gone!.sim.captures().find((x) => x.podUid === p.metadata.uid)!;
       expect(gone!.sim.crash(cap.id)?.injected ?? true).toBe(true);
     };
-
-    // PodGC (as the controller does: grace period 0) deletes a pod whose capture died: no drain.
-    crash(a!);
-    const gc = await c.kubectl([
-      'delete',
-      'pod',
-      a!.metadata.name,
-      '-n',
-      NS_GONE,
-      '--grace-period=0',
-      '--force',
-      '--as=system:serviceaccount:kube-system:pod-garbage-collector',
-    ]);
-    expect({ code: gc.code, stderr: gc.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-    expect(await drainNames(NS_GONE)).not.toContain(podDrainName(a!.metadata.name, a!.metadata.uid));
-
-    // A user's delete: held while the drain looks for the capture, then admitted (CaptureNotFound).
-    crash(b!);
-    const first = await c.kubectl(['delete', 'pod', b!.metadata.name, '-n', NS_GONE, '--wait=false']);
-    expect(first.stderr).toContain('must be drained first');
-    const drain = podDrainName(b!.metadata.name, b!.metadata.uid);
-    const s = await waitForDrain(
-      c,
-      NS_GONE,
-      drain,
-      (x) => x.phase === 'Failed' || x.phase === 'Completed',
-      90_000,
-    );
-    expect({ phase: s.phase, reason: s.reason }).toEqual({ phase: 'Failed', reason: 'CaptureNotFound' });
-    const again = await c.kubectl(['delete', 'pod', b!.metadata.name, '-n', NS_GONE, '--wait=false']);
-    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-    await eventually(
-      `${b!.metadata.name} replaced`,
-      async () => (await podUid(c, NS_GONE, b!.metadata.name)) !== b!.metadata.uid,
-      {
-        timeoutMs: 60_000,
-      },
-    );
-
-    // A dead node: the node stops reporting (kwok lets go of it) and reports NotReady; its
-    // capture died with it. A force delete of its pod passes at once, without a drain.
-    const node = nodePod!.spec.nodeName!;
-    crash(nodePod!);
-    await c.kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node-']);
-    try {
-      await c.kubectlOk([
-        'patch',
-        'node',
-        node,
-        '--subresource=status',
-        '--type=strategic',
-        '-p',
-        JSON.stringify({
-          status: {
-            conditions: [
-              {
-                type: 'Ready',
-                status: 'False',
-                reason: 'E2eNodeDown',
-                message: 'stopped by the e2e test',
-                lastHeartbeatTime: new Date().toISOString(),
-                lastTransitionTime: new Date().toISOString(),
-              },
-            ],
-          },
-        }),
-      ]);
-      await eventually('node NotReady', async () => {
-        const n = await c.getJson<{ status: { conditions: { type: string; status: string }[] } }>([
-          'get',
-          'node',
-          node,
-        ]);
-        return n.status.conditions.find((x) => x.type === 'Ready')?.status !== 'True';
+    beforeAll(async () => {
+      gone = await deployTicdc(c, {
+        namespace: NS_GONE,
+        replicas: 4,
+        sim: { seed: 43 },
+        annotations: { 'drain.ticdc.io/stall-timeout': '8s' },
       });
-      const force = await c.kubectl([
+      [a, b, nodePod] = (await pods(NS_GONE))
+        .filter((p) => p.metadata.name !== gone!.sim.captures().find((x) => x.isOwner)!.podName)
+        .slice(0, 3) as [PodView, PodView, PodView];
+    }, 180_000);
+    afterAll(() => {
+      // Only the injected crashes lost work.
+      expect(gone!.sim.unintendedViolations()).toEqual([]);
+    });
+
+    test('PodGC (grace period 0) deletes a pod whose capture died: admitted at once, no drain', async () => {
+      crash(a!);
+      const gc = await c.kubectl([
         'delete',
         'pod',
-        nodePod!.metadata.name,
+        a!.metadata.name,
         '-n',
         NS_GONE,
         '--grace-period=0',
         '--force',
+        '--as=system:serviceaccount:kube-system:pod-garbage-collector',
       ]);
-      expect({ code: force.code, stderr: force.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-      expect(await drainNames(NS_GONE)).not.toContain(
-        podDrainName(nodePod!.metadata.name, nodePod!.metadata.uid),
+      expect({ code: gc.code, stderr: gc.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+      expect(await drainNames(NS_GONE)).not.toContain(podDrainName(a!.metadata.name, a!.metadata.uid));
+      expect(gone!.sim.unintendedViolations()).toEqual([]);
+    }, 120_000);
+
+    test('a user delete of a pod without a capture: held while its drain looks, admitted once it found none (CaptureNotFound)', async () => {
+      crash(b!);
+      const first = await c.kubectl(['delete', 'pod', b!.metadata.name, '-n', NS_GONE, '--wait=false']);
+      expect(first.stderr).toContain('must be drained first');
+      const drain = podDrainName(b!.metadata.name, b!.metadata.uid);
+      const s = await waitForDrain(
+        c,
+        NS_GONE,
+        drain,
+        (x) => x.phase === 'Failed' || x.phase === 'Completed',
+        90_000,
       );
-    } finally {
-      await c.kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node=fake', '--overwrite']);
-    }
-    await eventually(
-      `node ${node} Ready again`,
-      async () => {
-        const n = await c.getJson<{
-          spec: { taints?: { key: string }[] };
-          status: { conditions: { type: string; status: string }[] };
-        }>(['get', 'node', node]);
-        return (
-          n.status.conditions.find((x) => x.type === 'Ready')?.status === 'True' &&
-          !(n.spec.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/not-ready'))
+      expect({ phase: s.phase, reason: s.reason }).toEqual({ phase: 'Failed', reason: 'CaptureNotFound' });
+      const again = await c.kubectl(['delete', 'pod', b!.metadata.name, '-n', NS_GONE, '--wait=false']);
+      expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+      await eventually(
+        `${b!.metadata.name} replaced`,
+        async () => (await podUid(c, NS_GONE, b!.metadata.name)) !== b!.metadata.uid,
+        {
+          timeoutMs: 60_000,
+        },
+      );
+
+      expect(gone!.sim.unintendedViolations()).toEqual([]);
+    }, 180_000);
+
+    test('a force delete of a pod on a NotReady node (its capture died with the node): admitted at once, no drain', async () => {
+      // A dead node: the node stops reporting (kwok lets go of it) and reports NotReady; its
+      // capture died with it. A force delete of its pod passes at once, without a drain.
+      const node = nodePod!.spec.nodeName!;
+      crash(nodePod!);
+      await c.kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node-']);
+      try {
+        await c.kubectlOk([
+          'patch',
+          'node',
+          node,
+          '--subresource=status',
+          '--type=strategic',
+          '-p',
+          JSON.stringify({
+            status: {
+              conditions: [
+                {
+                  type: 'Ready',
+                  status: 'False',
+                  reason: 'E2eNodeDown',
+                  message: 'stopped by the e2e test',
+                  lastHeartbeatTime: new Date().toISOString(),
+                  lastTransitionTime: new Date().toISOString(),
+                },
+              ],
+            },
+          }),
+        ]);
+        await eventually('node NotReady', async () => {
+          const n = await c.getJson<{ status: { conditions: { type: string; status: string }[] } }>([
+            'get',
+            'node',
+            node,
+          ]);
+          return n.status.conditions.find((x) => x.type === 'Ready')?.status !== 'True';
+        });
+        const force = await c.kubectl([
+          'delete',
+          'pod',
+          nodePod!.metadata.name,
+          '-n',
+          NS_GONE,
+          '--grace-period=0',
+          '--force',
+        ]);
+        expect({ code: force.code, stderr: force.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+        expect(await drainNames(NS_GONE)).not.toContain(
+          podDrainName(nodePod!.metadata.name, nodePod!.metadata.uid),
         );
-      },
-      { timeoutMs: 90_000 },
-    );
-    // Only the injected crashes lost work.
-    expect(gone.sim.unintendedViolations()).toEqual([]);
+      } finally {
+        await c.kubectlOk(['annotate', 'node', node, 'kwok.x-k8s.io/node=fake', '--overwrite']);
+      }
+      await eventually(
+        `node ${node} Ready again`,
+        async () => {
+          const n = await c.getJson<{
+            spec: { taints?: { key: string }[] };
+            status: { conditions: { type: string; status: string }[] };
+          }>(['get', 'node', node]);
+          return (
+            n.status.conditions.find((x) => x.type === 'Ready')?.status === 'True' &&
+            !(n.spec.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/not-ready'))
+          );
+        },
+        { timeoutMs: 90_000 },
+      );
+      expect(gone!.sim.unintendedViolations()).toEqual([]);
+    }, 180_000);
   });
 
   test('case 4: scaling a StatefulSet to 0 finishes: the last capture goes once its drain says SingleCapture', async () => {
@@ -319,5 +348,5 @@ describe('termination gate wedges', () => {
     const last = outcomes.find((o) => o.reason === 'SingleCapture')!.pod;
     // The last capture's work is lost by the scale to 0 itself: the only violation, and deliberate.
     expect(scaled.sim.unintendedViolations().map((v) => v.podUid)).toEqual([last]);
-  });
+  }, 300_000);
 });
