@@ -326,7 +326,11 @@ describe('chart: optional parts', () => {
       nodes: 'get,list,watch',
       namespaces: 'get',
       validatingwebhookconfigurations: 'get,patch',
+      // The gate checks PodDisruptionBudgets before an eviction starts a drain.
+      poddisruptionbudgets: 'get,list,watch',
     });
+    // The gate alone reads a pod's node (NotReady nodes), nothing more.
+    expect((await rules('--set', 'nodeDrain.enabled=false')).nodes).toBe('get');
     const none = await rules(
       ...[
         '--set',
@@ -338,7 +342,7 @@ describe('chart: optional parts', () => {
       ],
     );
     expect(none).toMatchObject({ capturedrains: 'get,list,watch', statefulsets: 'get,list,watch' });
-    for (const r of ['nodes', 'namespaces', 'validatingwebhookconfigurations'])
+    for (const r of ['nodes', 'namespaces', 'validatingwebhookconfigurations', 'poddisruptionbudgets'])
       expect(none[r]).toBeUndefined();
     // Rollouts alone: create drains and patch StatefulSets, nothing about nodes or webhooks.
     const rollouts = await rules('--set', 'webhook.enabled=false', '--set', 'nodeDrain.enabled=false');
