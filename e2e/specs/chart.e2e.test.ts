@@ -443,6 +443,7 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
         statefulsets: 'get,list,watch,patch',
         secrets: 'get',
         events: 'create,patch',
+        poddisruptionbudgets: 'get,list,watch',
       });
       const rb = ms.find(
         (m) => m.kind === 'RoleBinding' && m.metadata.name === FULLNAME && m.metadata.namespace === ns,
@@ -509,7 +510,8 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
     ).toMatchObject({ capturedrains: 'get,list,watch,create', statefulsets: 'get,list,watch,patch' });
     expect(find(rollouts, 'ClusterRole')).toBeUndefined();
 
-    // cert-manager mode and no node drains: only the watched namespaces' get remains cluster-scoped.
+    // cert-manager mode and no node drains: the watched namespaces' get and the gate's node get
+    // (a pod on a NotReady node is let go) remain cluster-scoped.
     const gate = await render(
       ...tenants,
       '--set',
@@ -517,7 +519,10 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
       '--set',
       'webhook.certificate.mode=certManager',
     );
-    expect(byResource(find(gate, 'ClusterRole', FULLNAME) as Role)).toEqual({ namespaces: 'get' });
+    expect(byResource(find(gate, 'ClusterRole', FULLNAME) as Role)).toEqual({
+      namespaces: 'get',
+      nodes: 'get',
+    });
 
     // default watched: its Role already grants Events, no second Role there.
     const withDefault = await render('--set', 'watchNamespaces={default}');
