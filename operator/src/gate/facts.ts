@@ -64,8 +64,9 @@ export async function readPod(
 }
 
 /** The node lifecycle controller's view of a node: Ready condition and its NoExecute taints. */
-export function nodeFacts(name: string, node: NodeObject | undefined): NodeFacts {
-  if (!node) return { name, ready: false, why: 'the node object is deleted' };
+export function nodeFacts(name: string, node: NodeObject | undefined): NodeFacts | undefined {
+  // A pod whose Node object is gone is orphaned: PodGC deletes it (admitted by its identity).
+  if (!node) return undefined;
   const taint = node.spec?.taints?.find((t) => NOT_READY_TAINTS.has(t.key));
   if (taint) return { name, ready: false, why: `taint ${taint.key}` };
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
@@ -186,7 +187,8 @@ export async function gatherFacts(
   if (pdbRes.status === 'fulfilled' && pdbRes.value)
     facts.disruptionBudgets = disruptionBudgetFacts(pod, pdbRes.value.items);
   const node = nodeRes[0];
-  if (nodeName && node?.status === 'fulfilled') facts.node = nodeFacts(nodeName, node.value);
+  const nf = nodeName && node?.status === 'fulfilled' ? nodeFacts(nodeName, node.value) : undefined;
+  if (nf) facts.node = nf;
   if (errors.length) facts.lookupError = errors.join('; ');
   return facts;
 }
