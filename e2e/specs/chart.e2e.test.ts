@@ -328,7 +328,11 @@ describe('chart: optional parts', () => {
       persistentvolumes: 'get',
       namespaces: 'get',
       validatingwebhookconfigurations: 'get,patch',
+      // The gate checks PodDisruptionBudgets before an eviction starts a drain.
+      poddisruptionbudgets: 'get,list,watch',
     });
+    // The gate alone reads a pod's node (NotReady nodes), nothing more.
+    expect((await rules('--set', 'nodeDrain.enabled=false')).nodes).toBe('get');
     const none = await rules(
       ...[
         '--set',
@@ -346,6 +350,7 @@ describe('chart: optional parts', () => {
       'persistentvolumes',
       'namespaces',
       'validatingwebhookconfigurations',
+      'poddisruptionbudgets',
     ])
       expect(none[r]).toBeUndefined();
     // Rollouts alone: create drains and patch StatefulSets, nothing about nodes or webhooks.
@@ -449,6 +454,7 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
         events: 'create,patch',
         // Node cordon: a capture pod's claims (node-local volumes stay on a cordoned node).
         persistentvolumeclaims: 'get,list',
+        poddisruptionbudgets: 'get,list,watch',
       });
       const rb = ms.find(
         (m) => m.kind === 'RoleBinding' && m.metadata.name === FULLNAME && m.metadata.namespace === ns,
@@ -516,7 +522,8 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
     ).toMatchObject({ capturedrains: 'get,list,watch,patch,create', statefulsets: 'get,list,watch,patch' });
     expect(find(rollouts, 'ClusterRole')).toBeUndefined();
 
-    // cert-manager mode and no node drains: only the watched namespaces' get remains cluster-scoped.
+    // cert-manager mode and no node drains: the watched namespaces' get and the gate's node get
+    // (a pod on a NotReady node is let go) remain cluster-scoped.
     const gate = await render(
       ...tenants,
       '--set',
@@ -524,7 +531,10 @@ describe('chart: tenancy (watchNamespaces RBAC)', () => {
       '--set',
       'webhook.certificate.mode=certManager',
     );
-    expect(byResource(find(gate, 'ClusterRole', FULLNAME) as Role)).toEqual({ namespaces: 'get' });
+    expect(byResource(find(gate, 'ClusterRole', FULLNAME) as Role)).toEqual({
+      namespaces: 'get',
+      nodes: 'get',
+    });
 
     // default watched: its Role already grants Events, no second Role there.
     const withDefault = await render('--set', 'watchNamespaces={default}');

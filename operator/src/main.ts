@@ -11,6 +11,7 @@ import { createLogger } from './observability/logger.js';
 import { createRegistry } from './observability/metrics.js';
 import { createProbeServer, informersHealthyCheck, syncedCheck } from './observability/server.js';
 import { GateHandler } from './gate/handler.js';
+import { whoAmI } from './kube/identity.js';
 import { createGateMetrics } from './gate/metrics.js';
 import { FileCertSource, SecretCertSource } from './webhook/cert-sources.js';
 import { WebhookServer } from './webhook/server.js';
@@ -77,7 +78,21 @@ export async function operatorCommand(
             hosts: w.hosts,
             logger,
           });
-    const gate = new GateHandler({ kube, events, metrics: createGateMetrics(registry), logger });
+    const operatorUsername = await whoAmI(kube).catch((err: unknown) => {
+      logger.warn(
+        { err: (err as Error).message },
+        'Could not learn the operator user name (SelfSubjectReview): its deletes of released pods pass the gate only as drained',
+      );
+      return undefined;
+    });
+    logger.info({ operatorUsername }, 'Termination gate knows the operator as');
+    const gate = new GateHandler({
+      kube,
+      events,
+      metrics: createGateMetrics(registry),
+      logger,
+      ...(operatorUsername ? { operatorUsername } : {}),
+    });
     const webhook = new WebhookServer({
       host: w.host,
       port: w.port,

@@ -69,6 +69,12 @@ in a Role per watched namespace. */}}
   resources: [persistentvolumeclaims]
   verbs: [get, list]
 {{- end }}
+{{- if .Values.webhook.enabled }}
+# Gate: an eviction a PodDisruptionBudget would refuse is answered 429 before any drain starts.
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch]
+{{- end }}
 {{- end -}}
 
 {{/* RBAC rules on cluster-scoped resources, for the enabled controllers only (may be empty). */}}
@@ -91,6 +97,11 @@ in a Role per watched namespace. */}}
 # Node cordon: the PersistentVolume behind a capture pod's claim (local / hostPath / node affinity).
 - apiGroups: [""]
   resources: [persistentvolumes]
+  verbs: [get]
+{{- else if .Values.webhook.enabled }}
+# Gate: a pod on a NotReady or unreachable node cannot be drained; its deletion is admitted.
+- apiGroups: [""]
+  resources: [nodes]
   verbs: [get]
 {{- end }}
 {{- if and .Values.webhook.enabled (ne .Values.webhook.certificate.mode "certManager") }}

@@ -67,6 +67,17 @@ export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
 export const STATEFULSET_CONTROLLER = 'system:serviceaccount:kube-system:statefulset-controller';
 
 /**
+ * Controllers that delete pods only when their node is gone or unreachable: PodGC (orphaned pods,
+ * pods on out-of-service nodes), the node lifecycle controller and the taint eviction controller
+ * (NoExecute taints such as node.kubernetes.io/unreachable). The gate admits their deletes.
+ */
+export const POD_CLEANUP_CONTROLLERS: readonly string[] = [
+  'system:serviceaccount:kube-system:pod-garbage-collector',
+  'system:serviceaccount:kube-system:node-controller',
+  'system:serviceaccount:kube-system:taint-eviction-controller',
+];
+
+/**
  * Reasons of the Kubernetes events the rollout, cordon and gate controllers write (the drain
  * controller's reasons come from the state machine, drain/machine.ts).
  */

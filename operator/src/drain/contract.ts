@@ -123,3 +123,39 @@ export function podRestarts(pod: { status?: unknown } | undefined): number | und
   if (!statuses) return undefined;
   return statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
 }
+
+/** A pod drain's standing, for choosing among several drains of one incarnation. */
+const STATE_RANK: Record<PodDrainState, number> = { Released: 3, InProgress: 2, Held: 1, None: 0 };
+
+/**
+ * Every CaptureDrain of this pod incarnation, whatever its name: the operator's `<pod>-<hash>`
+ * drains and drains a user created by hand (`spec.podName`). A drain bound to another incarnation
+ * (pod-uid label or status.podUID) is not one of them.
+ */
+export function drainsOfPod(
+  drains: readonly CaptureDrainObject[],
+  podName: string,
+  podUid: string,
+): CaptureDrainObject[] {
+  return drains.filter((d) => d.spec.podName === podName && podDrainState(d, podUid) !== 'None');
+}
+
+/**
+ * The drain that speaks for this pod incarnation: one that released it wins (the capture is
+ * drained, whoever asked), then one still running (no second drain is started beside it), then
+ * one that ended holding the pod. Ties go to the operator's own `<pod>-<hash>` drain, then by name.
+ */
+export function podDrainOf(
+  drains: readonly CaptureDrainObject[],
+  podName: string,
+  podUid: string,
+): CaptureDrainObject | undefined {
+  const own = podDrainName(podName, podUid);
+  return drainsOfPod(drains, podName, podUid).sort((a, b) => {
+    const rank = STATE_RANK[podDrainState(b, podUid)] - STATE_RANK[podDrainState(a, podUid)];
+    if (rank) return rank;
+    if (a.metadata.name === own) return -1;
+    if (b.metadata.name === own) return 1;
+    return a.metadata.name.localeCompare(b.metadata.name);
+  })[0];
+}

@@ -587,7 +587,17 @@ function waitForPreviousDrain(step: Step, blocker: { id: string; address: string
 function onReleasingError(step: Step): StepResult {
   const s = step.status;
   const released = s.released || !step.ctx.pod || step.ctx.pod.uid !== s.podUID || step.ctx.pod.terminating;
-  if (released && step.ctx.now - ms(s.releaseTime) > step.ctx.policy.stallTimeoutMs)
+  const overdue = step.ctx.now - ms(s.releaseTime) > step.ctx.policy.stallTimeoutMs;
+  // Releasing is bounded by the stall timeout: a pod that cannot be deleted (e.g. a webhook
+  // denies it) must not hold the cluster's slot for ever. The capture is drained; the pod stays.
+  if (!released && overdue)
+    return complete(
+      step,
+      'ReleaseTimedOut',
+      `${s.drainedTime ? 'Capture drained' : 'Pod released'}, but the pod could not be deleted within ${Math.round(step.ctx.policy.stallTimeoutMs / 1000)}s of the release (${s.lastError}); the drain ends and frees the cluster; deleting the pod is admitted`,
+      'Warning',
+    );
+  if (released && overdue)
     return complete(
       step,
       s.reason ?? 'Drained',

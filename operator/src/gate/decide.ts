@@ -5,8 +5,13 @@
 // whole-StatefulSet deletions are never held, whatever the drain says.
 import type { PodAction, Trigger } from '../api/capturedrain.js';
 import { podDrainName, type PodDrainState } from '../drain/contract.js';
-import { MANAGED_LABEL, SKIP_ANNOTATION, STATEFULSET_CONTROLLER } from '../api/names.js';
-import { podOrdinal, type Pod } from '../kube/objects.js';
+import {
+  MANAGED_LABEL,
+  POD_CLEANUP_CONTROLLERS,
+  SKIP_ANNOTATION,
+  STATEFULSET_CONTROLLER,
+} from '../api/names.js';
+import { isPodReady, podOrdinal, type Pod } from '../kube/objects.js';
 
 export type GateOperation = 'Delete' | 'Evict';
 
@@ -35,6 +40,29 @@ export interface GateRequest {
   preconditionUid?: string;
   /** The pod: the DELETE's oldObject, or the live pod for an eviction; undefined when not found. */
   pod: Pod | undefined;
+  /** The operator's own user name (its ServiceAccount), when known: it deletes drained pods. */
+  operatorUsername?: string;
+}
+
+/** The pod's node as the node lifecycle controller sees it. */
+export interface NodeFacts {
+  name: string;
+  /** Ready condition True and no not-ready/unreachable taint. */
+  ready: boolean;
+  /** Why it is not ready (condition reason, taint, or "deleted"). */
+  why?: string;
+}
+
+/** A policy/v1 PodDisruptionBudget whose selector matches the pod. */
+export interface DisruptionBudgetFacts {
+  name: string;
+  disruptionsAllowed: number;
+  currentHealthy: number;
+  desiredHealthy: number;
+  /** status.observedGeneration is behind metadata.generation: the disruption controller has not caught up. */
+  stale: boolean;
+  /** spec.unhealthyPodEvictionPolicy (IfHealthyBudget when unset). */
+  unhealthyPodEvictionPolicy?: string;
 }
 
 export interface GateFacts extends GateRequest {
@@ -43,6 +71,10 @@ export interface GateFacts extends GateRequest {
   statefulSet: StatefulSetFacts | 'gone' | undefined;
   /** The drain for this pod incarnation, if any. */
   drain: DrainFacts | undefined;
+  /** The pod's node; undefined when the pod is not scheduled or the node could not be read. */
+  node?: NodeFacts;
+  /** Evictions only: the PodDisruptionBudgets matching the pod (undefined when not read). */
+  disruptionBudgets?: DisruptionBudgetFacts[];
   /** Set when one of the API reads failed or timed out: the other facts are incomplete. */
   lookupError?: string;
 }
@@ -56,12 +88,24 @@ export type AllowReason =
   | 'StalePrecondition'
   | 'NamespaceTerminating'
   | 'StatefulSetDeleted'
-  | 'Drained';
+  | 'PodCleanup'
+  | 'NodeNotReady'
+  | 'Drained'
+  | 'OperatorRelease'
+  | 'CaptureNotRegistered'
+  | 'NowhereToGo'
+  | 'DryRun';
 
-export type DenyReason = 'DrainStarted' | 'Draining' | 'DrainHeld' | 'LookupFailed';
+export type DenyReason = 'DrainStarted' | 'Draining' | 'DrainHeld' | 'LookupFailed' | 'DisruptionBudget';
 
 export type GateDecision =
-  | { allowed: true; reason: AllowReason; message: string }
+  | {
+      allowed: true;
+      reason: AllowReason;
+      message: string;
+      /** Shown to the client (admission warning). */
+      warning?: string;
+    }
   | {
       allowed: false;
       reason: DenyReason;
@@ -84,6 +128,10 @@ export function quickDecision(req: GateRequest): GateDecision | undefined {
   if (pod.metadata.annotations?.[SKIP_ANNOTATION] === 'true')
     return allow('Skip', `${id} has ${SKIP_ANNOTATION}=true: not drained`);
   if (pod.metadata.deletionTimestamp) return allow('Terminating', `${id} is already terminating`);
+  // PodGC (orphaned pods, pods on out-of-service nodes) and the node lifecycle / taint eviction
+  // controllers only delete pods whose node is gone or unreachable: the capture cannot be drained.
+  if (POD_CLEANUP_CONTROLLERS.includes(req.username))
+    return allow('PodCleanup', `${id} is deleted by ${req.username}: its node is gone or unreachable`);
   // A pod that is not running has no capture process to drain (Pending, Failed, Succeeded).
   if (pod.status?.phase && pod.status.phase !== 'Running')
     return allow('NotRunning', `${id} is ${pod.status.phase}: nothing to drain`);
@@ -127,16 +175,35 @@ export function decide(f: GateFacts): GateDecision {
     return {
       allowed: false,
       reason: 'LookupFailed',
-      code: evict ? 429 : 500,
+      // A dry run gets no 429: kubectl drain --dry-run=server would retry it for ever.
+      code: evict && !f.dryRun ? 429 : 500,
       message: `capture pod ${id} cannot be checked for a drain right now (${f.lookupError}); retry shortly`,
     };
   }
+  if (f.node && !f.node.ready)
+    return allow(
+      'NodeNotReady',
+      `${id} runs on node ${f.node.name}, which is not ready (${f.node.why ?? 'NotReady'}): it cannot be drained`,
+    );
   const skipHint = `To skip the drain: kubectl annotate pod ${name} -n ${ns} ${SKIP_ANNOTATION}=true`;
   const drainName = f.drain?.name ?? podDrainName(name, pod.metadata.uid!);
   const state = f.drain?.state ?? 'None';
+  const operator = !!f.operatorUsername && f.username === f.operatorUsername;
+  if (operator && (state === 'Released' || f.drain?.phase === 'Releasing'))
+    return allow('OperatorRelease', `the operator releases ${id}: CaptureDrain ${drainName} drained it`);
   if (state === 'Released') return allow('Drained', `${id} is drained (CaptureDrain ${drainName})`);
   if (state === 'Held') {
     const why = f.drain?.message ?? f.drain?.reason ?? 'the drain failed';
+    if (f.drain?.reason && NOT_REGISTERED.has(f.drain.reason))
+      return allow(
+        'CaptureNotRegistered',
+        `${id} has no capture in its TiCDC cluster (CaptureDrain ${drainName}: ${f.drain.reason}): nothing to drain`,
+      );
+    if (f.drain?.reason === 'SingleCapture' && scaleInToAtMostOne(f))
+      return allow(
+        'NowhereToGo',
+        `${id} is removed by a scale-in to ${(f.statefulSet as StatefulSetFacts).replicas} and is the last capture of its TiCDC cluster (CaptureDrain ${drainName}: SingleCapture): its work has nowhere to go`,
+      );
     return {
       allowed: false,
       reason: 'DrainHeld',
@@ -145,6 +212,12 @@ export function decide(f: GateFacts): GateDecision {
         `capture pod ${id} is held: CaptureDrain ${drainName} ended without releasing it (${why}). ` +
         `Delete the CaptureDrain to drain again, or skip the drain. ${skipHint}`,
     };
+  }
+  const started = state === 'None';
+  // An eviction the PodDisruptionBudget refuses must not start a drain: the drain cannot be undone.
+  if (evict && started && !f.dryRun) {
+    const refusal = disruptionBudgetRefusal(pod, f.disruptionBudgets ?? []);
+    if (refusal) return refusal;
   }
   const intent = drainIntent(f, f.statefulSet);
   const podAction = f.drain?.podAction ?? intent.podAction;
@@ -155,9 +228,17 @@ export function decide(f: GateFacts): GateDecision {
       : f.username === STATEFULSET_CONTROLLER
         ? 'the StatefulSet controller retries once it is drained'
         : 'retry the delete once it is drained';
-  const started = state === 'None';
+  if (f.dryRun) {
+    // Answered without a denial: kubectl drain --dry-run=server retries a 429 for ever, and a dry
+    // run starts nothing. The warning says what the real request would meet.
+    const what = started
+      ? `a CaptureDrain ${drainName} would start`
+      : `CaptureDrain ${drainName} is in progress`;
+    const warning = `capture pod ${id} would be held until drained: ${what}; ${then}`;
+    return { allowed: true, reason: 'DryRun', message: warning, warning };
+  }
   const message =
-    `capture pod ${id} must be drained first: ${started ? (f.dryRun ? 'would start' : 'started') : 'in progress,'} CaptureDrain ${drainName}` +
+    `capture pod ${id} must be drained first: ${started ? 'started' : 'in progress,'} CaptureDrain ${drainName}` +
     `${!started && f.drain?.phase ? ` (phase ${f.drain.phase})` : ''}; ${then}. ` +
     `Watch it: kubectl get capturedrain ${drainName} -n ${ns}. ${skipHint}`;
   return {
@@ -168,4 +249,99 @@ export function decide(f: GateFacts): GateDecision {
     message,
     ...(started ? { startDrain: { name: drainName, ...intent } } : {}),
   };
+}
+
+/**
+ * Drain outcomes that show the pod has no capture in TiCDC (never registered, crashed, or left
+ * on its own): holding the pod protects no work.
+ */
+const NOT_REGISTERED: ReadonlySet<string> = new Set(['CaptureNotFound', 'CaptureGone']);
+
+/** Held drains the gate lets go anyway (the StatefulSet nudger retries their controller's delete). */
+export function heldDrainAdmitted(reason: string | undefined, trigger: string | undefined): boolean {
+  if (!reason) return false;
+  return NOT_REGISTERED.has(reason) || (reason === 'SingleCapture' && trigger === 'ScaleIn');
+}
+
+/** The StatefulSet controller removes this pod because the StatefulSet scales in to 0 or 1 replica. */
+function scaleInToAtMostOne(f: GateFacts): boolean {
+  const sts = f.statefulSet;
+  if (f.username !== STATEFULSET_CONTROLLER || !sts || sts === 'gone' || sts.replicas > 1) return false;
+  const ordinal = podOrdinal(f.pod!.metadata.name!, sts.name);
+  return ordinal !== undefined && ordinal >= sts.replicas;
+}
+
+/** policy/v1 label selector match (matchLabels and matchExpressions). */
+export function selectorMatches(
+  selector:
+    | {
+        matchLabels?: Record<string, string>;
+        matchExpressions?: { key: string; operator: string; values?: string[] }[];
+      }
+    | undefined
+    | null,
+  labels: Record<string, string> | undefined,
+): boolean {
+  // policy/v1: a null selector matches no pod, an empty one every pod of the namespace.
+  if (!selector) return false;
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(l, e.key);
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case 'In':
+        if (!has || !values.includes(l[e.key]!)) return false;
+        break;
+      case 'NotIn':
+        if (has && values.includes(l[e.key]!)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * What the eviction subresource would answer for the PDBs matching the pod (policy/v1 rules), or
+ * undefined when they let the eviction through.
+ */
+export function disruptionBudgetRefusal(
+  pod: Pod,
+  budgets: readonly DisruptionBudgetFacts[],
+): GateDecision | undefined {
+  if (budgets.length === 0) return undefined;
+  const id = `${pod.metadata.namespace}/${pod.metadata.name}`;
+  const none = 'no drain was started';
+  if (budgets.length > 1)
+    return {
+      allowed: false,
+      reason: 'DisruptionBudget',
+      code: 500,
+      message: `This pod has more than one PodDisruptionBudget (${budgets.map((b) => b.name).join(', ')}), which the eviction subresource does not support; ${none} for ${id}`,
+    };
+  const b = budgets[0]!;
+  const refuse = (detail: string): GateDecision => ({
+    allowed: false,
+    reason: 'DisruptionBudget',
+    code: 429,
+    message: `Cannot evict pod as it would violate the pod's disruption budget: ${detail}; ${none} for ${id}`,
+  });
+  if (b.stale) return refuse(`the disruption budget ${b.name} is still being processed by the server`);
+  // An unhealthy pod does not count toward the budget: it may go while the healthy ones suffice
+  // (IfHealthyBudget), or always (AlwaysAllow).
+  if (!isPodReady(pod)) {
+    if (b.unhealthyPodEvictionPolicy === 'AlwaysAllow' || b.currentHealthy >= b.desiredHealthy)
+      return undefined;
+  } else if (b.disruptionsAllowed > 0) return undefined;
+  return refuse(
+    `the disruption budget ${b.name} needs ${b.desiredHealthy} healthy pods and has ${b.currentHealthy} currently`,
+  );
 }

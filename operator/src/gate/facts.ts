@@ -5,13 +5,16 @@
 import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import {
   quickDecision,
+  selectorMatches,
+  type DisruptionBudgetFacts,
   type DrainFacts,
   type GateFacts,
   type GateRequest,
+  type NodeFacts,
   type StatefulSetFacts,
 } from './decide.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { podDrainName, podDrainState } from '../drain/contract.js';
+import { podDrainOf, podDrainState } from '../drain/contract.js';
 import { ownerStatefulSet, type Pod } from '../kube/objects.js';
 
 export class DeadlineError extends Error {
@@ -60,9 +63,69 @@ export async function readPod(
   return bounded(kube.get<Pod>(Resources.pods, namespace, name), signal);
 }
 
+/** The node lifecycle controller's view of a node: Ready condition and its NoExecute taints. */
+export function nodeFacts(name: string, node: NodeObject | undefined): NodeFacts | undefined {
+  // A pod whose Node object is gone is orphaned: PodGC deletes it (admitted by its identity).
+  if (!node) return undefined;
+  const taint = node.spec?.taints?.find((t) => NOT_READY_TAINTS.has(t.key));
+  if (taint) return { name, ready: false, why: `taint ${taint.key}` };
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True')
+    return {
+      name,
+      ready: false,
+      why: `Ready ${ready?.status ?? 'missing'}${ready?.reason ? ` (${ready.reason})` : ''}`,
+    };
+  return { name, ready: true };
+}
+
+const NOT_READY_TAINTS = new Set(['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']);
+
+export interface NodeObject extends KubeObject {
+  spec?: { taints?: { key: string; effect?: string }[] };
+  status?: { conditions?: { type: string; status: string; reason?: string }[] };
+}
+
+export interface DisruptionBudgetObject extends KubeObject {
+  spec?: {
+    selector?: {
+      matchLabels?: Record<string, string>;
+      matchExpressions?: { key: string; operator: string; values?: string[] }[];
+    } | null;
+    unhealthyPodEvictionPolicy?: string;
+  };
+  status?: {
+    observedGeneration?: number;
+    disruptionsAllowed?: number;
+    currentHealthy?: number;
+    desiredHealthy?: number;
+  };
+}
+
+/** The PDBs whose selector matches the pod, as decide() needs them. */
+export function disruptionBudgetFacts(
+  pod: Pod,
+  pdbs: readonly DisruptionBudgetObject[],
+): DisruptionBudgetFacts[] {
+  return pdbs
+    .filter((b) => selectorMatches(b.spec?.selector, pod.metadata.labels))
+    .map((b) => ({
+      name: b.metadata.name!,
+      disruptionsAllowed: b.status?.disruptionsAllowed ?? 0,
+      currentHealthy: b.status?.currentHealthy ?? 0,
+      desiredHealthy: b.status?.desiredHealthy ?? 0,
+      stale: (b.status?.observedGeneration ?? 0) < (b.metadata.generation ?? 0),
+      ...(b.spec?.unhealthyPodEvictionPolicy
+        ? { unhealthyPodEvictionPolicy: b.spec.unhealthyPodEvictionPolicy }
+        : {}),
+    }));
+}
+
 /**
- * Reads the namespace, the controlling StatefulSet and the pod's drain. Never throws: a failed
- * read is reported in `lookupError`.
+ * Reads the namespace, the controlling StatefulSet, the pod's drains (every CaptureDrain of the
+ * namespace naming the pod: the operator's and hand-made ones), the pod's node and, for an
+ * eviction, the PodDisruptionBudgets. Never throws: a failed read is reported in `lookupError`,
+ * except the node's, which only ever admits more (an unread node is taken as ready).
  */
 export async function gatherFacts(
   kube: KubeClient,
@@ -74,6 +137,12 @@ export async function gatherFacts(
   const pod = req.pod!;
   const ns = pod.metadata.namespace!;
   const owner = ownerStatefulSet(pod);
+  const nodeName = pod.spec?.nodeName;
+  const evict = req.operation === 'Evict';
+  // Read beside the others, but apart: its failure is no lookup error.
+  const nodeRead = nodeName
+    ? Promise.allSettled([bounded(kube.get<NodeObject>(Resources.nodes, undefined, nodeName), signal)])
+    : Promise.resolve([]);
   const results = await Promise.allSettled([
     bounded(kube.get<KubeObject>(Resources.namespaces, undefined, ns), signal),
     owner
@@ -82,16 +151,13 @@ export async function gatherFacts(
           signal,
         )
       : Promise.resolve(undefined),
-    bounded(
-      kube.get<CaptureDrainObject>(
-        Resources.capturedrains,
-        ns,
-        podDrainName(pod.metadata.name!, pod.metadata.uid!),
-      ),
-      signal,
-    ),
+    bounded(kube.list<CaptureDrainObject>(Resources.capturedrains, { namespace: ns }), signal),
+    evict
+      ? bounded(kube.list<DisruptionBudgetObject>(Resources.poddisruptionbudgets, { namespace: ns }), signal)
+      : Promise.resolve(undefined),
   ]);
-  const [nsRes, stsRes, drainRes] = results;
+  const [nsRes, stsRes, drainRes, pdbRes] = results;
+  const nodeRes = await nodeRead;
   const errors = results
     .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     .map((r) => (r.reason instanceof Error ? r.reason.message : String(r.reason)));
@@ -113,7 +179,16 @@ export async function gatherFacts(
             replicas: sts.spec?.replicas ?? 1,
           } satisfies StatefulSetFacts);
   }
-  if (drainRes.status === 'fulfilled') facts.drain = drainFacts(drainRes.value, pod.metadata.uid!);
+  if (drainRes.status === 'fulfilled')
+    facts.drain = drainFacts(
+      podDrainOf(drainRes.value.items, pod.metadata.name!, pod.metadata.uid!),
+      pod.metadata.uid!,
+    );
+  if (pdbRes.status === 'fulfilled' && pdbRes.value)
+    facts.disruptionBudgets = disruptionBudgetFacts(pod, pdbRes.value.items);
+  const node = nodeRes[0];
+  const nf = nodeName && node?.status === 'fulfilled' ? nodeFacts(nodeName, node.value) : undefined;
+  if (nf) facts.node = nf;
   if (errors.length) facts.lookupError = errors.join('; ');
   return facts;
 }

@@ -26,6 +26,11 @@ export interface GateHandlerOptions {
   logger?: Logger;
   /** Time for all API calls of one request; keep it below the webhook's timeoutSeconds. Default 3 s. */
   budgetMs?: number;
+  /**
+   * The operator's own user name (from a SelfSubjectReview at start): its deletes of pods whose
+   * drain released them are admitted. Unknown: those deletes pass only as any user's would.
+   */
+  operatorUsername?: string;
 }
 
 type Operation = 'delete' | 'evict';
@@ -86,6 +91,7 @@ export class GateHandler {
     signal: AbortSignal,
   ): Promise<{ decision: GateDecision; request: GateRequest }> {
     const username = req.userInfo.username ?? '';
+    const me = this.opts.operatorUsername ? { operatorUsername: this.opts.operatorUsername } : {};
     let request: GateRequest;
     if (op === 'delete') {
       const options = DeleteOptionsSchema.safeParse(req.options ?? {});
@@ -94,6 +100,7 @@ export class GateHandler {
         operation: 'Delete',
         dryRun: !!req.dryRun || !!o.dryRun?.includes('All'),
         username,
+        ...me,
         ...(o.preconditions?.uid ? { preconditionUid: o.preconditions.uid } : {}),
         pod: (req.oldObject ?? undefined) as Pod | undefined,
       };
@@ -104,6 +111,7 @@ export class GateHandler {
         operation: 'Evict' as const,
         dryRun: !!req.dryRun || !!o.dryRun?.includes('All'),
         username,
+        ...me,
         ...(o.preconditions?.uid ? { preconditionUid: o.preconditions.uid } : {}),
       };
       const name = req.name ?? eviction.metadata?.name;
@@ -148,10 +156,11 @@ export class GateHandler {
       dryRun: request.dryRun,
     };
     if (decision.allowed) {
-      this.log.debug({ ...ctx, reason: decision.reason }, 'Admitted');
-      return decision.reason === 'Skip'
-        ? { allowed: true, warnings: [`${decision.message}; the capture's work is moved reactively`] }
-        : { allowed: true };
+      const quiet = decision.reason === 'Unmanaged' || decision.reason === 'PodNotFound';
+      this.log[quiet ? 'debug' : 'info']({ ...ctx, reason: decision.reason }, 'Admitted');
+      if (decision.reason === 'Skip')
+        return { allowed: true, warnings: [`${decision.message}; the capture's work is moved reactively`] };
+      return decision.warning ? { allowed: true, warnings: [decision.warning] } : { allowed: true };
     }
     if (decision.startDrain && !request.dryRun && pod) {
       const owner = ownerStatefulSet(pod);

@@ -9,6 +9,7 @@ import type { GateMetrics } from './metrics.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { DRAIN_LABELS, NUDGE_ANNOTATION } from '../api/names.js';
 import { podDrainState } from '../drain/contract.js';
+import { heldDrainAdmitted } from './decide.js';
 
 const NUDGED_TRIGGERS = new Set(['RollingUpdate', 'ScaleIn']);
 const MAX_REMEMBERED = 10_000;
@@ -46,7 +47,10 @@ export class StatefulSetNudger {
     void p.finally(() => this.pending.delete(p));
   };
 
-  /** A released drain for a pod the StatefulSet controller is waiting to delete. */
+  /**
+   * A released drain (or a held one the gate admits anyway: no capture, or the last capture of a
+   * scale-in) for a pod the StatefulSet controller is waiting to delete.
+   */
   wants(drain: CaptureDrainObject): boolean {
     const labels = drain.metadata.labels ?? {};
     const podUid = labels[DRAIN_LABELS.podUid];
@@ -55,7 +59,9 @@ export class StatefulSetNudger {
       !!labels[DRAIN_LABELS.statefulSet] &&
       NUDGED_TRIGGERS.has(drain.spec.trigger ?? '') &&
       drain.spec.podAction !== 'Delete' &&
-      podDrainState(drain, podUid) === 'Released'
+      (podDrainState(drain, podUid) === 'Released' ||
+        (podDrainState(drain, podUid) === 'Held' &&
+          heldDrainAdmitted(drain.status?.reason, drain.spec.trigger)))
     );
   }
 

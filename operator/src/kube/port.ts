@@ -52,6 +52,20 @@ export const Resources = {
     kind: 'ValidatingWebhookConfiguration',
     namespaced: false,
   },
+  poddisruptionbudgets: {
+    group: 'policy',
+    version: 'v1',
+    plural: 'poddisruptionbudgets',
+    kind: 'PodDisruptionBudget',
+    namespaced: true,
+  },
+  selfsubjectreviews: {
+    group: 'authentication.k8s.io',
+    version: 'v1',
+    plural: 'selfsubjectreviews',
+    kind: 'SelfSubjectReview',
+    namespaced: false,
+  },
   capturedrains: {
     group: 'drain.ticdc.io',
     version: 'v1alpha1',

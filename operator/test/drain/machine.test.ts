@@ -334,3 +334,39 @@ describe('crash safety: resuming from any persisted status repeats only idempote
     expect(nextAction(ctx(s, { pod: undefined })).type).toBe('awaitDeparture');
   });
 });
+
+describe('Releasing is bounded', () => {
+  const released = (over: Partial<CaptureDrainStatus> = {}): CaptureDrainStatus => ({
+    ...statusIn('Releasing'),
+    released: false,
+    releaseTime: new Date(T0).toISOString(),
+    drainedTime: new Date(T0).toISOString(),
+    ...over,
+  });
+  const denied: Outcome = {
+    type: 'error',
+    kind: 'Kubernetes',
+    message: 'admission webhook denied',
+    retryable: true,
+  };
+
+  test('a pod delete that keeps failing is retried within the stall timeout', () => {
+    const c = ctx(released(), { now: T0 + policy().stallTimeoutMs - 1 });
+    const r = step(c, (a) => {
+      expect(a.type).toBe('deletePod');
+      return denied;
+    });
+    expect(r.status.phase).toBe('Releasing');
+    expect(r.requeueAfterMs).toBeGreaterThan(0);
+  });
+
+  test('after the stall timeout the drain ends ReleaseTimedOut and frees the slot', () => {
+    const c = ctx(released(), { now: T0 + policy().stallTimeoutMs + 1 });
+    const r = step(c, () => denied);
+    expect(r.status).toMatchObject({ phase: 'Completed', reason: 'ReleaseTimedOut' });
+    expect(r.status.message).toContain('Capture drained, but the pod could not be deleted');
+    expect(r.status.message).toContain('admission webhook denied');
+    expect(holdsSlot(r.status)).toBe(false);
+    expect(r.requeueAfterMs).toBeUndefined();
+  });
+});

@@ -1,5 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import { decide, quickDecision, type GateFacts } from '../../src/gate/decide.js';
+import {
+  decide,
+  quickDecision,
+  selectorMatches,
+  type DisruptionBudgetFacts,
+  type GateFacts,
+} from '../../src/gate/decide.js';
 import { podDrainName } from '../../src/drain/contract.js';
 import { STATEFULSET_CONTROLLER } from '../../src/api/names.js';
 import { podOrdinal, type Pod } from '../../src/kube/objects.js';
@@ -17,12 +23,28 @@ const pod = (over: Partial<Pod['metadata']> = {}, phase = 'Running'): Pod => {
 };
 
 const DRAIN = podDrainName('ticdc-2', 'uid-2');
+const OPERATOR = 'system:serviceaccount:ops:capture-drain-operator';
+
+const pdb = (over: Partial<DisruptionBudgetFacts> = {}): DisruptionBudgetFacts => ({
+  name: 'ticdc',
+  disruptionsAllowed: 0,
+  currentHealthy: 3,
+  desiredHealthy: 3,
+  stale: false,
+  ...over,
+});
+
+const ready = (p: Pod, status: 'True' | 'False'): Pod => ({
+  ...p,
+  status: { ...p.status, phase: 'Running', conditions: [{ type: 'Ready', status }] },
+});
+const unready = () => ready(pod(), 'False');
 
 const base = (over: Partial<GateFacts> = {}): GateFacts => ({
   operation: 'Delete',
   dryRun: false,
   username: 'alice',
-  pod: pod(),
+  pod: ready(pod(), 'True'),
   namespaceTerminating: false,
   statefulSet: { name: 'ticdc', uid: 'sts', deleting: false, replicas: 3 },
   drain: undefined,
@@ -181,6 +203,239 @@ const rows: Row[] = [
     { pod: pod({ ownerReferences: [] }), statefulSet: undefined },
     { allowed: false, reason: 'DrainStarted', trigger: 'PodDeletion', start: true },
   ],
+  // Case 1: every drain of the incarnation counts (facts.ts picks it); the operator's own delete.
+  [
+    'operator deletes a pod its drain is releasing',
+    {
+      username: OPERATOR,
+      operatorUsername: OPERATOR,
+      drain: { name: 'manual', state: 'Released', phase: 'Releasing', podAction: 'Delete' },
+    },
+    { allowed: true, reason: 'OperatorRelease' },
+  ],
+  [
+    'operator delete with its drain Releasing but no release time yet',
+    {
+      username: OPERATOR,
+      operatorUsername: OPERATOR,
+      drain: { name: 'manual', state: 'InProgress', phase: 'Releasing' },
+    },
+    { allowed: true, reason: 'OperatorRelease' },
+  ],
+  [
+    'someone else naming itself like nobody: a Releasing-without-release drain still holds',
+    {
+      username: 'mallory',
+      operatorUsername: OPERATOR,
+      drain: { name: 'manual', state: 'InProgress', phase: 'Releasing' },
+    },
+    { allowed: false, reason: 'Draining', code: 403 },
+  ],
+  [
+    'operator delete while its drain still drains: held like anyone',
+    {
+      username: OPERATOR,
+      operatorUsername: OPERATOR,
+      drain: { name: 'manual', state: 'InProgress', phase: 'Draining' },
+    },
+    { allowed: false, reason: 'Draining', code: 403 },
+  ],
+  [
+    'operator identity unknown: the request user is not taken for it',
+    { username: '', drain: { name: 'manual', state: 'InProgress', phase: 'Releasing' } },
+    { allowed: false, reason: 'Draining' },
+  ],
+  // Case 2: pods whose capture is gone.
+  [
+    'PodGC deletes (node gone)',
+    { username: 'system:serviceaccount:kube-system:pod-garbage-collector', lookupError: 'x' },
+    { allowed: true, reason: 'PodCleanup' },
+  ],
+  [
+    'taint eviction controller deletes (NoExecute unreachable)',
+    { username: 'system:serviceaccount:kube-system:taint-eviction-controller' },
+    { allowed: true, reason: 'PodCleanup' },
+  ],
+  [
+    'node lifecycle controller deletes',
+    { username: 'system:serviceaccount:kube-system:node-controller' },
+    { allowed: true, reason: 'PodCleanup' },
+  ],
+  [
+    'a user delete of a pod on a NotReady node',
+    { node: { name: 'n1', ready: false, why: 'Ready Unknown' } },
+    { allowed: true, reason: 'NodeNotReady' },
+  ],
+  [
+    'an eviction of a pod on an unreachable node',
+    { operation: 'Evict', node: { name: 'n1', ready: false, why: 'taint node.kubernetes.io/unreachable' } },
+    { allowed: true, reason: 'NodeNotReady' },
+  ],
+  [
+    'a pod on a ready node is gated',
+    { node: { name: 'n1', ready: true } },
+    { allowed: false, reason: 'DrainStarted', start: true },
+  ],
+  [
+    'a force delete (grace period 0) is gated like any delete',
+    { node: { name: 'n1', ready: true }, drain: { name: DRAIN, state: 'InProgress', phase: 'Draining' } },
+    { allowed: false, reason: 'Draining', code: 403 },
+  ],
+  [
+    'drain found no capture (CaptureNotFound under Hold): the delete passes',
+    { drain: { name: DRAIN, state: 'Held', reason: 'CaptureNotFound' } },
+    { allowed: true, reason: 'CaptureNotRegistered' },
+  ],
+  [
+    'capture left on its own during the drain: the eviction passes',
+    { operation: 'Evict', drain: { name: DRAIN, state: 'Held', reason: 'CaptureGone' } },
+    { allowed: true, reason: 'CaptureNotRegistered' },
+  ],
+  // Case 3: dry runs.
+  [
+    'dry-run eviction: admitted with a warning, nothing started',
+    { operation: 'Evict', dryRun: true },
+    { allowed: true, reason: 'DryRun' },
+  ],
+  [
+    'dry-run eviction while draining',
+    { operation: 'Evict', dryRun: true, drain: { name: DRAIN, state: 'InProgress', phase: 'Draining' } },
+    { allowed: true, reason: 'DryRun' },
+  ],
+  [
+    'dry run of a held pod still answers 403 (no retry)',
+    { operation: 'Evict', dryRun: true, drain: { name: DRAIN, state: 'Held', reason: 'TimedOut' } },
+    { allowed: false, reason: 'DrainHeld', code: 403 },
+  ],
+  [
+    'dry-run eviction, read failed: 500, not a 429 kubectl retries',
+    { operation: 'Evict', dryRun: true, lookupError: 'boom' },
+    { allowed: false, reason: 'LookupFailed', code: 500 },
+  ],
+  // Case 4: scale to 0 or 1.
+  [
+    'scale to 0: the last capture (SingleCapture) goes',
+    {
+      username: STATEFULSET_CONTROLLER,
+      statefulSet: { name: 'ticdc', deleting: false, replicas: 0 },
+      drain: { name: DRAIN, state: 'Held', reason: 'SingleCapture' },
+    },
+    { allowed: true, reason: 'NowhereToGo' },
+  ],
+  [
+    'scale to 1: a removed pod that is the last live capture goes',
+    {
+      username: STATEFULSET_CONTROLLER,
+      statefulSet: { name: 'ticdc', deleting: false, replicas: 1 },
+      drain: { name: DRAIN, state: 'Held', reason: 'SingleCapture' },
+    },
+    { allowed: true, reason: 'NowhereToGo' },
+  ],
+  [
+    'scale to 2 with one live capture: held (the StatefulSet keeps pods to move work to)',
+    {
+      username: STATEFULSET_CONTROLLER,
+      statefulSet: { name: 'ticdc', deleting: false, replicas: 2 },
+      drain: { name: DRAIN, state: 'Held', reason: 'SingleCapture' },
+    },
+    { allowed: false, reason: 'DrainHeld', code: 403 },
+  ],
+  [
+    'a user delete of the single capture stays held (onTimeout Hold)',
+    {
+      statefulSet: { name: 'ticdc', deleting: false, replicas: 1 },
+      drain: { name: DRAIN, state: 'Held', reason: 'SingleCapture' },
+    },
+    { allowed: false, reason: 'DrainHeld', code: 403 },
+  ],
+  [
+    'a rolling update of a one-replica StatefulSet stays held (ordinal below replicas)',
+    {
+      username: STATEFULSET_CONTROLLER,
+      pod: pod({ name: 'ticdc-0' }),
+      statefulSet: { name: 'ticdc', deleting: false, replicas: 1 },
+      drain: { name: DRAIN, state: 'Held', reason: 'SingleCapture' },
+    },
+    { allowed: false, reason: 'DrainHeld', code: 403 },
+  ],
+  // Case 5: PodDisruptionBudgets are checked before an eviction starts a drain.
+  [
+    'eviction the PDB refuses: 429, no drain',
+    { operation: 'Evict', disruptionBudgets: [pdb({ disruptionsAllowed: 0 })] },
+    { allowed: false, reason: 'DisruptionBudget', code: 429 },
+  ],
+  [
+    'eviction the PDB allows: drain starts',
+    { operation: 'Evict', disruptionBudgets: [pdb({ disruptionsAllowed: 1 })] },
+    { allowed: false, reason: 'DrainStarted', code: 429, start: true },
+  ],
+  [
+    'eviction with a PDB not yet processed: 429, no drain',
+    { operation: 'Evict', disruptionBudgets: [pdb({ disruptionsAllowed: 1, stale: true })] },
+    { allowed: false, reason: 'DisruptionBudget', code: 429 },
+  ],
+  [
+    'eviction with two PDBs: refused as the API server does, no drain',
+    { operation: 'Evict', disruptionBudgets: [pdb({ name: 'a' }), pdb({ name: 'b' })] },
+    { allowed: false, reason: 'DisruptionBudget', code: 500 },
+  ],
+  [
+    'eviction of an unready pod the healthy budget covers: drain starts',
+    {
+      operation: 'Evict',
+      pod: unready(),
+      disruptionBudgets: [pdb({ disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2 })],
+    },
+    { allowed: false, reason: 'DrainStarted', start: true },
+  ],
+  [
+    'eviction of an unready pod when the budget is short: refused',
+    {
+      operation: 'Evict',
+      pod: unready(),
+      disruptionBudgets: [pdb({ disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 2 })],
+    },
+    { allowed: false, reason: 'DisruptionBudget', code: 429 },
+  ],
+  [
+    'eviction of an unready pod under AlwaysAllow: drain starts',
+    {
+      operation: 'Evict',
+      pod: unready(),
+      disruptionBudgets: [
+        pdb({
+          disruptionsAllowed: 0,
+          currentHealthy: 0,
+          desiredHealthy: 2,
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        }),
+      ],
+    },
+    { allowed: false, reason: 'DrainStarted', start: true },
+  ],
+  [
+    'PDB refusing, but the drain already runs: answered as draining',
+    {
+      operation: 'Evict',
+      disruptionBudgets: [pdb({ disruptionsAllowed: 0 })],
+      drain: { name: DRAIN, state: 'InProgress', phase: 'Draining' },
+    },
+    { allowed: false, reason: 'Draining', code: 429 },
+  ],
+  [
+    'PDB refusing, drained already: admitted (the API server applies the PDB itself)',
+    {
+      operation: 'Evict',
+      disruptionBudgets: [pdb({ disruptionsAllowed: 0 })],
+      drain: { name: DRAIN, state: 'Released' },
+    },
+    { allowed: true, reason: 'Drained' },
+  ],
+  [
+    'PDBs are not checked for deletes',
+    { disruptionBudgets: [pdb({ disruptionsAllowed: 0 })] },
+    { allowed: false, reason: 'DrainStarted', start: true },
+  ],
 ];
 
 describe('gate decision', () => {
@@ -219,7 +474,10 @@ describe('gate decision', () => {
 
   test('a dry run says a drain would start', () => {
     const d = decide(base({ dryRun: true }));
-    expect(d.message).toContain('would start CaptureDrain');
+    expect(d).toMatchObject({ allowed: true, reason: 'DryRun' });
+    expect(d.allowed && d.warning).toContain(
+      `would be held until drained: a CaptureDrain ${DRAIN} would start`,
+    );
   });
 
   test('a held drain says why and how to retry', () => {
@@ -233,6 +491,41 @@ describe('gate decision', () => {
     expect(
       quickDecision({ operation: 'Delete', dryRun: false, username: 'u', pod: pod({ labels: {} }) })?.allowed,
     ).toBe(true);
+  });
+
+  test('dry-run warning names the drain and what the real request would meet', () => {
+    const d = decide(base({ operation: 'Evict', dryRun: true }));
+    expect(d.allowed && d.warning).toBe(
+      `capture pod tidb/ticdc-2 would be held until drained: a CaptureDrain ${DRAIN} would start; the eviction is admitted once it is drained (kubectl drain retries)`,
+    );
+  });
+
+  test('a PDB refusal carries the API server wording and the budget numbers', () => {
+    const d = decide(
+      base({ operation: 'Evict', disruptionBudgets: [pdb({ desiredHealthy: 3, currentHealthy: 3 })] }),
+    );
+    expect(d.allowed).toBe(false);
+    expect(d.message).toContain("Cannot evict pod as it would violate the pod's disruption budget");
+    expect(d.message).toContain('the disruption budget ticdc needs 3 healthy pods and has 3 currently');
+    expect(d.message).toContain('no drain was started');
+  });
+
+  test('label selectors (policy/v1)', () => {
+    const l = { app: 'ticdc', tier: 'cdc' };
+    expect(selectorMatches(undefined, l)).toBe(false);
+    expect(selectorMatches(null, l)).toBe(false);
+    expect(selectorMatches({}, l)).toBe(true);
+    expect(selectorMatches({ matchLabels: { app: 'ticdc' } }, l)).toBe(true);
+    expect(selectorMatches({ matchLabels: { app: 'web' } }, l)).toBe(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['cdc'] }] }, l)).toBe(
+      true,
+    );
+    expect(
+      selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['cdc'] }] }, l),
+    ).toBe(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }, l)).toBe(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }, l)).toBe(true);
+    expect(selectorMatches({ matchExpressions: [{ key: 'app', operator: 'Bogus' }] }, l)).toBe(false);
   });
 
   test('ordinals', () => {

@@ -131,6 +131,79 @@ describe('gate handler', () => {
     expect((await handler.review(evictReq())).allowed).toBe(true);
   });
 
+  test("a hand-made drain of the pod is the pod's drain: no second drain; the operator's delete passes", async () => {
+    const { kube } = setup();
+    const me = 'system:serviceaccount:ops:capture-drain-operator';
+    const gate = new GateHandler({
+      kube,
+      events: { event: () => undefined },
+      metrics: createGateMetrics(createRegistry({ defaultMetrics: false })),
+      budgetMs: 500,
+      operatorUsername: me,
+    });
+    kube.seed(Resources.capturedrains, {
+      apiVersion: 'drain.ticdc.io/v1alpha1',
+      kind: 'CaptureDrain',
+      metadata: { name: 'by-hand', namespace: NS },
+      spec: { podName: 'ticdc-1', podAction: 'Delete' },
+      status: { phase: 'Draining', podUID: uidOf(), startTime: '2026-01-01T00:00:00Z' },
+    } as KubeObject);
+    const user = await gate.review(deleteReq());
+    expect(user).toMatchObject({ allowed: false, code: 403 });
+    expect(user.message).toContain('in progress, CaptureDrain by-hand (phase Draining)');
+    expect(drains(kube).map((d) => d.metadata.name)).toEqual(['by-hand']);
+    await release(kube, 'by-hand', 'Releasing');
+    expect((await gate.review(deleteReq({ userInfo: { username: me } }))).allowed).toBe(true);
+    expect(drains(kube).map((d) => d.metadata.name)).toEqual(['by-hand']);
+  });
+
+  test('an eviction a PodDisruptionBudget refuses gets its 429 and starts no drain', async () => {
+    const { kube, handler } = setup();
+    await kube.patch(
+      Resources.pods,
+      NS,
+      'ticdc-1',
+      { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } },
+      'merge',
+      { subresource: 'status' },
+    );
+    kube.seed(Resources.poddisruptionbudgets, {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'ticdc-pdb', namespace: NS, generation: 1 },
+      spec: { selector: { matchLabels: { app: 'ticdc' } } },
+      status: { observedGeneration: 1, disruptionsAllowed: 0, currentHealthy: 2, desiredHealthy: 2 },
+    } as KubeObject);
+    const v = await handler.review(evictReq());
+    expect(v).toMatchObject({ allowed: false, code: 429 });
+    expect(v.message).toContain('the disruption budget ticdc-pdb needs 2 healthy pods and has 2 currently');
+    expect(drains(kube)).toHaveLength(0);
+    await kube.patch(
+      Resources.poddisruptionbudgets,
+      NS,
+      'ticdc-pdb',
+      { status: { disruptionsAllowed: 1, currentHealthy: 3 } },
+      'merge',
+      { subresource: 'status' },
+    );
+    expect(await handler.review(evictReq())).toMatchObject({ allowed: false, code: 429 });
+    expect(drains(kube)).toHaveLength(1);
+  });
+
+  test('a pod on a NotReady node is let go without a drain', async () => {
+    const { kube, handler } = setup();
+    kube.seed(Resources.nodes, {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'node-a' },
+      status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown' }] },
+    } as KubeObject);
+    const onNode = structuredClone(live());
+    (onNode as { spec?: { nodeName?: string } }).spec = { nodeName: 'node-a' };
+    expect(await handler.review(deleteReq({}, onNode))).toMatchObject({ allowed: true });
+    expect(drains(kube)).toHaveLength(0);
+  });
+
   test('the StatefulSet controller: scale-in vs rolling update by ordinal', async () => {
     const { kube, handler } = setup();
     kube.seed(Resources.pods, pod('ticdc-2'));
@@ -148,8 +221,9 @@ describe('gate handler', () => {
     const a = await handler.review(deleteReq({ dryRun: true }));
     const b = await handler.review(evictReq('ticdc-1', { dryRun: ['All'] }));
     const c = await handler.review(evictReq('ticdc-1', {}, true));
-    expect([a.allowed, b.allowed, c.allowed]).toEqual([false, false, false]);
-    expect(a.message).toContain('would start');
+    // Admitted with a warning: kubectl drain --dry-run=server must not retry a 429 for ever.
+    expect([a.allowed, b.allowed, c.allowed]).toEqual([true, true, true]);
+    for (const v of [a, b, c]) expect(v.warnings?.[0]).toMatch(/would be held until drained: .*would start/);
     expect(drains(kube)).toHaveLength(0);
     expect(kube.callsOf('create')).toHaveLength(0);
     expect(events).toHaveLength(0);

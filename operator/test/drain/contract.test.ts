@@ -1,0 +1,51 @@
+import { describe, expect, test } from '@jest/globals';
+import type { CaptureDrainObject, CaptureDrainStatus } from '../../src/api/capturedrain.js';
+import { DRAIN_LABELS } from '../../src/api/names.js';
+import { drainsOfPod, podDrainName, podDrainOf } from '../../src/drain/contract.js';
+
+const drain = (
+  name: string,
+  podName: string,
+  status?: CaptureDrainStatus,
+  labels?: Record<string, string>,
+): CaptureDrainObject =>
+  ({
+    apiVersion: 'drain.ticdc.io/v1alpha1',
+    kind: 'CaptureDrain',
+    metadata: { name, namespace: 'ns', ...(labels ? { labels } : {}) },
+    spec: { podName },
+    ...(status ? { status } : {}),
+  }) as CaptureDrainObject;
+
+const OWN = podDrainName('ticdc-1', 'uid-1');
+
+describe('drains of a pod incarnation, whatever their name', () => {
+  test('a hand-made drain naming the pod counts; other pods and incarnations do not', () => {
+    const drains = [
+      drain('manual', 'ticdc-1', { phase: 'Draining', podUID: 'uid-1', startTime: 't' }),
+      drain('other-pod', 'ticdc-2', { phase: 'Draining', podUID: 'uid-9', startTime: 't' }),
+      drain('old-incarnation', 'ticdc-1', { phase: 'Failed', podUID: 'uid-0', reason: 'CaptureGone' }),
+      drain('old-label', 'ticdc-1', undefined, { [DRAIN_LABELS.podUid]: 'uid-0' }),
+      drain('fresh', 'ticdc-1'),
+    ];
+    expect(drainsOfPod(drains, 'ticdc-1', 'uid-1').map((d) => d.metadata.name)).toEqual(['manual', 'fresh']);
+  });
+
+  test('a releasing drain speaks for the pod before one still running or held', () => {
+    const drains = [
+      drain(OWN, 'ticdc-1', { phase: 'Queued' }, { [DRAIN_LABELS.podUid]: 'uid-1' }),
+      drain('held', 'ticdc-1', { phase: 'Failed', podUID: 'uid-1', reason: 'TimedOut' }),
+      drain('manual', 'ticdc-1', { phase: 'Releasing', podUID: 'uid-1', releaseTime: 't' }),
+    ];
+    expect(podDrainOf(drains, 'ticdc-1', 'uid-1')?.metadata.name).toBe('manual');
+  });
+
+  test('a running drain before a held one; ties go to the operator-named drain', () => {
+    const held = drain('a-held', 'ticdc-1', { phase: 'Failed', podUID: 'uid-1', reason: 'TimedOut' });
+    const running = drain('b-manual', 'ticdc-1', { phase: 'Draining', podUID: 'uid-1' });
+    const own = drain(OWN, 'ticdc-1', { phase: 'Draining', podUID: 'uid-1' });
+    expect(podDrainOf([held, running], 'ticdc-1', 'uid-1')?.metadata.name).toBe('b-manual');
+    expect(podDrainOf([held, running, own], 'ticdc-1', 'uid-1')?.metadata.name).toBe(OWN);
+    expect(podDrainOf([], 'ticdc-1', 'uid-1')).toBeUndefined();
+  });
+});
