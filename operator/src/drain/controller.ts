@@ -27,6 +27,7 @@ import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../ap
 import type { EventSink } from '../kube/events.js';
 import { objectRef, ownerStatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from './contract.js';
+import { capturePodRefusal, specRefusal, type EndpointPattern } from './tenancy.js';
 
 export interface CaptureDrainReconcilerDeps {
   kube: KubeClient;
@@ -35,6 +36,8 @@ export interface CaptureDrainReconcilerDeps {
   events: EventSink;
   metrics?: DrainMetrics;
   defaults: OperatorDefaults;
+  /** Endpoints a CaptureDrain's spec may name besides the StatefulSet's and the defaults (--allowed-endpoints). */
+  allowedEndpoints?: readonly EndpointPattern[];
   /** Wakes other drains (queued ones) when a cluster slot frees. */
   enqueue: (key: ObjectKey) => void;
   now?: () => number;
@@ -113,8 +116,21 @@ export class CaptureDrainReconciler {
 
     let action: Action = { type: 'wait' };
     let outcome: Outcome;
-    // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
-    if (settingsError && !(drain.spec.podName && !pod)) {
+    // The drain's creator is not trusted with the operator's rights (drain/tenancy.ts): refused
+    // before any TiCDC request or pod action.
+    const notACapture = pod ? capturePodRefusal(pod, statefulSet) : undefined;
+    const untrusted = specRefusal({
+      spec: drain.spec,
+      ...(statefulSet && !notACapture ? { statefulSet } : {}),
+      defaults: this.deps.defaults,
+      allowedEndpoints: this.deps.allowedEndpoints ?? [],
+    });
+    if (notACapture) {
+      outcome = { type: 'error', kind: 'NotACapturePod', message: notACapture, retryable: false };
+    } else if (untrusted && !(drain.spec.podName && !pod)) {
+      outcome = { type: 'error', kind: 'Configuration', message: untrusted, retryable: false };
+    } else if (settingsError && !(drain.spec.podName && !pod)) {
+      // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
       outcome = { type: 'error', kind: 'Configuration', message: settingsError, retryable: false };
     } else {
       action = nextAction(dctx);

@@ -74,7 +74,7 @@ export type Outcome =
   | { type: 'departure'; captures: CaptureInfo[] }
   | {
       type: 'error';
-      kind: TicdcErrorKind | 'Kubernetes' | 'Configuration';
+      kind: TicdcErrorKind | 'Kubernetes' | 'Configuration' | 'NotACapturePod';
       message: string;
       retryable: boolean;
     };
@@ -105,6 +105,7 @@ const HARD_FAILURES: ReadonlySet<string> = new Set([
   'Tls',
   'InvalidRequest',
   'Configuration',
+  'NotACapturePod',
 ]);
 
 export function totalOf(c: WorkCounts | undefined): number | undefined {
@@ -389,6 +390,7 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>): StepResu
     case 'Tls':
     case 'InvalidRequest':
     case 'Configuration':
+    case 'NotACapturePod':
       return giveUp(step, err.kind, err.message);
     default:
       break;

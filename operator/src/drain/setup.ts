@@ -13,6 +13,7 @@ import type { CaptureDrainCache } from './contract.js';
 import { CaptureDrainReconciler } from './controller.js';
 import type { OperatorDefaults } from './settings.js';
 import { TicdcClientPool } from './ticdc-clients.js';
+import type { EndpointPattern } from './tenancy.js';
 
 /** What every leader-side feature setup gets from the manager. */
 export interface LeaderContext {
@@ -40,7 +41,12 @@ export interface DrainFeature {
 
 export function setupDrain(
   ctx: LeaderContext,
-  opts: { defaults: OperatorDefaults; ticdcRequestTimeoutMs: number },
+  opts: {
+    defaults: OperatorDefaults;
+    ticdcRequestTimeoutMs: number;
+    /** --allowed-endpoints: what a CaptureDrain's spec.cluster.endpoint may name. */
+    allowedEndpoints?: readonly EndpointPattern[];
+  },
 ): DrainFeature {
   const drainInformers = ctx.scopes.map((s) =>
     ctx.informers.informer<CaptureDrainObject>(Resources.capturedrains, s),
@@ -60,6 +66,7 @@ export function setupDrain(
     events: ctx.events,
     metrics,
     defaults: opts.defaults,
+    allowedEndpoints: opts.allowedEndpoints ?? [],
     enqueue: (key) => controller?.enqueue(key),
     fieldManager: ctx.fieldManager,
   });
