@@ -77,7 +77,13 @@ export async function operatorCommand(
             hosts: w.hosts,
             logger,
           });
-    const gate = new GateHandler({ kube, events, metrics: createGateMetrics(registry), logger });
+    const gate = new GateHandler({
+      kube,
+      events,
+      metrics: createGateMetrics(registry),
+      logger,
+      namespaces: config.namespaces,
+    });
     const webhook = new WebhookServer({
       host: w.host,
       port: w.port,

@@ -13,6 +13,7 @@ import {
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { podDrainName, podDrainState } from '../drain/contract.js';
 import { ownerStatefulSet, type Pod } from '../kube/objects.js';
+import { MANAGED_LABEL } from '../api/names.js';
 
 export class DeadlineError extends Error {
   override readonly name = 'DeadlineError';
@@ -111,6 +112,7 @@ export async function gatherFacts(
             uid: owner.uid,
             deleting: !!sts.metadata.deletionTimestamp,
             replicas: sts.spec?.replicas ?? 1,
+            managed: sts.metadata.labels?.[MANAGED_LABEL] === 'true',
           } satisfies StatefulSetFacts);
   }
   if (drainRes.status === 'fulfilled') facts.drain = drainFacts(drainRes.value, pod.metadata.uid!);
