@@ -180,9 +180,12 @@ export class GateHandler {
     };
     if (decision.allowed) {
       this.log.debug({ ...ctx, reason: decision.reason }, 'Admitted');
-      return decision.reason === 'Skip'
-        ? { allowed: true, warnings: [`${decision.message}; the capture's work is moved reactively`] }
-        : { allowed: true };
+      if (decision.reason === 'Skip')
+        return { allowed: true, warnings: [`${decision.message}; the capture's work is moved reactively`] };
+      // Said explicitly: a review the operator will not act on whatever it claims.
+      if (decision.reason === 'NotWatched' || decision.reason === 'PodNotFound')
+        return { allowed: true, message: `capture-drain gate: ${decision.message}; nothing to do` };
+      return { allowed: true };
     }
     if (decision.startDrain && !request.dryRun && pod) {
       const owner = ownerStatefulSet(pod);

@@ -298,6 +298,7 @@ describe('gate handler', () => {
       const ghost = pod('ticdc-7', 'ghost-uid');
       const v = await handler.review(deleteReq({ name: 'ticdc-7' }, ghost));
       expect(v).toMatchObject({ allowed: true });
+      expect(v.message).toContain('pod tidb/ticdc-7 does not exist');
       expect(drains(kube)).toHaveLength(0);
     });
 
@@ -331,6 +332,7 @@ describe('gate handler', () => {
       const d = await handler.review(deleteReq());
       const e = await handler.review(evictReq());
       expect(d).toMatchObject({ allowed: true });
+      expect(d.message).toContain('namespace tidb is not watched by this operator');
       expect(e).toMatchObject({ allowed: true });
       expect(kube.calls.length).toBe(calls);
       expect(drains(kube)).toHaveLength(0);
