@@ -56,6 +56,7 @@ const layering = [
 const PURE = [
   `${SRC}/drain/machine.ts`,
   `${SRC}/drain/contract.ts`,
+  `${SRC}/drain/tenancy.ts`,
   `${SRC}/rollout/planner.ts`,
   `${SRC}/cordon/decide.ts`,
   `${SRC}/gate/decide.ts`,
