@@ -57,6 +57,7 @@ const PURE = [
   `${SRC}/drain/machine.ts`,
   `${SRC}/drain/contract.ts`,
   `${SRC}/drain/slot.ts`,
+  `${SRC}/drain/tenancy.ts`,
   `${SRC}/rollout/planner.ts`,
   `${SRC}/cordon/decide.ts`,
   `${SRC}/gate/decide.ts`,

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DURATION_PATTERN, TIMEOUT_POLICIES, parseDuration } from './api/capturedrain.js';
 import { OPERATOR_NAME } from './api/names.js';
+import { parseEndpointPattern } from './drain/tenancy.js';
 
 const duration = z.string().regex(new RegExp(DURATION_PATTERN), 'a duration such as 30s, 10m or 1h');
 // A Secret name is a DNS-1123 subdomain; checked here so a typo fails at start-up, not per drain.
@@ -39,6 +40,11 @@ export const ConfigSchema = z.object({
   /** TLS / credentials Secret (in the drain's namespace) when neither spec nor StatefulSet names one. */
   defaultTlsSecret: secretName.optional(),
   defaultCredentialsSecret: secretName.optional(),
+  /**
+   * Host patterns a CaptureDrain's spec.cluster.endpoint may name (besides its StatefulSet's endpoint
+   * and the default): the operator sends its TiCDC credentials and TLS material nowhere else.
+   */
+  allowedEndpoints: z.array(z.string().min(1)),
   ticdcRequestTimeout: duration,
   /**
    * Where to read a capture's own status (liveness), `{address}` standing for its URL-encoded
@@ -90,6 +96,9 @@ Options (environment variable in brackets):
   --default-tls-secret NAME      TLS Secret, looked up in the drain's namespace, when neither spec nor
                                  StatefulSet names one [DEFAULT_TLS_SECRET]
   --default-credentials-secret NAME  credentials Secret, likewise [DEFAULT_CREDENTIALS_SECRET]
+  --allowed-endpoints P[,P]      host patterns (HOST, HOST:PORT, *.DOMAIN, *.DOMAIN:PORT) a CaptureDrain's
+                                 spec.cluster.endpoint may name besides its StatefulSet's endpoint and
+                                 --default-endpoint; none when unset [ALLOWED_ENDPOINTS]
   --ticdc-request-timeout DUR    one TiCDC HTTP request (default 10s)
   --capture-url-template T       base URL of a capture's own status, {address} = its advertise
                                  address URL-encoded (default: the address itself)
@@ -163,6 +172,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'default-endpoint': { type: 'string' },
         'default-tls-secret': { type: 'string' },
         'default-credentials-secret': { type: 'string' },
+        'allowed-endpoints': { type: 'string' },
         'ticdc-request-timeout': { type: 'string' },
         'capture-url-template': { type: 'string' },
         'node-drains': { type: 'string' },
@@ -222,6 +232,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     defaultTlsSecret: (values['default-tls-secret'] ?? env.DEFAULT_TLS_SECRET) || undefined,
     defaultCredentialsSecret:
       (values['default-credentials-secret'] ?? env.DEFAULT_CREDENTIALS_SECRET) || undefined,
+    allowedEndpoints: (values['allowed-endpoints'] ?? env.ALLOWED_ENDPOINTS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     ticdcRequestTimeout: values['ticdc-request-timeout'] ?? '10s',
     ...(values['capture-url-template'] ? { captureUrlTemplate: values['capture-url-template'] } : {}),
     fieldManager: OPERATOR_NAME,
@@ -251,6 +265,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (c.webhook?.certMode === 'operator' && !c.webhook.hosts.length)
     throw new ConfigError('--webhook-hosts is required with --webhook-address in operator cert mode');
   validateLeaseTimings(c);
+  for (const p of c.allowedEndpoints)
+    try {
+      parseEndpointPattern(p);
+    } catch (err) {
+      throw new ConfigError(`--allowed-endpoints: ${(err as Error).message}`);
+    }
   if (parseDuration(parsed.data.defaultStallTimeout) > parseDuration(parsed.data.defaultTimeout))
     throw new ConfigError('--default-stall-timeout must not be longer than --default-timeout');
   return parsed.data;

@@ -92,6 +92,7 @@ export async function operatorCommand(
       metrics: createGateMetrics(registry),
       logger,
       ...(operatorUsername ? { operatorUsername } : {}),
+      namespaces: config.namespaces,
     });
     const webhook = new WebhookServer({
       host: w.host,

@@ -6,6 +6,7 @@ import { parseDuration } from './api/capturedrain.js';
 import type { OperatorConfig } from './config.js';
 import { setupCordon } from './cordon/setup.js';
 import { setupDrain, type LeaderContext } from './drain/setup.js';
+import { parseEndpointPatterns } from './drain/tenancy.js';
 import { setupGate } from './gate/setup.js';
 import type { Controller } from './kube/controller.js';
 import { TermFence, fenceKubeClient, signalFence, type Fence } from './kube/fence.js';
@@ -69,6 +70,7 @@ export function createManager(opts: {
               config.captureUrlTemplate!.replace('{address}', encodeURIComponent(a)),
           }
         : {}),
+    allowedEndpoints: parseEndpointPatterns(config.allowedEndpoints),
   });
   const controllers: Controller[] = [drain.controller];
   // Node cordon: drain capture pods off unschedulable nodes before evictions arrive.

@@ -95,3 +95,23 @@ describe('operator config: leader election timings', () => {
     );
   });
 });
+
+describe('operator config: allowed endpoints', () => {
+  test('none by default: a CaptureDrain may not name its own endpoint', () => {
+    expect(load([]).allowedEndpoints).toEqual([]);
+  });
+
+  test('the flag (or ALLOWED_ENDPOINTS) lists host patterns', () => {
+    expect(load(['--allowed-endpoints', '*.tidb.svc, ticdc.example.com:8301']).allowedEndpoints).toEqual([
+      '*.tidb.svc',
+      'ticdc.example.com:8301',
+    ]);
+    expect(load([], { ALLOWED_ENDPOINTS: 'ticdc:8300' }).allowedEndpoints).toEqual(['ticdc:8300']);
+    expect(CONFIG_USAGE).toContain('--allowed-endpoints');
+  });
+
+  test('a malformed pattern fails at start-up', () => {
+    expect(() => load(['--allowed-endpoints', 'http://ticdc:8300'])).toThrow(ConfigError);
+    expect(() => load(['--allowed-endpoints', '*'])).toThrow(/--allowed-endpoints: allowed endpoint "\*"/);
+  });
+});

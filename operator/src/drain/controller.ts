@@ -35,6 +35,7 @@ import { objectRef, ownerStatefulSet } from '../kube/objects.js';
 import type { CaptureDrainCache } from './contract.js';
 import type { SlotClaims } from './slot-claims.js';
 import type { DrainIdentity } from './slot.js';
+import { capturePodRefusal, specRefusal, type EndpointPattern } from './tenancy.js';
 
 export interface CaptureDrainReconcilerDeps {
   kube: KubeClient;
@@ -43,6 +44,8 @@ export interface CaptureDrainReconcilerDeps {
   events: EventSink;
   metrics?: DrainMetrics;
   defaults: OperatorDefaults;
+  /** Endpoints a CaptureDrain's spec may name besides the StatefulSet's and the defaults (--allowed-endpoints). */
+  allowedEndpoints?: readonly EndpointPattern[];
   /** Wakes other drains (queued ones) when a cluster slot frees. */
   enqueue: (key: ObjectKey) => void;
   now?: () => number;
@@ -163,6 +166,15 @@ export class CaptureDrainReconciler {
       settingsError = err.message;
     }
 
+    // The drain's creator is not trusted with the operator's rights (drain/tenancy.ts): refused
+    // before any TiCDC request, Secret read, slot claim or pod action.
+    const notACapture = pod ? capturePodRefusal(pod, statefulSet) : undefined;
+    const untrusted = specRefusal({
+      spec: drain.spec,
+      ...(statefulSet && !notACapture ? { statefulSet } : {}),
+      defaults: this.deps.defaults,
+      allowedEndpoints: this.deps.allowedEndpoints ?? [],
+    });
     let slot: SlotView = settings ? this.slot(drain, settings.cluster.endpoint) : { free: true };
     // First in line by the cache: claim the slot in the API server before starting (atomic). A drain
     // whose TiCDC client cannot be built yet (a Secret missing) claims nothing: it must not hold the
@@ -172,6 +184,8 @@ export class CaptureDrainReconciler {
       slot.free &&
       !status.startTime &&
       (!drain.spec.podName || pod) &&
+      !notACapture &&
+      !untrusted &&
       (await this.clientAvailable(namespace, settings))
     )
       slot = await this.claimSlot(obj, settings.cluster.endpoint, ctx.signal);
@@ -197,8 +211,12 @@ export class CaptureDrainReconciler {
 
     let action: Action = { type: 'wait' };
     let outcome: Outcome;
-    // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
-    if (settingsError && !(drain.spec.podName && !pod)) {
+    if (notACapture) {
+      outcome = { type: 'error', kind: 'NotACapturePod', message: notACapture, retryable: false };
+    } else if (untrusted && !(drain.spec.podName && !pod)) {
+      outcome = { type: 'error', kind: 'Configuration', message: untrusted, retryable: false };
+    } else if (settingsError && !(drain.spec.podName && !pod)) {
+      // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
       outcome = { type: 'error', kind: 'Configuration', message: settingsError, retryable: false };
     } else {
       action = nextAction(dctx);

@@ -105,7 +105,7 @@ export type Outcome =
   | { type: 'departure'; captures: CaptureInfo[] }
   | {
       type: 'error';
-      kind: TicdcErrorKind | 'Kubernetes' | 'Configuration';
+      kind: TicdcErrorKind | 'Kubernetes' | 'Configuration' | 'NotACapturePod';
       message: string;
       retryable: boolean;
     };
@@ -142,6 +142,7 @@ const HARD_FAILURES: ReadonlySet<string> = new Set([
   'Tls',
   'InvalidRequest',
   'Configuration',
+  'NotACapturePod',
 ]);
 
 export function totalOf(c: WorkCounts | undefined): number | undefined {
@@ -494,6 +495,7 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>, action: A
     case 'Tls':
     case 'InvalidRequest':
     case 'Configuration':
+    case 'NotACapturePod':
       return giveUp(step, err.kind, err.message);
     default:
       break;

@@ -14,6 +14,7 @@ import { CaptureDrainReconciler, drainUpdateNeedsReconcile } from './controller.
 import type { OperatorDefaults } from './settings.js';
 import { TicdcClientPool } from './ticdc-clients.js';
 import { SlotClaims } from './slot-claims.js';
+import type { EndpointPattern } from './tenancy.js';
 
 /** What every leader-side feature setup gets from the manager. */
 export interface LeaderContext {
@@ -48,6 +49,8 @@ export function setupDrain(
     slotNamespace: string;
     /** Advertise address -> URL of that capture, where in-cluster DNS does not reach it (tests). */
     resolveCaptureAddress?: (address: string) => string | undefined;
+    /** --allowed-endpoints: what a CaptureDrain's spec.cluster.endpoint may name. */
+    allowedEndpoints?: readonly EndpointPattern[];
   },
 ): DrainFeature {
   const drainInformers = ctx.scopes.map((s) =>
@@ -69,6 +72,7 @@ export function setupDrain(
     events: ctx.events,
     metrics,
     defaults: opts.defaults,
+    allowedEndpoints: opts.allowedEndpoints ?? [],
     enqueue: (key) => controller?.enqueue(key),
     fieldManager: ctx.fieldManager,
     slotClaims: new SlotClaims(opts.slotNamespace, ctx.logger),

@@ -11,7 +11,7 @@ import {
   SKIP_ANNOTATION,
   STATEFULSET_CONTROLLER,
 } from '../api/names.js';
-import { isPodReady, podOrdinal, type Pod } from '../kube/objects.js';
+import { isPodReady, ownerStatefulSet, podOrdinal, type Pod } from '../kube/objects.js';
 
 export type GateOperation = 'Delete' | 'Evict';
 
@@ -20,6 +20,8 @@ export interface StatefulSetFacts {
   uid?: string;
   deleting: boolean;
   replicas: number;
+  /** false: the StatefulSet lacks drain.ticdc.io/managed=true, so its pods are not drained. */
+  managed?: boolean;
 }
 
 export interface DrainFacts {
@@ -81,6 +83,7 @@ export interface GateFacts extends GateRequest {
 
 export type AllowReason =
   | 'PodNotFound'
+  | 'NotWatched'
   | 'Unmanaged'
   | 'Skip'
   | 'Terminating'
@@ -96,7 +99,8 @@ export type AllowReason =
   | 'NowhereToGo'
   | 'DryRun';
 
-export type DenyReason = 'DrainStarted' | 'Draining' | 'DrainHeld' | 'LookupFailed' | 'DisruptionBudget';
+export type DenyReason =
+  'DrainStarted' | 'Draining' | 'DrainHeld' | 'LookupFailed' | 'DisruptionBudget' | 'Unverified';
 
 export type GateDecision =
   | {
@@ -125,6 +129,8 @@ export function quickDecision(req: GateRequest): GateDecision | undefined {
   const id = `${pod.metadata.namespace}/${pod.metadata.name}`;
   if (pod.metadata.labels?.[MANAGED_LABEL] !== 'true')
     return allow('Unmanaged', `${id} is not a managed capture pod`);
+  // Only a managed StatefulSet's pods are drained (drain/tenancy.ts): holding others would wedge them.
+  if (!ownerStatefulSet(pod)) return allow('Unmanaged', `${id} is not controlled by a StatefulSet`);
   if (pod.metadata.annotations?.[SKIP_ANNOTATION] === 'true')
     return allow('Skip', `${id} has ${SKIP_ANNOTATION}=true: not drained`);
   if (pod.metadata.deletionTimestamp) return allow('Terminating', `${id} is already terminating`);
@@ -139,6 +145,59 @@ export function quickDecision(req: GateRequest): GateDecision | undefined {
   if (req.preconditionUid && req.preconditionUid !== pod.metadata.uid)
     return allow('StalePrecondition', `precondition UID ${req.preconditionUid} is not the live ${id}`);
   return undefined;
+}
+
+/**
+ * The webhook port is reachable by more than the API server, so a review is checked against live
+ * state before it may have any effect (a drain): the namespace must be watched, the pod must exist,
+ * and be the very incarnation (UID) the review names, and the review must name a requester.
+ * Undefined when the request is verified; else the answer, which starts nothing.
+ */
+export function verifyReview(v: {
+  /** The review's namespace and name (request.namespace / request.name). */
+  namespace: string | undefined;
+  name: string | undefined;
+  username: string;
+  /** The pod the review carries (a DELETE's oldObject); undefined for an eviction. */
+  claimed: Pod | undefined;
+  /** The pod as the API server has it now; undefined when there is none. */
+  live: Pod | undefined;
+  /** Watched namespaces; empty: all. */
+  watched: readonly string[];
+}): GateDecision | undefined {
+  const id = `${v.namespace ?? '?'}/${v.name ?? '?'}`;
+  if (!v.namespace || !v.name)
+    return unverified(`the review names no pod (namespace ${v.namespace ?? '-'}, name ${v.name ?? '-'})`);
+  const watched = notWatched(v.namespace, v.watched);
+  if (watched) return watched;
+  const claimed = v.claimed?.metadata;
+  if (claimed && (claimed.name !== v.name || (claimed.namespace ?? v.namespace) !== v.namespace))
+    return unverified(
+      `the review's pod ${claimed.namespace}/${claimed.name} is not the pod it names (${id})`,
+    );
+  if (!v.live) return allow('PodNotFound', `pod ${id} does not exist: nothing to drain`);
+  if (claimed && claimed.uid !== v.live.metadata.uid)
+    return unverified(
+      `the review's pod ${id} (UID ${claimed.uid ?? 'none'}) is not the live pod (UID ${v.live.metadata.uid})`,
+    );
+  if (!v.username) return unverified(`the review of pod ${id} names no requester`);
+  return undefined;
+}
+
+/** The answer for a namespace the operator does not watch (it would never run the drain there). */
+export function notWatched(namespace: string, watched: readonly string[]): GateDecision | undefined {
+  return watched.length && !watched.includes(namespace)
+    ? allow('NotWatched', `namespace ${namespace} is not watched by this operator`)
+    : undefined;
+}
+
+function unverified(why: string): GateDecision {
+  return {
+    allowed: false,
+    reason: 'Unverified',
+    code: 403,
+    message: `capture-drain gate: ${why}; not acted on`,
+  };
 }
 
 /** Which trigger and podAction a drain started by this request gets (see the shared contract). */
@@ -170,6 +229,11 @@ export function decide(f: GateFacts): GateDecision {
   if (f.statefulSet === 'gone') return allow('StatefulSetDeleted', `the StatefulSet of ${id} is gone`);
   if (f.statefulSet?.deleting)
     return allow('StatefulSetDeleted', `StatefulSet ${ns}/${f.statefulSet.name} is being deleted`);
+  if (f.statefulSet?.managed === false)
+    return allow(
+      'Unmanaged',
+      `StatefulSet ${ns}/${f.statefulSet.name} of ${id} is not labelled ${MANAGED_LABEL}=true`,
+    );
   if (f.lookupError) {
     // Fail closed but retryable: evictions get 429 so kubectl drain tries again.
     return {

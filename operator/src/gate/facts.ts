@@ -16,6 +16,7 @@ import {
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { podDrainOf, podDrainState } from '../drain/contract.js';
 import { ownerStatefulSet, type Pod } from '../kube/objects.js';
+import { MANAGED_LABEL } from '../api/names.js';
 
 export class DeadlineError extends Error {
   override readonly name = 'DeadlineError';
@@ -177,6 +178,7 @@ export async function gatherFacts(
             uid: owner.uid,
             deleting: !!sts.metadata.deletionTimestamp,
             replicas: sts.spec?.replicas ?? 1,
+            managed: sts.metadata.labels?.[MANAGED_LABEL] === 'true',
           } satisfies StatefulSetFacts);
   }
   if (drainRes.status === 'fulfilled')

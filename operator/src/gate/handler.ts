@@ -11,7 +11,14 @@ import {
   type AdmissionRequest,
   type AdmissionVerdict,
 } from '../webhook/admission.js';
-import { decide, quickDecision, type GateDecision, type GateRequest } from './decide.js';
+import {
+  decide,
+  notWatched,
+  quickDecision,
+  verifyReview,
+  type GateDecision,
+  type GateRequest,
+} from './decide.js';
 import { bounded, drainFacts, gatherFacts, readPod } from './facts.js';
 import type { GateMetrics } from './metrics.js';
 import type { EventSink } from '../kube/events.js';
@@ -31,6 +38,8 @@ export interface GateHandlerOptions {
    * drain released them are admitted. Unknown: those deletes pass only as any user's would.
    */
   operatorUsername?: string;
+  /** Watched namespaces (--namespaces); empty or unset: all. Reviews for others start nothing. */
+  namespaces?: readonly string[];
 }
 
 type Operation = 'delete' | 'evict';
@@ -38,10 +47,12 @@ type Operation = 'delete' | 'evict';
 export class GateHandler {
   private readonly log: Logger;
   private readonly budgetMs: number;
+  private readonly namespaces: readonly string[];
 
   constructor(private readonly opts: GateHandlerOptions) {
     this.log = (opts.logger ?? silentLogger()).child({ component: 'gate' });
     this.budgetMs = opts.budgetMs ?? 3_000;
+    this.namespaces = opts.namespaces ?? [];
   }
 
   async review(req: AdmissionRequest): Promise<AdmissionVerdict> {
@@ -92,46 +103,66 @@ export class GateHandler {
   ): Promise<{ decision: GateDecision; request: GateRequest }> {
     const username = req.userInfo.username ?? '';
     const me = this.opts.operatorUsername ? { operatorUsername: this.opts.operatorUsername } : {};
-    let request: GateRequest;
+    const { name, namespace } = req;
+    let base: GateRequest;
+    let claimed: Pod | undefined;
     if (op === 'delete') {
       const options = DeleteOptionsSchema.safeParse(req.options ?? {});
       const o = options.success ? options.data : {};
-      request = {
+      claimed = (req.oldObject ?? undefined) as Pod | undefined;
+      base = {
         operation: 'Delete',
         dryRun: !!req.dryRun || !!o.dryRun?.includes('All'),
         username,
         ...me,
         ...(o.preconditions?.uid ? { preconditionUid: o.preconditions.uid } : {}),
-        pod: (req.oldObject ?? undefined) as Pod | undefined,
+        pod: claimed,
       };
     } else {
       const eviction = EvictionSchema.parse(req.object ?? {});
       const o = eviction.deleteOptions ?? {};
-      const base = {
-        operation: 'Evict' as const,
+      base = {
+        operation: 'Evict',
         dryRun: !!req.dryRun || !!o.dryRun?.includes('All'),
         username,
         ...me,
         ...(o.preconditions?.uid ? { preconditionUid: o.preconditions.uid } : {}),
+        pod: undefined,
       };
-      const name = req.name ?? eviction.metadata?.name;
-      const namespace = req.namespace ?? eviction.metadata?.namespace;
-      try {
-        const pod = name && namespace ? await readPod(this.opts.kube, namespace, name, signal) : undefined;
-        request = { ...base, pod };
-      } catch (err) {
-        request = { ...base, pod: undefined };
-        return {
-          request,
-          decision: {
-            allowed: false,
-            reason: 'LookupFailed',
-            code: 429,
-            message: `capture-drain gate could not read pod ${namespace}/${name} (${(err as Error).message}); retry shortly`,
-          },
-        };
-      }
     }
+    // Answers that need no API read and start nothing: a namespace we do not watch, a pod that by
+    // the review's own account is not ours.
+    const unwatched = namespace ? notWatched(namespace, this.namespaces) : undefined;
+    if (unwatched) return { decision: unwatched, request: base };
+    if (claimed) {
+      const quick = quickDecision(base);
+      if (quick) return { decision: quick, request: base };
+    }
+    // Anything else may start a drain: decide on the live pod, and only for a verified review.
+    let live: Pod | undefined;
+    try {
+      live = name && namespace ? await readPod(this.opts.kube, namespace, name, signal) : undefined;
+    } catch (err) {
+      return {
+        request: base,
+        decision: {
+          allowed: false,
+          reason: 'LookupFailed',
+          code: op === 'evict' ? 429 : 500,
+          message: `capture-drain gate could not read pod ${namespace}/${name} (${(err as Error).message}); retry shortly`,
+        },
+      };
+    }
+    const request: GateRequest = { ...base, pod: live };
+    const verdict = verifyReview({
+      namespace,
+      name,
+      username,
+      claimed,
+      live,
+      watched: this.namespaces,
+    });
+    if (verdict) return { decision: verdict, request };
     const quick = quickDecision(request);
     if (quick) return { decision: quick, request };
     const facts = await gatherFacts(this.opts.kube, request, signal);
@@ -156,10 +187,16 @@ export class GateHandler {
       dryRun: request.dryRun,
     };
     if (decision.allowed) {
-      const quiet = decision.reason === 'Unmanaged' || decision.reason === 'PodNotFound';
+      const quiet =
+        decision.reason === 'Unmanaged' ||
+        decision.reason === 'PodNotFound' ||
+        decision.reason === 'NotWatched';
       this.log[quiet ? 'debug' : 'info']({ ...ctx, reason: decision.reason }, 'Admitted');
       if (decision.reason === 'Skip')
         return { allowed: true, warnings: [`${decision.message}; the capture's work is moved reactively`] };
+      // Said explicitly: a review the operator will not act on whatever it claims.
+      if (decision.reason === 'NotWatched' || decision.reason === 'PodNotFound')
+        return { allowed: true, message: `capture-drain gate: ${decision.message}; nothing to do` };
       return decision.warning ? { allowed: true, warnings: [decision.warning] } : { allowed: true };
     }
     if (decision.startDrain && !request.dryRun && pod) {

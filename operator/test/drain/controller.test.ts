@@ -1,6 +1,8 @@
 // The CaptureDrain controller, wired as in production (manager: informers, work queue, status
 // patcher, events), over the in-memory Kubernetes fake, against the real TiCDC simulator whose
 // captures follow the fake pods. The real-API-server path is covered by e2e/specs.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
@@ -15,7 +17,8 @@ import { capturePod } from '../support/builders.js';
 
 const NS = 'tidb';
 
-const config = testConfig(NS);
+// Only the drain controller: these pods are managed, but no rollout is wanted here.
+const config = testConfig(NS, { rollouts: false });
 
 interface Harness {
   kube: FakeKube;
@@ -34,13 +37,14 @@ interface Harness {
 }
 
 let uid = 0;
+/** The UID the API server gave the StatefulSet: the pods' controller reference names it. */
+let stsUid = '';
 function podObject(name: string, ordinal: number): KubeObject {
   return capturePod(name, {
     namespace: NS,
     uid: `pod-uid-${++uid}`,
-    managed: false,
     labels: { app: 'ticdc' },
-    statefulSetUid: 'sts-uid',
+    statefulSetUid: stsUid,
     spec: { subdomain: 'ticdc-peer', hostname: name, terminationGracePeriodSeconds: 0 },
     podIP: `10.244.0.${ordinal + 10}`,
   });
@@ -60,17 +64,18 @@ async function harness(
     seed: 3,
     ...(opts.moveRatePerSec !== undefined ? { moveRatePerSec: opts.moveRatePerSec } : {}),
   });
-  await kube.create(Resources.statefulsets, {
+  const sts = await kube.create<KubeObject>(Resources.statefulsets, {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: {
       name: 'ticdc',
       namespace: NS,
-      uid: 'sts-uid',
+      labels: { 'drain.ticdc.io/managed': 'true' },
       annotations: { 'drain.ticdc.io/endpoint': sim.url, ...opts.annotations },
     },
     spec: { serviceName: 'ticdc-peer', replicas },
   });
+  stsUid = sts.metadata.uid!;
   for (let i = 0; i < replicas; i++) await kube.create(Resources.pods, podObject(`ticdc-${i}`, i));
   await sim.waitFor((s) => s.captures.length === replicas);
 
@@ -256,6 +261,77 @@ describe('CaptureDrain controller', () => {
     const s = await h.waitFor('bad', (st) => st.phase === 'Failed');
     expect(s.reason).toBe('Configuration');
     expect(s.message).toMatch(/drain.ticdc.io\/timeout: invalid duration "soon"/);
+  });
+
+  test('confused deputy: a spec endpoint and a Secret the creator cannot read are refused before any request', async () => {
+    const h = await harness();
+    const seen: { url?: string; authorization?: string }[] = [];
+    const listener = createServer((req, res) => {
+      seen.push({
+        ...(req.url ? { url: req.url } : {}),
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
+      await h.kube.create(Resources.secrets, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'db-admin', namespace: NS },
+        data: { username: btoa('root'), password: btoa('s3cret') },
+      });
+      h.startOperator();
+      await h.createDrain('exfil', {
+        podName: 'ticdc-1',
+        cluster: { endpoint, credentialsSecretRef: { name: 'db-admin' } },
+      });
+      // The StatefulSet's own endpoint, with a Secret it does not name: refused too.
+      await h.createDrain('borrow', {
+        podName: 'ticdc-2',
+        cluster: { credentialsSecretRef: { name: 'db-admin' } },
+      });
+      const exfil = await h.waitFor('exfil', (st) => st.phase === 'Failed');
+      const borrow = await h.waitFor('borrow', (st) => st.phase === 'Failed');
+      expect(exfil.reason).toBe('Configuration');
+      expect(exfil.message).toMatch(/spec.cluster.endpoint .* is not allowed/);
+      expect(borrow.reason).toBe('Configuration');
+      expect(borrow.message).toMatch(/credentialsSecretRef names Secret "db-admin"/);
+      expect(seen).toEqual([]);
+      expect(h.kube.callsOf('get').filter((c) => c.type?.includes('secrets'))).toEqual([]);
+    } finally {
+      listener.close();
+    }
+  });
+
+  test('confused deputy: a drain of a pod that is not a managed capture pod never touches it', async () => {
+    const h = await harness();
+    const victim = await h.kube.create<KubeObject>(
+      Resources.pods,
+      capturePod('victim', { namespace: NS, managed: false, statefulSet: null, podIP: '10.244.1.1' }),
+    );
+    // Labelled "managed" by whoever made it, but no managed StatefulSet controls it.
+    const impostor = await h.kube.create<KubeObject>(
+      Resources.pods,
+      capturePod('impostor', { namespace: NS, statefulSet: null, podIP: '10.244.1.2' }),
+    );
+    h.startOperator();
+    const spec = { podAction: 'Delete', onTimeout: 'Release', timeout: '2s', stallTimeout: '1s' };
+    await h.createDrain('victim', { ...spec, podName: 'victim' });
+    await h.createDrain('impostor', { ...spec, podName: 'impostor' });
+    const a = await h.waitFor('victim', (st) => st.phase === 'Failed');
+    const b = await h.waitFor('impostor', (st) => st.phase === 'Failed');
+    expect(a).toMatchObject({ reason: 'NotACapturePod' });
+    expect(a.message).toMatch(/pod tidb\/victim is not a managed capture pod/);
+    expect(b).toMatchObject({ reason: 'NotACapturePod' });
+    expect(b.message).toMatch(/pod tidb\/impostor is not controlled by a StatefulSet/);
+    expect(a.startTime).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await h.pod('victim'))?.metadata.uid).toBe(victim.metadata.uid);
+    expect((await h.pod('impostor'))?.metadata.uid).toBe(impostor.metadata.uid);
+    expect(h.kube.callsOf('delete').filter((c) => c.type?.includes('pods'))).toEqual([]);
+    expect(h.sim.unintendedViolations()).toEqual([]);
   });
 
   test('a drain for a pod that does not exist fails with PodNotFound', async () => {

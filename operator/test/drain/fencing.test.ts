@@ -23,7 +23,7 @@ function setup() {
     apiVersion: 'drain.ticdc.io/v1alpha1',
     kind: 'CaptureDrain',
     metadata: { namespace: NS, name: 'd', creationTimestamp: '2026-11-21T10:00:00Z', generation: 1 },
-    spec: { captureAddress: '10.0.0.1:8300', cluster: { endpoint: ENDPOINT } },
+    spec: { captureAddress: '10.0.0.1:8300' },
   });
   const pending: { resolve: (c: CaptureInfo[]) => void }[] = [];
   const unexpected = () => Promise.reject(new Error('not expected in this test'));
@@ -47,7 +47,7 @@ function setup() {
     },
     clients: { get: () => Promise.resolve(client) },
     events: { event: () => undefined },
-    defaults: BUILTIN_DEFAULTS,
+    defaults: { ...BUILTIN_DEFAULTS, endpoint: ENDPOINT },
     enqueue: () => undefined,
   });
   return { kube, pending, reconciler };

@@ -1,8 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import {
   decide,
+  notWatched,
   quickDecision,
   selectorMatches,
+  verifyReview,
   type DisruptionBudgetFacts,
   type GateFacts,
 } from '../../src/gate/decide.js';
@@ -198,9 +200,20 @@ const rows: Row[] = [
     { operation: 'Evict', drain: { name: DRAIN, state: 'Held', reason: 'Timeout', message: 'timed out' } },
     { allowed: false, reason: 'DrainHeld', code: 403 },
   ],
+  // A CaptureDrain only drains pods of a managed StatefulSet: holding any other pod would wedge it.
   [
-    'pod without a StatefulSet is still gated',
-    { pod: pod({ ownerReferences: [] }), statefulSet: undefined },
+    'pod without a StatefulSet is admitted: it is never drained',
+    { pod: pod({ ownerReferences: [] }), statefulSet: undefined, lookupError: 'x' },
+    { allowed: true, reason: 'Unmanaged' },
+  ],
+  [
+    'pod of a StatefulSet not labelled managed is admitted',
+    { statefulSet: { name: 'ticdc', uid: 'sts', deleting: false, replicas: 3, managed: false } },
+    { allowed: true, reason: 'Unmanaged' },
+  ],
+  [
+    'pod of a managed StatefulSet is gated',
+    { statefulSet: { name: 'ticdc', uid: 'sts', deleting: false, replicas: 3, managed: true } },
     { allowed: false, reason: 'DrainStarted', trigger: 'PodDeletion', start: true },
   ],
   // Case 1: every drain of the incarnation counts (facts.ts picks it); the operator's own delete.
@@ -534,5 +547,35 @@ describe('gate decision', () => {
     expect(podOrdinal('ticdc-01', 'ticdc')).toBeUndefined();
     expect(podOrdinal('ticdc-peer-1', 'ticdc')).toBeUndefined();
     expect(podOrdinal('other-1', 'ticdc')).toBeUndefined();
+  });
+});
+
+describe('verifying a review against live state', () => {
+  const live = pod();
+  const ok = { namespace: 'tidb', name: 'ticdc-2', username: 'alice', claimed: live, live, watched: [] };
+
+  test('the live incarnation, named by the review, with a requester: verified', () => {
+    expect(verifyReview(ok)).toBeUndefined();
+    expect(verifyReview({ ...ok, claimed: undefined, watched: ['tidb'] })).toBeUndefined();
+  });
+
+  test.each([
+    ['a namespace the operator does not watch', { watched: ['other'] }, true, 'NotWatched'],
+    ['a pod that does not exist', { live: undefined }, true, 'PodNotFound'],
+    ['a forged UID', { claimed: pod({ uid: 'forged' }) }, false, 'Unverified'],
+    ['a claimed pod other than the one named', { claimed: pod({ name: 'victim' }) }, false, 'Unverified'],
+    ['no pod name', { name: undefined }, false, 'Unverified'],
+    ['no requester', { username: '' }, false, 'Unverified'],
+  ])('%s: answered, nothing started', (_what, over, allowed, reason) => {
+    const d = verifyReview({ ...ok, ...over });
+    expect(d).toMatchObject({ allowed, reason });
+    expect(d && !d.allowed && d.startDrain).toBeFalsy();
+    expect(d!.message).toMatch(/\S/);
+  });
+
+  test('notWatched: empty means every namespace', () => {
+    expect(notWatched('tidb', [])).toBeUndefined();
+    expect(notWatched('tidb', ['tidb'])).toBeUndefined();
+    expect(notWatched('kube-system', ['tidb'])).toMatchObject({ allowed: true, reason: 'NotWatched' });
   });
 });

@@ -22,7 +22,7 @@ let current: FakeKube;
 const live = (name = 'ticdc-1') => current.peek<KubeObject>(Resources.pods, NS, name)!;
 const uidOf = (name = 'ticdc-1') => live(name).metadata.uid!;
 
-function setup() {
+function setup(opts: { namespaces?: string[] } = {}) {
   const kube = new FakeKube();
   current = kube;
   kube.seed(Resources.namespaces, {
@@ -41,6 +41,7 @@ function setup() {
     events: { event: (_r, type, reason, _a, note) => events.push({ type, reason, note }) },
     metrics,
     budgetMs: 500,
+    ...(opts.namespaces ? { namespaces: opts.namespaces } : {}),
   });
   return { kube, handler, events, registry, metrics };
 }
@@ -198,9 +199,9 @@ describe('gate handler', () => {
       metadata: { name: 'node-a' },
       status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown' }] },
     } as KubeObject);
-    const onNode = structuredClone(live());
-    (onNode as { spec?: { nodeName?: string } }).spec = { nodeName: 'node-a' };
-    expect(await handler.review(deleteReq({}, onNode))).toMatchObject({ allowed: true });
+    // The gate decides on the live pod (not the review's copy): it runs on node-a.
+    await kube.patch(Resources.pods, NS, 'ticdc-1', { spec: { nodeName: 'node-a' } }, 'merge');
+    expect(await handler.review(deleteReq({}, live()))).toMatchObject({ allowed: true });
     expect(drains(kube)).toHaveLength(0);
   });
 
@@ -292,11 +293,11 @@ describe('gate handler', () => {
 
   test('a failed read denies retryably and starts nothing', async () => {
     const { kube, handler } = setup();
-    // One injection per read (namespace, StatefulSet, drain); only the drain read fails.
+    // One injection per read (live pod, namespace, StatefulSet, drain); only the drain read fails.
     kube.failNext(
       'get',
       (call) => (call.type?.endsWith('/capturedrains') ? new Error('connection reset') : undefined),
-      3,
+      4,
     );
     const v = await handler.review(deleteReq());
     expect(v).toMatchObject({ allowed: false, code: 500 });
@@ -363,5 +364,66 @@ describe('gate handler', () => {
     const { handler } = setup();
     const v = await handler.review({ ...deleteReq(), operation: 'UPDATE' });
     expect(v.allowed).toBe(true);
+  });
+
+  describe('forged reviews (the webhook port is reachable by more than the API server)', () => {
+    test('a DELETE review for a pod that does not exist starts nothing', async () => {
+      const { kube, handler } = setup();
+      const ghost = pod('ticdc-7', 'ghost-uid');
+      const v = await handler.review(deleteReq({ name: 'ticdc-7' }, ghost));
+      expect(v).toMatchObject({ allowed: true });
+      expect(v.message).toContain('pod tidb/ticdc-7 does not exist');
+      expect(drains(kube)).toHaveLength(0);
+    });
+
+    test("a DELETE review whose pod UID is not the live pod's is refused and starts nothing", async () => {
+      const { kube, handler } = setup();
+      const forged = { ...live(), metadata: { ...live().metadata, uid: 'forged-uid' } };
+      const v = await handler.review(deleteReq({}, forged));
+      expect(v).toMatchObject({ allowed: false, code: 403 });
+      expect(v.message).toMatch(/UID forged-uid\) is not the live pod .* not acted on/);
+      expect(drains(kube)).toHaveLength(0);
+    });
+
+    test('a DELETE review dressing up an unmanaged pod as a capture pod starts nothing', async () => {
+      const { kube, handler } = setup();
+      kube.seed(Resources.pods, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'victim', namespace: NS, labels: { app: 'db' } },
+        status: { phase: 'Running' },
+      });
+      // The forger knows its UID and claims the managed label and the StatefulSet.
+      const dressed = { ...pod('victim', uidOf('victim')) };
+      const v = await handler.review(deleteReq({ name: 'victim' }, dressed));
+      expect(v).toMatchObject({ allowed: true });
+      expect(drains(kube)).toHaveLength(0);
+    });
+
+    test('a review for a namespace the operator does not watch starts nothing and reads nothing', async () => {
+      const { kube, handler } = setup({ namespaces: ['elsewhere'] });
+      const calls = kube.calls.length;
+      const d = await handler.review(deleteReq());
+      const e = await handler.review(evictReq());
+      expect(d).toMatchObject({ allowed: true });
+      expect(d.message).toContain('namespace tidb is not watched by this operator');
+      expect(e).toMatchObject({ allowed: true });
+      expect(kube.calls.length).toBe(calls);
+      expect(drains(kube)).toHaveLength(0);
+    });
+
+    test('a review naming no requester starts nothing', async () => {
+      const { kube, handler } = setup();
+      const v = await handler.review(deleteReq({ userInfo: {} }));
+      expect(v).toMatchObject({ allowed: false, code: 403 });
+      expect(drains(kube)).toHaveLength(0);
+    });
+
+    test('control: the same review of the live incarnation in a watched namespace starts the drain', async () => {
+      const { kube, handler } = setup({ namespaces: [NS] });
+      const v = await handler.review(deleteReq());
+      expect(v).toMatchObject({ allowed: false, code: 403 });
+      expect(drains(kube)).toHaveLength(1);
+    });
   });
 });

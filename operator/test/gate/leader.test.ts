@@ -18,7 +18,7 @@ function setup() {
   const sts = kube.seed<KubeObject>(Resources.statefulsets, {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
-    metadata: { name: 'ticdc', namespace: NS },
+    metadata: { name: 'ticdc', namespace: NS, labels: { 'drain.ticdc.io/managed': 'true' } },
     spec: { replicas: 3 },
   });
   const mkPod = (name: string, annotations?: Record<string, string>) =>

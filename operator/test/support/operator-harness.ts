@@ -27,6 +27,7 @@ export function testConfig(namespace: string, over: Partial<OperatorConfig> = {}
     defaultTimeout: '10m',
     defaultStallTimeout: '3m',
     defaultOnTimeout: 'Hold',
+    allowedEndpoints: [],
     ticdcRequestTimeout: '2s',
     fieldManager: 'capture-drain-operator',
     nodeDrains: false,
