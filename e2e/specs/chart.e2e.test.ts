@@ -9,6 +9,7 @@ import { parseAllDocuments, parse } from 'yaml';
 import { CONFIG_USAGE, loadConfig } from '../../operator/src/config.js';
 import { CONTROLPLANE, Cluster, REPO, eventually, run, type RunResult } from '../harness/cluster.js';
 import { CHART, serviceAccountKubeconfig, startOperator, type OperatorProcess } from '../harness/operator.js';
+import { captureUrlArgs } from '../harness/capture-router.js';
 import { deployTicdc, type TicdcWorkload } from '../harness/workload.js';
 import { LOG_DIR, captureDrain, podUid, waitForDrain } from './support/suite.js';
 
@@ -941,7 +942,8 @@ describe('chart: watchNamespaces on the control plane (namespaced RBAC)', () => 
       namespace: RELEASE_NS,
       logDir: LOG_DIR,
       name: 'tenancy',
-      extraArgs: ['--namespaces', TENANT],
+      // Captures' own status (liveness) is read through the local router to the simulator.
+      extraArgs: ['--namespaces', TENANT, ...(await captureUrlArgs())],
     });
     const pod = ticdc.sim.captures().find((x) => !x.isOwner)!.podName!;
     const uid = await podUid(c, TENANT, pod);
