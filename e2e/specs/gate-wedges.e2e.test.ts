@@ -101,7 +101,10 @@ describe('termination gate wedges', () => {
       expect(r.stdout).toContain(`evicting pod ${NS}/${p.metadata.name} (server dry run)`);
     }
     expect(r.stdout).toContain(`node/${node} drained (server dry run)`);
-    expect(r.stderr).not.toContain('will retry after');
+    // No retry for this suite's pods (a namespace of another suite still being deleted on the shared
+    // node answers kubectl's dry run with its own, unrelated retry).
+    const retries = r.stderr.split('\n').filter((l) => l.includes('will retry after'));
+    expect(retries.filter((l) => l.includes(`"${NS}"`))).toEqual([]);
     // Nothing started, nothing went, the node stays schedulable.
     expect(await drainNames()).toEqual([]);
     expect((await pods()).map((p) => p.metadata.uid).sort()).toEqual(all.map((p) => p.metadata.uid).sort());
@@ -202,7 +205,9 @@ describe('termination gate wedges', () => {
         namespace: NS_GONE,
         replicas: 4,
         sim: { seed: 43 },
-        annotations: { 'drain.ticdc.io/stall-timeout': '8s' },
+        // Above the ~14 s a killed capture stays listed (etcd session TTL), so a drain of a crashed
+        // capture sees it leave (CaptureGone) rather than stalling first.
+        annotations: { 'drain.ticdc.io/stall-timeout': '25s' },
       });
       [a, b, nodePod] = (await pods(NS_GONE))
         .filter((p) => p.metadata.name !== gone!.sim.captures().find((x) => x.isOwner)!.podName)
@@ -242,7 +247,9 @@ describe('termination gate wedges', () => {
         (x) => x.phase === 'Failed' || x.phase === 'Completed',
         90_000,
       );
-      expect({ phase: s.phase, reason: s.reason }).toEqual({ phase: 'Failed', reason: 'CaptureNotFound' });
+      // Not registered (CaptureNotFound), or still listed after the crash and then gone (CaptureGone).
+      expect(s.phase).toBe('Failed');
+      expect(['CaptureNotFound', 'CaptureGone']).toContain(s.reason);
       const again = await c.kubectl(['delete', 'pod', b!.metadata.name, '-n', NS_GONE, '--wait=false']);
       expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
       await eventually(

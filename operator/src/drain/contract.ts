@@ -130,14 +130,22 @@ const STATE_RANK: Record<PodDrainState, number> = { Released: 3, InProgress: 2, 
 /**
  * Every CaptureDrain of this pod incarnation, whatever its name: the operator's `<pod>-<hash>`
  * drains and drains a user created by hand (`spec.podName`). A drain bound to another incarnation
- * (pod-uid label or status.podUID) is not one of them.
+ * (pod-uid label or status.podUID) is not one of them, and neither is a hand-made drain that ended
+ * before it ever started (refused settings, not a capture pod): it never touched TiCDC, and letting
+ * it hold the pod would let anyone who may create a CaptureDrain block the pod's deletion.
  */
 export function drainsOfPod(
   drains: readonly CaptureDrainObject[],
   podName: string,
   podUid: string,
 ): CaptureDrainObject[] {
-  return drains.filter((d) => d.spec.podName === podName && podDrainState(d, podUid) !== 'None');
+  const own = podDrainName(podName, podUid);
+  return drains.filter(
+    (d) =>
+      d.spec.podName === podName &&
+      podDrainState(d, podUid) !== 'None' &&
+      (d.metadata.name === own || !!d.status?.startTime || !isTerminal(d.status?.phase)),
+  );
 }
 
 /**

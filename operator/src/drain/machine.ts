@@ -683,6 +683,10 @@ function onResign(step: Step, o: Extract<Outcome, { type: 'resign' }>): StepResu
       .to('Failed', 'CaptureGone', `Capture ${s.captureID} left the cluster while resigning`, 'Warning')
       .result();
   if (o.resignIssued) s.resignAttempts = (s.resignAttempts ?? 0) + 1;
+  // The other captures left while the coordinator was being resigned (a scale-in to 1 or 0, where a
+  // drained capture stays listed for a few seconds): it re-wins every election; nowhere to move work.
+  if (o.captures.length < 2)
+    return giveUp(step, 'SingleCapture', 'Only one capture is alive: there is nowhere to move its work');
   const owner = o.captures.find((c) => c.isOwner);
   if (!owner) return step.note('Waiting for a new coordinator to be elected').after(RESIGN_POLL_MS).result();
   if (owner.id === s.captureID)

@@ -48,4 +48,18 @@ describe('drains of a pod incarnation, whatever their name', () => {
     expect(podDrainOf([held, running, own], 'ticdc-1', 'uid-1')?.metadata.name).toBe(OWN);
     expect(podDrainOf([], 'ticdc-1', 'uid-1')).toBeUndefined();
   });
+
+  test('a hand-made drain refused before it started does not hold the pod; the operator-named one does', () => {
+    const refused = drain('borrow', 'ticdc-1', { phase: 'Failed', reason: 'Configuration' });
+    const ownRefused = drain(OWN, 'ticdc-1', { phase: 'Failed', reason: 'Configuration' });
+    const startedHeld = drain('held', 'ticdc-1', {
+      phase: 'Failed',
+      reason: 'TimedOut',
+      podUID: 'uid-1',
+      startTime: 't',
+    });
+    expect(drainsOfPod([refused], 'ticdc-1', 'uid-1')).toEqual([]);
+    expect(podDrainOf([refused, ownRefused], 'ticdc-1', 'uid-1')?.metadata.name).toBe(OWN);
+    expect(podDrainOf([refused, startedHeld], 'ticdc-1', 'uid-1')?.metadata.name).toBe('held');
+  });
 });

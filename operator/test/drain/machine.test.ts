@@ -81,6 +81,14 @@ describe('happy paths', () => {
     ]);
   });
 
+  test('coordinator whose peers left while it was being resigned: SingleCapture, no endless resign', () => {
+    let r = step(ctx({}), () => ({ type: 'discovered', captures: captures(true), flavor: 'V1' }));
+    expect(r.status.phase).toBe('ResigningOwner');
+    const alone = captures(true).filter((c) => c.id === 'c1');
+    r = step(ctx(r.status), () => ({ type: 'resign', captures: alone, resignIssued: true, healthy: true }));
+    expect(r.status).toMatchObject({ phase: 'Failed', reason: 'SingleCapture' });
+  });
+
   test('coordinator: resign (re-resign when re-elected), wait for health, then drain', () => {
     let r = step(ctx({}), () => ({ type: 'discovered', captures: captures(true), flavor: 'V1' }));
     expect(r.status.phase).toBe('ResigningOwner');
