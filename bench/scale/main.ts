@@ -487,9 +487,9 @@ async function scaleRun(cluster: Cluster, kubeconfig: string, router: PodRouter,
   try {
     row({
       figure: `scale: start -> caches synced and ready, ${n * pods} pods`,
-      value: `synced ${s(synced - spawned)}, ready ${s(readyAt - spawned)}`,
-      goal: '<= 1.50 s',
-      ok: readyAt - spawned <= 1500,
+      value: `synced ${s(synced - spawned)}, /readyz ${s(readyAt - spawned)}`,
+      goal: 'both <= 1.50 s',
+      ok: Math.max(synced, readyAt) - spawned <= 1500,
     });
     await sleep(3000);
     const idle = vmStatus(op.pid, 'VmRSS');
