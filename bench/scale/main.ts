@@ -9,7 +9,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO, eventually, startCluster, stopCluster, type Cluster } from '../../e2e/harness/cluster.js';
+import {
+  CONTROLPLANE,
+  Cluster,
+  REPO,
+  eventually,
+  runScript,
+  stopCluster,
+} from '../../e2e/harness/cluster.js';
 import { installOperatorIdentity, startOperator } from '../../e2e/harness/operator.js';
 import { installTicdcChart } from '../../e2e/harness/ticdc-chart.js';
 import { statefulSetManifest } from '../../e2e/harness/workload.js';
@@ -82,7 +89,9 @@ const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 function row(r: Row) {
   rows.push(r);
   const mark = r.ok === undefined ? 'info' : r.ok ? 'ok  ' : 'MISS';
-  console.log(`${mark} ${r.figure}: ${r.value} (goal ${r.goal})${r.anchors ? ` | anchors: ${r.anchors}` : ''}`);
+  console.log(
+    `${mark} ${r.figure}: ${r.value} (goal ${r.goal})${r.anchors ? ` | anchors: ${r.anchors}` : ''}`,
+  );
 }
 
 const ANCHORS: [string, (epoch: number) => PollSchedule][] = [
@@ -282,7 +291,8 @@ async function runDrains(
   await eventually(
     `${runs.length} drains finished`,
     async () =>
-      runs.every((r) => recorder.drains.get(`${r.namespace}/${prefix}`)?.finishedAt !== undefined) || undefined,
+      runs.every((r) => recorder.drains.get(`${r.namespace}/${prefix}`)?.finishedAt !== undefined) ||
+      undefined,
     { timeoutMs, intervalMs: 500 },
   );
   // Let the last departures arrive.
@@ -422,7 +432,8 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
       async () => {
         const cs = release.sim.captures();
         return (
-          cs.length === replicas && cs.every((x) => !before.has(x.id) && x.liveness === 'alive' && x.dispatchers > 0)
+          cs.length === replicas &&
+          cs.every((x) => !before.has(x.id) && x.liveness === 'alive' && x.dispatchers > 0)
         );
       },
       { timeoutMs: replicas * 120_000, intervalMs: 200 },
@@ -432,7 +443,9 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
     let end = t0;
     let paired = 0;
     for (const [id, podName] of before) {
-      const started = events.find((x) => x.e.type === 'drain' && x.e.phase === 'started' && x.e.captureId === id);
+      const started = events.find(
+        (x) => x.e.type === 'drain' && x.e.phase === 'started' && x.e.captureId === id,
+      );
       const joined = events.find(
         (x) => x.e.type === 'capture-joined' && x.at > (started?.at ?? t0) && x.e.podName === podName,
       );
@@ -536,7 +549,14 @@ async function scaleRun(cluster: Cluster, kubeconfig: string, router: PodRouter,
 async function main(): Promise<number> {
   const t0 = Date.now();
   await stopCluster(STATE_DIR);
-  const cluster = await startCluster(STATE_DIR);
+  // kwok nodes take 110 pods each: enough nodes for every pod of the run, plus slack.
+  const pods =
+    (only.has('mix') ? 3 * num('mix-drains') : 0) +
+    (only.has('rollout') ? num('rollout-replicas') + 1 : 0) +
+    (only.has('scale') ? num('scale-clusters') * num('scale-pods') : 0);
+  const nodes = Math.max(3, Math.ceil(pods / 100));
+  await runScript(join(CONTROLPLANE, 'start.sh'), [STATE_DIR], { CONTROLPLANE_NODES: String(nodes) });
+  const cluster = new Cluster(STATE_DIR);
   const sims: ClusterRun[] = [];
   let router: PodRouter | undefined;
   let recorder: DrainRecorder | undefined;
@@ -566,18 +586,22 @@ async function main(): Promise<number> {
   const sizes = `mix ${flags['mix-drains']} drains of ${flags['mix-min-s']}-${flags['mix-max-s']} s, rollout ${flags['rollout-replicas']} captures, scale ${flags['scale-clusters']} clusters x ${flags['scale-pods']} pods`;
   console.log(`\n| figure | measured | goal | anchors (replayed) |\n|---|---|---|---|`);
   for (const r of rows)
-    console.log(`| ${r.ok === false ? '**MISS** ' : ''}${r.figure} | ${r.value} | ${r.goal} | ${r.anchors ?? ''} |`);
+    console.log(
+      `| ${r.ok === false ? '**MISS** ' : ''}${r.figure} | ${r.value} | ${r.goal} | ${r.anchors ?? ''} |`,
+    );
   console.log(`\nsizes: ${sizes} (only: ${[...only].join(',')}); took ${s(Date.now() - t0)}`);
   return rows.some((r) => r.ok === false) ? 1 : 0;
 }
 
 let exitCode = 1;
-main().then(
-  (code) => {
-    exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err);
-    exitCode = 1;
-  },
-).finally(() => process.exit(exitCode));
+main()
+  .then(
+    (code) => {
+      exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err);
+      exitCode = 1;
+    },
+  )
+  .finally(() => process.exit(exitCode));
