@@ -1,5 +1,6 @@
 // `make bench-scale`: the operator measured from the outside on the real control plane (kwok pods,
-// the TiCDC simulator in this process, the operator as a separate process with the chart's RBAC).
+// one TiCDC simulator per cluster, all in this process, the operator as a separate process with the
+// chart's RBAC, reaching each capture's own status through the local capture router).
 //   mix      many concurrent manual drains of varied durations (one TiCDC cluster each)
 //   rollout  a drained rolling upgrade of a 6-capture StatefulSet (charts/ticdc-example)
 //   scale    N clusters x M pods, one concurrent drain per cluster, one operator replica
@@ -17,6 +18,7 @@ import {
   runScript,
   stopCluster,
 } from '../../e2e/harness/cluster.js';
+import { captureUrlArgs, registerSimulator, unregisterSimulator } from '../../e2e/harness/capture-router.js';
 import { installOperatorIdentity, startOperator } from '../../e2e/harness/operator.js';
 import { installTicdcChart } from '../../e2e/harness/ticdc-chart.js';
 import { statefulSetManifest } from '../../e2e/harness/workload.js';
@@ -86,7 +88,9 @@ interface Row {
 }
 const rows: Row[] = [];
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+/** Every number of a row must have been measured: NaN or an infinity (an empty sample) is a miss. */
 function row(r: Row) {
+  if (/NaN|Infinity/.test(r.value)) r = { ...r, value: `${r.value} (not measured)`, ok: false };
   rows.push(r);
   const mark = r.ok === undefined ? 'info' : r.ok ? 'ok  ' : 'MISS';
   console.log(
@@ -145,20 +149,28 @@ async function startSim(
     ...(router ? { podSource: router.sourceFor(namespace) } : {}),
   });
   sim.on((e) => events.push({ at: Date.now(), e }));
+  // The operator reads each capture's own status at its advertise address, through the router.
+  registerSimulator(sim);
+  const stop = sim.stop.bind(sim);
+  sim.stop = () => (unregisterSimulator(sim), stop());
   return { namespace, sim, requests, events };
 }
 
 const isDrainRequest = (r: SimRequestRecord) => r.method === 'PUT' && r.path.endsWith('/captures/drain');
 
-/** The drained capture's moment of zero and its departure (pod deletion seen), from the sim's events. */
+/**
+ * The drained capture's moment of zero and its release: the simulator's `capture-exited` (its pod
+ * got a deletionTimestamp, the process its SIGTERM). Not `capture-left`: a capture stays listed
+ * for sigtermDepartureMs (5 s) after its SIGTERM, as a real one does, which is TiCDC's time.
+ */
 function drainTimes(run: ClusterRun, captureId: string, after: number) {
   const zero = run.events.find(
     (x) => x.at >= after && x.e.type === 'drain' && x.e.phase === 'completed' && x.e.captureId === captureId,
   )?.at;
-  const left = run.events.find(
-    (x) => x.at >= after && x.e.type === 'capture-left' && x.e.captureId === captureId,
+  const released = run.events.find(
+    (x) => x.at >= after && x.e.type === 'capture-exited' && x.e.captureId === captureId,
   )?.at;
-  return { zero, left };
+  return { zero, released };
 }
 
 function nonOwnerPod(run: ClusterRun): { pod: string; capture: string } {
@@ -206,7 +218,12 @@ async function startMeasuredOperator(cluster: Cluster, kubeconfig: string, name:
     namespace: OP_NS,
     logDir: join(STATE_DIR, 'bench-logs'),
     name,
-    extraArgs: ['--log-level', 'info', ...(flags.workers ? ['--workers', flags.workers] : [])],
+    extraArgs: [
+      '--log-level',
+      'info',
+      ...(await captureUrlArgs()),
+      ...(flags.workers ? ['--workers', flags.workers] : []),
+    ],
   });
   const port = await eventually(
     'operator listening',
@@ -255,20 +272,25 @@ interface DrainResult {
 }
 
 /** Per drain: timeline, release lag, TiCDC requests per second over the drain's life. */
-function analyse(recorder: DrainRecorder, runs: ClusterRun[], targets: Map<string, string>): DrainResult[] {
+function analyse(
+  recorder: DrainRecorder,
+  runs: ClusterRun[],
+  targets: Map<string, string>,
+  name: string,
+): DrainResult[] {
   const out: DrainResult[] = [];
   for (const run of runs) {
-    const rec = [...recorder.drains.values()].find((d) => d.namespace === run.namespace);
+    const rec = recorder.drains.get(`${run.namespace}/${name}`);
     if (!rec) continue;
     const capture = targets.get(run.namespace)!;
     const end = rec.finishedAt ?? Date.now();
     const during = run.requests.filter((r) => r.at >= rec.addedAt && r.at <= end);
     const first = during.find(isDrainRequest)?.at;
-    const { zero, left } = drainTimes(run, capture, rec.addedAt);
+    const { zero, released } = drainTimes(run, capture, rec.addedAt);
     const res: DrainResult = { rec, run, rate: during.length / Math.max((end - rec.addedAt) / 1000, 0.001) };
     if (first !== undefined) res.firstRequestDelay = first - rec.addedAt;
     if (first !== undefined && zero !== undefined) res.timeline = { start: first, zero };
-    if (zero !== undefined && left !== undefined) res.lag = left - zero;
+    if (zero !== undefined && released !== undefined) res.lag = released - zero;
     out.push(res);
   }
   return out;
@@ -288,20 +310,25 @@ async function runDrains(
     return drainManifest(r.namespace, prefix, t.pod);
   });
   await applyAll(cluster, items);
+  // A drain that does not finish in time is reported (as a miss of the figures it lacks), not thrown.
   await eventually(
     `${runs.length} drains finished`,
     async () =>
       runs.every((r) => recorder.drains.get(`${r.namespace}/${prefix}`)?.finishedAt !== undefined) ||
       undefined,
     { timeoutMs, intervalMs: 500 },
-  );
-  // Let the last departures arrive.
+  ).catch((err: unknown) => console.log(`   ${(err as Error).message}`));
+  // Let the last releases arrive (the drained capture's process got its SIGTERM).
   await eventually(
-    'drained captures gone',
-    async () => runs.every((r) => !r.sim.capture(targets.get(r.namespace)!)),
+    'drained captures released',
+    async () =>
+      runs.every((r) => {
+        const c = r.sim.capture(targets.get(r.namespace)!);
+        return !c || c.exit !== undefined;
+      }),
     { timeoutMs: 30_000, intervalMs: 200 },
   ).catch(() => undefined);
-  return analyse(recorder, runs, targets);
+  return analyse(recorder, runs, targets, prefix);
 }
 
 // ---- the three runs --------------------------------------------------------------------------
@@ -348,10 +375,10 @@ async function mixRun(cluster: Cluster, kubeconfig: string, router: PodRouter, r
       `   ${results.length} drains, ${lags.length} released, work reached zero after ${s(Math.min(...durations))}-${s(Math.max(...durations))}`,
     );
     row({
-      figure: `mix: release lag, zero -> pod released (${lags.length} drains)`,
+      figure: `mix: release lag, zero -> pod released (${lags.length} of ${runs.length} drains)`,
       value: `p50 ${s(percentile(lags, 50))}, p99 ${s(percentile(lags, 99))}`,
       goal: 'p50 <= 0.30 s, p99 <= 1.00 s',
-      ok: lags.length === results.length && percentile(lags, 50) <= 300 && percentile(lags, 99) <= 1000,
+      ok: lags.length === runs.length && percentile(lags, 50) <= 300 && percentile(lags, 99) <= 1000,
       anchors: anchorText(timelines, epoch),
     });
     const rates = results.map((r) => r.rate);
@@ -512,10 +539,10 @@ async function scaleRun(cluster: Cluster, kubeconfig: string, router: PodRouter,
     const timelines = results.flatMap((r) => (r.timeline ? [r.timeline] : []));
     const epoch = Math.min(...results.map((r) => r.rec.addedAt));
     row({
-      figure: `scale: release lag (${lags.length} of ${results.length} drains)`,
+      figure: `scale: release lag, zero -> pod released (${lags.length} of ${runs.length} drains)`,
       value: `p50 ${s(percentile(lags, 50))}, p99 ${s(percentile(lags, 99))}`,
       goal: 'p99 <= 2.00 s',
-      ok: lags.length === results.length && percentile(lags, 99) <= 2000,
+      ok: lags.length === runs.length && percentile(lags, 99) <= 2000,
       anchors: anchorText(timelines, epoch),
     });
     const first = results.flatMap((r) => (r.firstRequestDelay !== undefined ? [r.firstRequestDelay] : []));
@@ -523,7 +550,7 @@ async function scaleRun(cluster: Cluster, kubeconfig: string, router: PodRouter,
       figure: 'scale: create -> first drain request',
       value: `p50 ${s(percentile(first, 50))}, p99 ${s(percentile(first, 99))}, max ${s(Math.max(...first))}`,
       goal: 'p99 <= 2.00 s',
-      ok: first.length === results.length && percentile(first, 99) <= 2000,
+      ok: first.length === runs.length && percentile(first, 99) <= 2000,
     });
     row({
       figure: 'scale: operator peak RSS (VmHWM)',

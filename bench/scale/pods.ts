@@ -51,7 +51,12 @@ export class PodRouter {
             watch
               .watch(
                 '/api/v1/pods',
-                { labelSelector: this.selector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 240 },
+                {
+                  labelSelector: this.selector,
+                  resourceVersion: rv,
+                  allowWatchBookmarks: true,
+                  timeoutSeconds: 240,
+                },
                 (type: string, obj: PodLike & { metadata?: { resourceVersion?: string } }) => {
                   if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.deliver(type, obj);
                   if (type === 'BOOKMARK' || type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')

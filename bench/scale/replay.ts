@@ -45,7 +45,7 @@ export function backoffWithResync(opts: {
   return ({ start, zero }) => {
     const polls: number[] = [];
     let delay = opts.baseMs;
-    for (let t = start; ; ) {
+    for (let t = start; ;) {
       polls.push(t);
       if (t >= zero) break;
       t += delay;
