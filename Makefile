@@ -5,7 +5,7 @@ SHELL := bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: install build lint format test test-unit test-e2e controlplane demo bench clean
+.PHONY: install build lint format test test-unit test-e2e controlplane demo bench bench-scale clean
 
 # Install when the lock file changed since the last install. `npm ci`: exactly the committed lock,
 # which never rewrites it (the lock lists every platform's optional binaries, e.g.
@@ -43,6 +43,12 @@ demo: build controlplane
 
 bench: build
 	node --expose-gc dist/bench/run.js
+
+# The operator measured from the outside on the real control plane (not part of `make test`; takes
+# minutes at small sizes). Sizes and parts are flags: make bench-scale ARGS="--help".
+ARGS ?=
+bench-scale: build controlplane
+	node dist/bench/scale/main.js $(ARGS)
 
 clean:
 	rm -rf dist

@@ -13,7 +13,11 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/dist/operator/test/**/*.test.js', '<rootDir>/dist/e2e/ticdc-sim/**/*.test.js'],
+      testMatch: [
+        '<rootDir>/dist/operator/test/**/*.test.js',
+        '<rootDir>/dist/e2e/ticdc-sim/**/*.test.js',
+        '<rootDir>/dist/bench/**/*.test.js',
+      ],
     },
     {
       ...common,

@@ -37,7 +37,8 @@ function routerUrl(): Promise<string> {
 function forward(req: http.IncomingMessage, res: http.ServerResponse): void {
   const m = /^\/capture\/([^/]+)(\/.*)?$/.exec(req.url ?? '');
   const address = m ? decodeURIComponent(m[1]!) : '';
-  const sim = [...sims].find((s) => s.captures().some((c) => c.address === address));
+  // A lookup by address, not a listing: the scale benchmark routes for hundreds of simulators.
+  const sim = [...sims].find((s) => s.capture(address)?.address === address);
   // No process at that address: a reset, as a refused connection would be.
   if (!m || !sim) return void req.socket.destroy();
   const target = new URL(sim.resolveAddress(address) + (m[2] ?? '/'));

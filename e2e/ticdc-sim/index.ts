@@ -1,6 +1,13 @@
 // Public entry of the TiCDC simulator.
 export { TicdcSimulator, SimError } from './simulator.js';
-export type { SimulatorOptions, KubeOptions, SimState, CaptureView, StaticCaptureSpec } from './simulator.js';
+export type {
+  SimulatorOptions,
+  KubeOptions,
+  SimState,
+  CaptureView,
+  StaticCaptureSpec,
+  SimRequestRecord,
+} from './simulator.js';
 export { ManualClock, RealClock } from './clock.js';
 export type { Clock } from './clock.js';
 export type { FaultConfig, FaultPatch, MalformedKind } from './faults.js';

@@ -3,7 +3,7 @@
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ManualClock } from './clock.js';
-import type { TicdcSimulator } from './simulator.js';
+import type { SimRequestRecord, TicdcSimulator } from './simulator.js';
 import { caCert, clientCert, clientKey, serverCert, serverKey } from './testdata/certs.js';
 import { call, drainV1, indented, nonOwner, owner, startManual } from './testutil.js';
 
@@ -99,6 +99,29 @@ describe('TLS', () => {
     expect(t.url).toMatch(/^https:/);
     const st = await call(t.url!, 'GET', '/api/v2/status', { ca: caCert, cert: clientCert, key: clientKey });
     expect(st.json().id).toBe(t.id);
+  });
+});
+
+describe('request log (onRequest)', () => {
+  it('records each TiCDC API request with its answer (0 for a reset), never /sim/ control', async () => {
+    const log: SimRequestRecord[] = [];
+    await start({ onRequest: (r) => log.push(r) });
+    const t = nonOwner(sim);
+    const before = Date.now();
+    await call(sim.url, 'GET', '/api/v2/captures?limit=1');
+    await call(sim.url, 'GET', '/sim/state');
+    sim.setFaults({ errorRate: 1, errorStatus: 503, pathPattern: '/drain$' });
+    await drainV1(sim, t.id);
+    sim.setFaults({ errorRate: 0, resetRate: 1 });
+    await expect(drainV1(sim, t.id)).rejects.toThrow(/socket hang up|ECONNRESET/);
+    // The record is written when the server side of the exchange closes.
+    for (let i = 0; i < 100 && log.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(log.map(({ method, path, status }) => [method, path, status])).toEqual([
+      ['GET', '/api/v2/captures', 200],
+      ['PUT', '/api/v1/captures/drain', 503],
+      ['PUT', '/api/v1/captures/drain', 0],
+    ]);
+    expect(log.every((r) => r.at >= before && r.at <= Date.now())).toBe(true);
   });
 });
 

@@ -98,6 +98,18 @@ export interface SimulatorOptions {
   faults?: FaultPatch;
   /** Logs state changes (joins, leaves, owner changes, drains, violations). */
   logger?: Logger;
+  /**
+   * Called once per TiCDC API request (not `/sim/` control requests) when its answer went out:
+   * arrival time (Date.now()), method, path and HTTP status (0: connection reset, no answer).
+   */
+  onRequest?: (r: SimRequestRecord) => void;
+}
+
+export interface SimRequestRecord {
+  at: number;
+  method: string;
+  path: string;
+  status: number;
 }
 
 interface CaptureListener {
@@ -217,6 +229,15 @@ export class TicdcSimulator implements SimControl {
   /** `fixed` is the per-capture listener's binding; undefined for the service listener. */
   private requestListener(fixed: CaptureListener | undefined) {
     return (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const record = this.opts.onRequest;
+      const path = (req.url ?? '/').split('?')[0]!;
+      if (record && path !== '/sim' && !path.startsWith('/sim/')) {
+        const at = Date.now();
+        const method = req.method ?? 'GET';
+        res.on('close', () =>
+          record({ at, method, path, status: res.headersSent && res.writableFinished ? res.statusCode : 0 }),
+        );
+      }
       this.serve(req, res, fixed).catch((err: unknown) => {
         this.opts.logger?.error({ err }, 'simulator request failed');
         if (!res.headersSent) send(res, errs.internal(500));
