@@ -11,7 +11,7 @@ import {
   type StatefulSetFacts,
 } from './decide.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { podDrainName, podDrainState } from '../drain/contract.js';
+import { podDrainName, podDrainStateOf, releaseVoidedByRestart } from '../drain/contract.js';
 import { ownerStatefulSet, type Pod } from '../kube/objects.js';
 
 export class DeadlineError extends Error {
@@ -37,12 +37,17 @@ export function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-export function drainFacts(drain: CaptureDrainObject | undefined, podUid: string): DrainFacts | undefined {
+/**
+ * The drain as the gate sees it for this pod: its UID and its container restarts now. A release
+ * voided by a container restart since the drain (a new capture, maybe with work) is not Released.
+ */
+export function drainFacts(drain: CaptureDrainObject | undefined, pod: Pod): DrainFacts | undefined {
   if (!drain) return undefined;
   const s = drain.status;
   return {
     name: drain.metadata.name,
-    state: podDrainState(drain, podUid),
+    state: podDrainStateOf(drain, pod),
+    ...(releaseVoidedByRestart(drain, pod) ? { captureRestarted: true } : {}),
     ...(s?.phase ? { phase: s.phase } : {}),
     ...(drain.spec.podAction ? { podAction: drain.spec.podAction } : {}),
     ...(s?.reason ? { reason: s.reason } : {}),
@@ -113,7 +118,7 @@ export async function gatherFacts(
             replicas: sts.spec?.replicas ?? 1,
           } satisfies StatefulSetFacts);
   }
-  if (drainRes.status === 'fulfilled') facts.drain = drainFacts(drainRes.value, pod.metadata.uid!);
+  if (drainRes.status === 'fulfilled') facts.drain = drainFacts(drainRes.value, pod);
   if (errors.length) facts.lookupError = errors.join('; ');
   return facts;
 }
