@@ -158,6 +158,71 @@ describe('pod-termination gate', () => {
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
   });
 
+  test('issue 10 case 3: a container restart after the drain voids the release; the eviction is held until the new capture is drained', async () => {
+    const pod = nonOwnerPod();
+    const uid = (await podUid(c, NS, pod))!;
+    const name = podDrainName(pod, uid);
+    const evict = () =>
+      c.kubectl(['create', '--raw', `/api/v1/namespaces/${NS}/pods/${pod}/eviction`, '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: pod, namespace: NS },
+        }),
+      });
+    // The eviction starts an Eviction drain that keeps the pod (podAction None).
+    expect((await evict()).code).not.toBe(0);
+    const drained = await waitForDrain(c, NS, name, (x) => x.phase === 'Completed' || x.phase === 'Failed');
+    expect(drained).toMatchObject({ phase: 'Completed', reason: 'Drained' });
+    const old = drained.captureID!;
+    // The container restarts (OOM, fence) before the eviction is retried: the kubelet counts it, and
+    // a new capture joins at the same address and takes work.
+    await c.kubectlOk([
+      'patch',
+      'pod',
+      pod,
+      '-n',
+      NS,
+      '--subresource=status',
+      '--type=strategic',
+      '-p',
+      JSON.stringify({ status: { containerStatuses: [{ name: 'ticdc', restartCount: 1 }] } }),
+    ]);
+    const fresh = await eventually(
+      'the new capture at the same address holds work',
+      async () =>
+        ticdc.sim
+          .captures()
+          .find((x) => x.podName === pod && x.id !== old && !x.exit && x.dispatchers + x.maintainers > 0),
+      { timeoutMs: 30_000 },
+    );
+    // The retried eviction is held: the release was bound to the drained capture.
+    const again = await evict();
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('must be drained first');
+    expect(await podUid(c, NS, pod)).toBe(uid);
+    const redrained = await waitForDrain(
+      c,
+      NS,
+      name,
+      (x) => x.phase === 'Completed' && x.captureID === fresh.id,
+      120_000,
+    );
+    expect(redrained.reason).toBe('Drained');
+    expect(redrained.history?.some((h) => h.reason === 'CaptureRestarted')).toBe(true);
+    // Only now does the eviction go through.
+    await eventually('eviction admitted', async () => ((await evict()).code === 0 ? true : undefined), {
+      timeoutMs: 30_000,
+    });
+    await eventually(`${pod} ${uid} gone`, async () => (await podUid(c, NS, pod)) !== uid, {
+      timeoutMs: 60_000,
+    });
+    await eventually('4 captures again', async () => ticdc.sim.captures().length === 4, {
+      timeoutMs: 60_000,
+    });
+    expect(ticdc.sim.unintendedViolations()).toEqual([]);
+  }, 300_000);
+
   test('kubectl drain completes, and every capture pod on the node was drained before it went', async () => {
     const all = await pods();
     const byNode = new Map<string, PodView[]>();

@@ -1,12 +1,22 @@
 // Drain verdicts on the real control plane, against the simulator's v8.5.7 behaviour: a legacy
 // peer's zero is not "drained" (case 1), the release is bound to the pod's own capture (case 2), a
 // status patched by hand never deletes a pod holding work (case 4), and TiCDC's previous drain
-// session is shown as such, and a CaptureDrain deleted mid-drain is recorded (case 6).
+// session is shown as such, and a CaptureDrain deleted mid-drain is recorded (case 6); under 40%
+// mixed transient faults a drain completes close to its fault-free time and never early, a garbled
+// 400 during flavour detection is transient (case 5), and a Secret that cannot be read fails
+// Configuration within stallTimeout without holding the cluster's queue (case 7).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { eventually } from '../harness/cluster.js';
 import type { OperatorProcess } from '../harness/operator.js';
-import { deployTicdc, type TicdcWorkload } from '../harness/workload.js';
-import { captureDrain, cluster, operatorFor, podUid, waitForDrain } from './support/suite.js';
+import { deployTicdc, waitForCapturesWithWork, type TicdcWorkload } from '../harness/workload.js';
+import {
+  captureDrain,
+  cluster,
+  operatorFor,
+  podUid,
+  waitForDrain,
+  type DrainStatus,
+} from './support/suite.js';
 
 const NS = 'e2e-verdicts';
 const c = cluster();
@@ -153,4 +163,125 @@ describe('drain verdicts against TiCDC v8.5.7 behaviour', () => {
     expect(e.note).toContain(`restart pod ${target.podName}`);
     expect((await c.kubectl(['get', 'cdrain', 'abandoned', '-n', NS])).code).not.toBe(0);
   });
+
+  const failedAt = (st: DrainStatus) => st.history!.find((h) => h.phase === 'Failed')!.time;
+
+  /** Drains a pod with podAction Delete; the wall-clock time from creation to Completed. */
+  async function timedDelete(name: string, pod: string, timeoutMs = 180_000): Promise<number> {
+    const t0 = Date.now();
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, name, { podName: pod, podAction: 'Delete' }),
+    });
+    const s = await waitForDrain(
+      c,
+      NS,
+      name,
+      (st) => st.phase === 'Completed' || st.phase === 'Failed',
+      timeoutMs,
+    );
+    expect({ name, phase: s.phase, reason: s.reason }).toEqual({
+      name,
+      phase: 'Completed',
+      reason: 'Drained',
+    });
+    return Date.now() - t0;
+  }
+
+  test('case 5: under 40% mixed transient faults a drain completes within 20 s of its fault-free time, never early', async () => {
+    await waitForCapturesWithWork(ticdc.sim, 4);
+    const [a, b] = nonOwners();
+    const work = (id: string) => {
+      const x = ticdc.sim.capture(id)!;
+      return x.dispatchers + x.maintainers;
+    };
+    const baselineWork = work(a!.id);
+    const baseline = await timedDelete('baseline', a!.podName!);
+    await waitForCapturesWithWork(ticdc.sim, 4);
+    const faultyWork = work(b!.id);
+    // The benchmark's mix (the issue's figure): 5xx, resets, truncated, mistyped and garbled bodies.
+    // Hangs past the request timeout (the 'timeout' kind) are left out: each costs a whole timeout.
+    ticdc.sim.setFaults({
+      mixedRate: 0.4,
+      mixedKinds: ['error', 'reset', 'truncated', 'wrong-types', 'garbled-400'],
+    });
+    let faulty: number;
+    try {
+      faulty = await timedDelete('faulty', b!.podName!);
+    } finally {
+      ticdc.sim.clearFaults();
+    }
+    process.stdout.write(
+      `case 5: fault-free drain ${baseline} ms (${baselineWork} units), 40% mixed faults ${faulty} ms (${faultyWork} units)\n`,
+    );
+    expect(faulty).toBeLessThanOrEqual(baseline + 20_000);
+    expect(ticdc.sim.unintendedViolations()).toEqual([]);
+  }, 420_000);
+
+  test('case 5: a garbled 400 during flavour detection is transient, not Failed InvalidRequest', async () => {
+    await waitForCapturesWithWork(ticdc.sim, 4);
+    const target = nonOwners()[0]!;
+    // Every flavour probe (the V2 status route, the V1 drain route) answers a 400 whose body is not JSON.
+    ticdc.sim.setFaults({
+      mixedRate: 1,
+      mixedKinds: ['garbled-400'],
+      pathPattern: '/api/v[12]/captures/[^/]*/?drain',
+    });
+    try {
+      await c.kubectlOk(['apply', '-f', '-'], {
+        input: captureDrain(NS, 'garbled', { podName: target.podName, podAction: 'Delete' }),
+      });
+      await new Promise((r) => setTimeout(r, 6_000));
+      const during = await waitForDrain(c, NS, 'garbled', () => true);
+      expect(during.phase).not.toBe('Failed');
+    } finally {
+      ticdc.sim.clearFaults();
+    }
+    const s = await waitForDrain(c, NS, 'garbled', (st) => st.phase === 'Completed' || st.phase === 'Failed');
+    expect(s).toMatchObject({ phase: 'Completed', reason: 'Drained' });
+    expect(ticdc.sim.unintendedViolations()).toEqual([]);
+  }, 240_000);
+
+  test('case 7: a missing Secret fails Configuration within stallTimeout and does not hold the queue', async () => {
+    await waitForCapturesWithWork(ticdc.sim, 4);
+    const [a, b] = nonOwners();
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'no-secret', {
+        podName: a!.podName,
+        podAction: 'None',
+        stallTimeout: '30s',
+        cluster: { credentialsSecretRef: { name: 'no-such-secret' } },
+      }),
+    });
+    // A second drain of the same cluster, created after it, is not queued behind it.
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'after-no-secret', { podName: b!.podName, podAction: 'Delete' }),
+    });
+    const second = await waitForDrain(
+      c,
+      NS,
+      'after-no-secret',
+      (st) => st.phase === 'Completed' || st.phase === 'Failed',
+      120_000,
+    );
+    expect(second).toMatchObject({ phase: 'Completed', reason: 'Drained' });
+    const first = await waitForDrain(c, NS, 'no-secret', (st) => st.phase === 'Failed', 60_000);
+    // Timed by the object itself: from its creation to the Failed verdict.
+    const obj = await c.getJson<{ metadata: { creationTimestamp: string } }>([
+      'get',
+      'cdrain',
+      'no-secret',
+      '-n',
+      NS,
+    ]);
+    const took = Date.parse(failedAt(first)) - Date.parse(obj.metadata.creationTimestamp);
+    expect(first.reason).toBe('Configuration');
+    expect(first.message).toContain('no-such-secret');
+    expect(first.startTime).toBeUndefined();
+    // Within stallTimeout (30 s), to the second (the timestamps' resolution), plus a reconcile's lag.
+    expect(took).toBeLessThanOrEqual(30_000 + 3_000);
+    // And it did not hold the queue: the drain created after it finished first.
+    expect(Date.parse(second.completionTime!)).toBeLessThan(Date.parse(failedAt(first)));
+    expect(ticdc.sim.capture(a!.id)?.liveness).toBe('alive');
+    expect(ticdc.sim.unintendedViolations()).toEqual([]);
+  }, 240_000);
 });

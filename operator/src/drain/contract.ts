@@ -116,6 +116,29 @@ export function podDrainState(
   return 'InProgress';
 }
 
+/**
+ * podDrainState for a pod object: its UID and its container restarts now, so a release voided by a
+ * container restart since the drain reads as InProgress at once (gate, rollout, cordon alike).
+ */
+export function podDrainStateOf(
+  drain: CaptureDrainObject | undefined,
+  pod: { metadata: { uid?: string }; status?: unknown },
+): PodDrainState {
+  return podDrainState(drain, pod.metadata.uid ?? '', podRestarts(pod));
+}
+
+/** Released by the drain's status, but voided: the pod's container restarted since the drain. */
+export function releaseVoidedByRestart(
+  drain: CaptureDrainObject | undefined,
+  pod: { metadata: { uid?: string }; status?: unknown },
+): boolean {
+  const s = drain?.status;
+  if (!s?.releaseTime || (s.phase !== 'Releasing' && s.phase !== 'Completed')) return false;
+  return (
+    podDrainState(drain, pod.metadata.uid ?? '') === 'Released' && podDrainStateOf(drain, pod) !== 'Released'
+  );
+}
+
 /** Sum of the container restart counts of a pod: a restart starts a new capture, with a new ID. */
 export function podRestarts(pod: { status?: unknown } | undefined): number | undefined {
   const statuses = (pod?.status as { containerStatuses?: { restartCount?: number }[] } | undefined)

@@ -179,6 +179,12 @@ export class CaptureDrainReconciler {
     // First in line by the cache: claim the slot in the API server before starting (atomic). A drain
     // whose TiCDC client cannot be built yet (a Secret missing) claims nothing: it must not hold the
     // cluster while it retries its settings.
+    // Before it starts, a drain learns whether its TiCDC client can be built (its Secrets), queued or
+    // not; a refused drain (drain/tenancy.ts) reads no Secret at all.
+    const clientError =
+      settings && !status.startTime && !notACapture && !untrusted
+        ? await this.clientError(namespace, settings)
+        : undefined;
     if (
       settings &&
       slot.free &&
@@ -186,7 +192,7 @@ export class CaptureDrainReconciler {
       (!drain.spec.podName || pod) &&
       !notACapture &&
       !untrusted &&
-      (await this.clientAvailable(namespace, settings))
+      !clientError
     )
       slot = await this.claimSlot(obj, settings.cluster.endpoint, ctx.signal);
     const working: CaptureDrainStatus = settings
@@ -218,6 +224,10 @@ export class CaptureDrainReconciler {
     } else if (settingsError && !(drain.spec.podName && !pod)) {
       // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
       outcome = { type: 'error', kind: 'Configuration', message: settingsError, retryable: false };
+    } else if (clientError?.settings && !slot.free && (!drain.spec.podName || pod)) {
+      // Queued behind another drain with settings that do not resolve (a Secret missing): the
+      // stallTimeout clock runs on, so it fails Configuration in time instead of waiting its turn.
+      outcome = clientError.settings;
     } else {
       action = nextAction(dctx);
       outcome = await this.perform(action, drain, settings!, ctx.log, ctx.signal);
@@ -395,10 +405,24 @@ export class CaptureDrainReconciler {
     return ahead ? { free: false, holder: keyOf(ahead) } : { free: true };
   }
 
-  private async clientAvailable(namespace: string, settings: DrainSettings): Promise<boolean> {
+  /** Why the TiCDC client cannot be built now, if it cannot; `settings` when that is a settings error. */
+  private async clientError(
+    namespace: string,
+    settings: DrainSettings,
+  ): Promise<{ settings?: Extract<Outcome, { type: 'error' }> } | undefined> {
     return this.deps.clients.get(namespace, settings.cluster).then(
-      () => true,
-      () => false,
+      () => undefined,
+      (err: unknown) =>
+        err instanceof SettingsError
+          ? {
+              settings: {
+                type: 'error' as const,
+                kind: 'Configuration' as const,
+                message: err.message,
+                retryable: err.retryable,
+              },
+            }
+          : {},
     );
   }
 

@@ -4,12 +4,14 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { Controller, watchInto } from '../kube/controller.js';
+import { Controller, watchInto, type ObjectKey } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import { mergedCache, type Informer, type InformerSet } from '../kube/informer.js';
 import { Resources, type Fence, type KubeClient } from '../kube/port.js';
+import type { Pod } from '../kube/objects.js';
+import { MANAGED_SELECTOR } from '../api/names.js';
 import { createDrainMetrics } from '../observability/metrics.js';
-import type { CaptureDrainCache } from './contract.js';
+import { podRestarts, releaseVoidedByRestart, type CaptureDrainCache } from './contract.js';
 import { CaptureDrainReconciler, drainUpdateNeedsReconcile } from './controller.js';
 import type { OperatorDefaults } from './settings.js';
 import { TicdcClientPool } from './ticdc-clients.js';
@@ -87,5 +89,26 @@ export function setupDrain(
   // Our own status writes do not re-run a drain at once: the machine's backoff stands.
   for (const inf of drainInformers)
     watchInto(inf, controller, { updatePredicate: drainUpdateNeedsReconcile });
+  // A container restart of a drained pod voids its release (a new capture, maybe with work): the
+  // drain starts over at once rather than at its next periodic recheck.
+  for (const s of ctx.scopes)
+    watchInto(
+      ctx.informers.informer<Pod>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR }),
+      controller,
+      {
+        map: (pod) => voidedDrainsOf(pod, drains),
+        updatePredicate: (a, b) => a === b || podRestarts(a) !== podRestarts(b),
+      },
+    );
   return { controller, drains, drainInformers, clients, defaults: opts.defaults };
+}
+
+/** The drains of this pod whose release a container restart since voided. */
+export function voidedDrainsOf(pod: Pod, drains: CaptureDrainCache): ObjectKey[] {
+  const ns = pod.metadata.namespace;
+  if (!ns || !pod.metadata.name) return [];
+  return drains
+    .list(ns)
+    .filter((d) => d.spec.podName === pod.metadata.name && releaseVoidedByRestart(d, pod))
+    .map((d) => ({ namespace: ns, name: d.metadata.name }));
 }

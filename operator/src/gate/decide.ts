@@ -31,6 +31,8 @@ export interface DrainFacts {
   podAction?: PodAction;
   reason?: string;
   message?: string;
+  /** The drain released the pod, but its container restarted since: a new capture to drain. */
+  captureRestarted?: boolean;
 }
 
 export interface GateRequest {
@@ -303,7 +305,8 @@ export function decide(f: GateFacts): GateDecision {
   }
   const message =
     `capture pod ${id} must be drained first: ${started ? 'started' : 'in progress,'} CaptureDrain ${drainName}` +
-    `${!started && f.drain?.phase ? ` (phase ${f.drain.phase})` : ''}; ${then}. ` +
+    `${!started && f.drain?.phase ? ` (phase ${f.drain.phase})` : ''}` +
+    `${f.drain?.captureRestarted ? ', whose release is void: the container restarted after the drain and its new capture is drained again' : ''}; ${then}. ` +
     `Watch it: kubectl get capturedrain ${drainName} -n ${ns}. ${skipHint}`;
   return {
     allowed: false,

@@ -14,7 +14,7 @@ import {
   type StatefulSetFacts,
 } from './decide.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
-import { podDrainOf, podDrainState } from '../drain/contract.js';
+import { podDrainOf, podDrainStateOf, releaseVoidedByRestart } from '../drain/contract.js';
 import { ownerStatefulSet, type Pod } from '../kube/objects.js';
 import { MANAGED_LABEL } from '../api/names.js';
 
@@ -41,12 +41,17 @@ export function bounded<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-export function drainFacts(drain: CaptureDrainObject | undefined, podUid: string): DrainFacts | undefined {
+/**
+ * The drain as the gate sees it for this pod: its UID and its container restarts now. A release
+ * voided by a container restart since the drain (a new capture, maybe with work) is not Released.
+ */
+export function drainFacts(drain: CaptureDrainObject | undefined, pod: Pod): DrainFacts | undefined {
   if (!drain) return undefined;
   const s = drain.status;
   return {
     name: drain.metadata.name,
-    state: podDrainState(drain, podUid),
+    state: podDrainStateOf(drain, pod),
+    ...(releaseVoidedByRestart(drain, pod) ? { captureRestarted: true } : {}),
     ...(s?.phase ? { phase: s.phase } : {}),
     ...(drain.spec.podAction ? { podAction: drain.spec.podAction } : {}),
     ...(s?.reason ? { reason: s.reason } : {}),
@@ -182,10 +187,7 @@ export async function gatherFacts(
           } satisfies StatefulSetFacts);
   }
   if (drainRes.status === 'fulfilled')
-    facts.drain = drainFacts(
-      podDrainOf(drainRes.value.items, pod.metadata.name!, pod.metadata.uid!),
-      pod.metadata.uid!,
-    );
+    facts.drain = drainFacts(podDrainOf(drainRes.value.items, pod.metadata.name!, pod.metadata.uid!), pod);
   if (pdbRes.status === 'fulfilled' && pdbRes.value)
     facts.disruptionBudgets = disruptionBudgetFacts(pod, pdbRes.value.items);
   const node = nodeRes[0];

@@ -232,7 +232,7 @@ export class GateHandler {
           ...request,
           namespaceTerminating: false,
           statefulSet: undefined,
-          drain: drainFacts(drain, pod.metadata.uid!),
+          drain: drainFacts(drain, pod),
         });
         if (again.allowed) return { allowed: true };
         // Reused: the answer shows that drain's phase and podAction.

@@ -8,7 +8,7 @@ import { silentLogger } from '../observability/logger.js';
 import type { GateMetrics } from './metrics.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { DRAIN_LABELS, NUDGE_ANNOTATION } from '../api/names.js';
-import { podDrainState } from '../drain/contract.js';
+import { podDrainState, releaseVoidedByRestart } from '../drain/contract.js';
 import { heldDrainAdmitted } from './decide.js';
 
 const NUDGED_TRIGGERS = new Set(['RollingUpdate', 'ScaleIn']);
@@ -72,6 +72,8 @@ export class StatefulSetNudger {
     const pod = await this.opts.kube.get<KubeObject>(Resources.pods, ns, drain.spec.podName!);
     if (!pod || pod.metadata.uid !== labels[DRAIN_LABELS.podUid] || pod.metadata.deletionTimestamp)
       return false;
+    // A container restart since the drain voids the release: nothing to retry yet.
+    if (releaseVoidedByRestart(drain, pod)) return false;
     const sts = labels[DRAIN_LABELS.statefulSet]!;
     await this.opts.kube.patch(
       Resources.statefulsets,

@@ -21,7 +21,13 @@ export interface PodVolume {
 
 export interface Pod extends KubeObject {
   spec?: { nodeName?: string; volumes?: PodVolume[] };
-  status?: { phase?: string; podIP?: string; conditions?: PodCondition[] };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    conditions?: PodCondition[];
+    /** A container restart starts a new capture process (a new capture ID). */
+    containerStatuses?: { name?: string; restartCount?: number }[];
+  };
 }
 
 /** The fields of a StatefulSet the operator reads. */

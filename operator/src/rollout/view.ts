@@ -25,7 +25,7 @@ import {
   SKIP_ANNOTATION,
   ROLLOUT_ANNOTATIONS,
 } from '../api/names.js';
-import { podDrainState } from '../drain/contract.js';
+import { podDrainState, podRestarts } from '../drain/contract.js';
 import { ownerStatefulSet, podOrdinal, readyCondition, type Pod, type StatefulSet } from '../kube/objects.js';
 
 export type RolloutPhase = 'Idle' | 'RollingUpdate' | 'ScalingIn' | 'Blocked';
@@ -111,8 +111,16 @@ export function podViews(sts: StatefulSet, pods: Pod[]): PodView[] {
 
 const time = (t: string | undefined) => (t ? Date.parse(t) || undefined : undefined);
 
-/** The operator-created drains of this StatefulSet's pods. */
-export function drainViews(stsName: string, drains: CaptureDrainObject[]): DrainView[] {
+/**
+ * The operator-created drains of this StatefulSet's pods. With the pods, a release voided by a
+ * container restart since the drain (a new capture at the same address) reads as InProgress.
+ */
+export function drainViews(stsName: string, drains: CaptureDrainObject[], pods: Pod[] = []): DrainView[] {
+  const restartsByUid = new Map<string, number>();
+  for (const p of pods) {
+    const n = podRestarts(p);
+    if (p.metadata.uid && n !== undefined) restartsByUid.set(p.metadata.uid, n);
+  }
   const out: DrainView[] = [];
   for (const d of drains) {
     const labels = d.metadata.labels ?? {};
@@ -128,7 +136,7 @@ export function drainViews(stsName: string, drains: CaptureDrainObject[]): Drain
       name: d.metadata.name,
       podName,
       podUid,
-      state: podDrainState(d, podUid),
+      state: podDrainState(d, podUid, restartsByUid.get(podUid)),
       podAction: (d.spec.podAction ?? 'None') as PodAction,
       ...(d.spec.trigger ? { trigger: d.spec.trigger as Trigger } : {}),
       ...(s.captureID ? { captureId: s.captureID } : {}),
@@ -154,7 +162,7 @@ export function planInput(opts: {
     now: opts.now,
     statefulSet: statefulSetView(opts.statefulSet),
     pods: podViews(opts.statefulSet, opts.pods),
-    drains: drainViews(opts.statefulSet.metadata.name!, opts.drains),
+    drains: drainViews(opts.statefulSet.metadata.name!, opts.drains, opts.pods),
     ...(opts.captures
       ? { captures: opts.captures.map((c) => ({ id: c.id, address: c.address, isOwner: c.isOwner })) }
       : {}),

@@ -433,4 +433,36 @@ describe('CaptureDrain controller: verdicts', () => {
       .filter((c) => c.type?.includes('capturedrains') && c.name === 'nosecret').length;
     expect(writes).toBeLessThan(15);
   });
+
+  test('a drain whose Secret is missing, queued behind a running drain, fails Configuration within stallTimeout', async () => {
+    const h = await harness({ moveRatePerSec: 0.5 });
+    const [a, b] = h.sim.captures().filter((c) => !c.isOwner);
+    h.startOperator();
+    await h.createDrain('running', {
+      podName: b!.podName,
+      podAction: 'None',
+      cluster: { endpoint: h.sim.url },
+    });
+    await h.waitFor('running', (st) => st.phase === 'Draining');
+    const t0 = Date.now();
+    await h.createDrain('nosecret', {
+      podName: a!.podName,
+      stallTimeout: '3s',
+      timeout: '1m',
+      cluster: { endpoint: h.sim.url, credentialsSecretRef: { name: 'missing-creds' } },
+    });
+    const failed = await h.waitFor('nosecret', (st) => st.phase === 'Failed', 10_000);
+    expect(Date.now() - t0).toBeLessThan(3_000 + 1_500);
+    expect(failed).toMatchObject({ reason: 'Configuration' });
+    expect(failed.message).toContain('missing-creds');
+    expect(failed.startTime).toBeUndefined();
+    // It never waited for its turn: the running drain is still going.
+    expect(
+      (await h.kube.get<KubeObject & { status?: CaptureDrainStatus }>(
+        Resources.capturedrains,
+        NS,
+        'running',
+      ))!.status!.phase,
+    ).not.toBe('Completed');
+  });
 });

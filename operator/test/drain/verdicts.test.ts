@@ -2,7 +2,8 @@
 // state machine's part, table by table, and the TiCDC actions against a scripted client.
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainObject, CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import { podDrainState, podRestarts } from '../../src/drain/contract.js';
+import { podDrainState, podDrainStateOf, podRestarts } from '../../src/drain/contract.js';
+import { voidedDrainsOf } from '../../src/drain/setup.js';
 import {
   advance,
   isConfirmedZero,
@@ -460,5 +461,30 @@ describe('case 3: the pod drain contract', () => {
     expect(podRestarts({ status: { containerStatuses: [{ restartCount: 1 }, { restartCount: 2 }] } })).toBe(
       3,
     );
+  });
+
+  test('the gate, rollout and cordon read it from the pod; a restart wakes the drain at once', () => {
+    const drain = {
+      apiVersion: 'drain.ticdc.io/v1alpha1',
+      kind: 'CaptureDrain',
+      metadata: { name: 'd', namespace: 'ns' },
+      spec: { podName: 'ticdc-1' },
+      status: {
+        ...statusIn('Completed'),
+        podUID: 'uid-1',
+        releaseTime: new Date(T0).toISOString(),
+        podRestarts: 0,
+      },
+    } as CaptureDrainObject;
+    const pod = (restartCount: number, name = 'ticdc-1') => ({
+      metadata: { name, namespace: 'ns', uid: 'uid-1' },
+      status: { containerStatuses: [{ name: 'ticdc', restartCount }] },
+    });
+    const cache = { get: () => drain, list: () => [drain] };
+    expect(podDrainStateOf(drain, pod(0))).toBe('Released');
+    expect(podDrainStateOf(drain, pod(1))).toBe('InProgress');
+    expect(voidedDrainsOf(pod(0), cache)).toEqual([]);
+    expect(voidedDrainsOf(pod(1), cache)).toEqual([{ namespace: 'ns', name: 'd' }]);
+    expect(voidedDrainsOf(pod(1, 'ticdc-2'), cache)).toEqual([]);
   });
 });

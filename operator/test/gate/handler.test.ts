@@ -342,6 +342,40 @@ describe('gate handler', () => {
     expect(events.map((e) => e.reason)).toContain('TerminationBlocked');
   });
 
+  test('case 3: a container restart after the drain voids the release: eviction and delete are held again', async () => {
+    const { kube, handler } = setup();
+    const restart = (n: number) =>
+      kube.patch(
+        Resources.pods,
+        NS,
+        'ticdc-1',
+        { status: { containerStatuses: [{ name: 'ticdc', restartCount: n }] } },
+        'merge',
+        { subresource: 'status' },
+      );
+    await restart(0);
+    expect((await handler.review(evictReq())).allowed).toBe(false);
+    const [d] = drains(kube);
+    await release(kube, d!.metadata.name);
+    await kube.patch(Resources.capturedrains, NS, d!.metadata.name, { status: { podRestarts: 0 } }, 'merge', {
+      subresource: 'status',
+    });
+    expect((await handler.review(evictReq())).allowed).toBe(true);
+    // The container restarted since: its new capture may hold work.
+    await restart(1);
+    const evict = await handler.review(evictReq());
+    expect(evict).toMatchObject({ allowed: false, code: 429 });
+    expect(evict.message).toContain('container restarted after the drain');
+    const del = await handler.review(deleteReq());
+    expect(del).toMatchObject({ allowed: false, code: 403 });
+    expect(drains(kube)).toHaveLength(1);
+    // Drained again (the release now bound to restart count 1): admitted.
+    await kube.patch(Resources.capturedrains, NS, d!.metadata.name, { status: { podRestarts: 1 } }, 'merge', {
+      subresource: 'status',
+    });
+    expect((await handler.review(evictReq())).allowed).toBe(true);
+  });
+
   test('a drain for an earlier incarnation does not count', async () => {
     const { kube, handler } = setup();
     // Same pod name, a drain labelled for another UID under this incarnation's name cannot exist;

@@ -173,6 +173,39 @@ describe('rollout controller', () => {
     expect(events.at(-1)).toMatchObject({ reason: 'PartitionLowered' });
   });
 
+  test('case 3: a container restart after the drain voids the release: no partition step until drained again', async () => {
+    kube.seed(Resources.statefulsets, sts());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    const restart = (n: number) =>
+      kube.patch(
+        Resources.pods,
+        NS,
+        'ticdc-2',
+        { status: { containerStatuses: [{ name: 'ticdc', restartCount: n }] } },
+        'merge',
+        { subresource: 'status' },
+      );
+    await restart(0);
+    await reconcile();
+    const d = drains()[0]!;
+    await release(d.metadata.name);
+    await kube.patch(Resources.capturedrains, NS, d.metadata.name, { status: { podRestarts: 0 } }, 'merge', {
+      subresource: 'status',
+    });
+    // The container restarted after the drain: a new capture, maybe with work, at the same address.
+    await restart(1);
+    await reconcile();
+    expect(liveSts().spec.updateStrategy.rollingUpdate.partition).toBe(3);
+    expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-message']).toContain('Draining ticdc-2');
+    expect(drains()).toHaveLength(1);
+    // The drain controller drained the new capture (release bound to restart count 1): the step goes.
+    await kube.patch(Resources.capturedrains, NS, d.metadata.name, { status: { podRestarts: 1 } }, 'merge', {
+      subresource: 'status',
+    });
+    await reconcile();
+    expect(liveSts().spec.updateStrategy.rollingUpdate.partition).toBe(2);
+  });
+
   test('a cache that has not seen the running drain yet does not start a second one', async () => {
     kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
