@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { BUILTIN_DEFAULTS, SettingsError, resolveSettings } from '../drain/settings.js';
 import { TicdcClientPool } from '../drain/ticdc-clients.js';
+import { keptDrainedCaptures } from '../drain/contract.js';
 import { createKubeClient } from '../kube/client.js';
 import { Resources, type KubeClient } from '../kube/port.js';
 import { plan, type Plan, type PlanInput } from '../rollout/planner.js';
@@ -77,7 +78,7 @@ export async function readPlanInput(
   kube: KubeClient,
   args: Pick<PlanArgs, 'namespace' | 'statefulSet' | 'endpoint'>,
   now = Date.now(),
-): Promise<{ input: PlanInput; statefulSet: StatefulSet }> {
+): Promise<{ input: PlanInput; statefulSet: StatefulSet; kept: string[] }> {
   const sts = await kube.get<StatefulSet>(Resources.statefulsets, args.namespace, args.statefulSet);
   if (!sts) throw new Error(`StatefulSet ${args.namespace}/${args.statefulSet} not found`);
   if (sts.metadata.labels?.[MANAGED_LABEL] !== 'true')
@@ -89,11 +90,18 @@ export async function readPlanInput(
       namespace: args.namespace,
       labelSelector: `${MANAGED_LABEL}=true`,
     }),
-    kube.list<CaptureDrainObject>(Resources.capturedrains, {
-      namespace: args.namespace,
-      labelSelector: `${DRAIN_LABELS.statefulSet}=${args.statefulSet}`,
-    }),
+    // Every drain of the namespace: hand-made ones carry no StatefulSet label.
+    kube.list<CaptureDrainObject>(Resources.capturedrains, { namespace: args.namespace }),
   ]);
+  const ownPods = pods.items.filter((p) =>
+    p.metadata.ownerReferences?.some((r) => r.kind === 'StatefulSet' && r.name === args.statefulSet),
+  );
+  const ownDrains = drains.items.filter(
+    (d) =>
+      d.metadata.labels?.[DRAIN_LABELS.statefulSet] === args.statefulSet ||
+      (!d.metadata.labels?.[DRAIN_LABELS.statefulSet] &&
+        ownPods.some((p) => p.metadata.name === d.spec.podName)),
+  );
   const pool = new TicdcClientPool(kube);
   let captures: Awaited<ReturnType<Awaited<ReturnType<TicdcClientPool['get']>>['listCaptures']>> | undefined;
   let capturesError: string | undefined;
@@ -111,13 +119,19 @@ export async function readPlanInput(
   } finally {
     await pool.close();
   }
+  // A capture left in TiCDC's drain session blocks every later drain of the cluster (§4.3, §9).
+  const kept = keptDrainedCaptures(ownDrains, ownPods).map(
+    (k) =>
+      `capture ${k.captureID} of pod ${k.pod} ${k.state === 'drained' ? 'was drained and kept running' : 'was left draining'} (CaptureDrain ${k.drain}): TiCDC keeps its drain session on it and every later drain of the cluster waits; restart the pod to end it: kubectl delete pod ${k.pod} -n ${args.namespace}`,
+  );
   return {
     statefulSet: sts,
+    kept,
     input: planInput({
       now,
       statefulSet: sts,
       pods: pods.items,
-      drains: drains.items,
+      drains: ownDrains.filter((d) => d.metadata.labels?.[DRAIN_LABELS.statefulSet] === args.statefulSet),
       ...(captures ? { captures } : {}),
       ...(capturesError ? { capturesError } : {}),
     }),
@@ -194,8 +208,9 @@ export async function planCommand(
     kube = createKubeClient(kc, { userAgent: 'capture-drain-plan' });
   }
   try {
-    const { input } = await readPlanInput(kube, args, deps.now);
+    const { input, kept } = await readPlanInput(kube, args, deps.now);
     const p = plan(input);
+    p.notes.push(...kept);
     if (args.output === 'json')
       io.out(
         JSON.stringify({

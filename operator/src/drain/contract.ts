@@ -190,3 +190,42 @@ export function podDrainOf(
     return a.metadata.name.localeCompare(b.metadata.name);
   })[0];
 }
+
+/**
+ * How a finished drain left its capture in TiCDC: 'drained' (a manual drain that kept its pod) or
+ * 'draining' (a failure after draining began). Either way TiCDC keeps its drain session on that
+ * capture until it restarts, and every later drain of the cluster waits for it (§4.3, §9).
+ */
+export function capturesLeftInSession(
+  spec: Pick<CaptureDrainObject['spec'], 'podAction' | 'trigger'>,
+  status: CaptureDrainStatus | undefined,
+): 'drained' | 'draining' | undefined {
+  if (!status || !isTerminal(status.phase) || !status.captureID || !status.startTime) return undefined;
+  if (
+    status.phase === 'Completed' &&
+    !!status.drainedTime &&
+    spec.podAction !== 'Delete' &&
+    (spec.trigger ?? 'Manual') === 'Manual'
+  )
+    return 'drained';
+  if (status.phase === 'Failed' && status.history?.some((h) => h.phase === 'Draining')) return 'draining';
+  return undefined;
+}
+
+/**
+ * Pods whose capture a finished drain left in TiCDC's drain session and that still run the same
+ * incarnation: the way out is restarting them. For `capture-drain plan` and the drain controller.
+ */
+export function keptDrainedCaptures(
+  drains: readonly CaptureDrainObject[],
+  pods: readonly { metadata: { name?: string; uid?: string; deletionTimestamp?: string } }[],
+): { pod: string; drain: string; captureID: string; state: 'drained' | 'draining' }[] {
+  const out: { pod: string; drain: string; captureID: string; state: 'drained' | 'draining' }[] = [];
+  for (const d of drains) {
+    const state = capturesLeftInSession(d.spec, d.status);
+    const pod = pods.find((p) => p.metadata.name === d.spec.podName);
+    if (!state || !pod || pod.metadata.deletionTimestamp || pod.metadata.uid !== d.status?.podUID) continue;
+    out.push({ pod: pod.metadata.name!, drain: d.metadata.name, captureID: d.status!.captureID!, state });
+  }
+  return out.sort((a, b) => a.pod.localeCompare(b.pod));
+}

@@ -27,7 +27,7 @@ import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
 import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
-import { holdsSlot, isTerminal, podRestarts } from './contract.js';
+import { capturesLeftInSession, holdsSlot, isTerminal, podRestarts } from './contract.js';
 import type { Pod, StatefulSet, ObjectRef } from '../kube/objects.js';
 import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../api/capturedrain.js';
 import type { EventSink } from '../kube/events.js';
@@ -329,15 +329,11 @@ export class CaptureDrainReconciler {
     after: CaptureDrainStatus,
     statefulSet?: string,
   ): void {
-    if (isTerminal(before.phase) || !isTerminal(after.phase) || !after.captureID || !after.startTime) return;
+    if (isTerminal(before.phase)) return;
+    const left = capturesLeftInSession(drain.spec, after);
+    if (!left) return;
     const pod = drain.spec.podName;
-    const manualKeep =
-      after.phase === 'Completed' &&
-      !!after.drainedTime &&
-      drain.spec.podAction !== 'Delete' &&
-      (drain.spec.trigger ?? 'Manual') === 'Manual';
-    const heldMidDrain = after.phase === 'Failed' && after.history?.some((h) => h.phase === 'Draining');
-    if (!manualKeep && !heldMidDrain) return;
+    const manualKeep = left === 'drained';
     const how = pod ? `restart pod ${pod} (kubectl delete pod ${pod})` : `restart the capture's process`;
     const note = `Capture ${after.captureID} (${after.captureAddress}) ${manualKeep ? 'was drained and kept' : `stays draining after ${after.reason}`}: TiCDC keeps its drain session on it until it restarts, and the next drain of this cluster waits for it; ${how} to end it`;
     void this.statefulSetRef(drain, statefulSet).then((ref) =>

@@ -92,6 +92,32 @@ describe('capture-drain plan', () => {
     expect(kube.callsOf('patch')).toHaveLength(0);
   });
 
+  test('a capture a finished drain left in the TiCDC drain session is named, with the way out', async () => {
+    seed(sim.url);
+    const pod = kube.peek<KubeObject>(Resources.pods, NS, 'ticdc-1')!;
+    // A hand-made drain (no StatefulSet label) that drained ticdc-1 and kept it running.
+    kube.seed(Resources.capturedrains, {
+      apiVersion: 'drain.ticdc.io/v1alpha1',
+      kind: 'CaptureDrain',
+      metadata: { name: 'by-hand', namespace: NS },
+      spec: { podName: 'ticdc-1', podAction: 'None' },
+      status: {
+        phase: 'Completed',
+        reason: 'Drained',
+        captureID: 'cap-1',
+        podUID: pod.metadata.uid,
+        startTime: '2026-12-03T10:00:00Z',
+        drainedTime: '2026-12-03T10:00:05Z',
+      },
+    } as KubeObject);
+    const r = await run(['--namespace', NS, '--statefulset', 'ticdc']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      'Note: capture cap-1 of pod ticdc-1 was drained and kept running (CaptureDrain by-hand): TiCDC keeps its drain session',
+    );
+    expect(r.out).toContain(`kubectl delete pod ticdc-1 -n ${NS}`);
+  });
+
   test('json, and a scale-in pending', async () => {
     seed(sim.url, { 'drain.ticdc.io/replicas': '2' });
     const r = await run(['-n', NS, '--statefulset', 'ticdc', '-o', 'json']);
