@@ -588,13 +588,7 @@ async function main(): Promise<number> {
   let router: PodRouter | undefined;
   let recorder: DrainRecorder | undefined;
   try {
-    await cluster.kubectlOk(['apply', '--server-side', '-f', join(REPO, 'crds/capturedrain.yaml')]);
-    await cluster.kubectlOk([
-      'wait',
-      '--for=condition=Established',
-      'crd/capturedrains.drain.ticdc.io',
-      '--timeout=60s',
-    ]);
+    await cluster.installCrd();
     const kubeconfig = await installOperatorIdentity(cluster, OP_NS, join(STATE_DIR, 'bench-operators'));
     router = new PodRouter(cluster.kubeconfig, SELECTOR);
     await router.start();

@@ -33,6 +33,17 @@ export class Cluster {
     return (this.env.KWOK_NODES ?? '').split(' ').filter(Boolean);
   }
 
+  /** Applies the CaptureDrain CRD from the repository and waits until the API server serves it. */
+  async installCrd(): Promise<void> {
+    await this.kubectlOk(['apply', '--server-side', '-f', join(REPO, 'crds/capturedrain.yaml')]);
+    await this.kubectlOk([
+      'wait',
+      '--for=condition=Established',
+      'crd/capturedrains.drain.ticdc.io',
+      '--timeout=60s',
+    ]);
+  }
+
   kubectl(
     args: string[],
     opts: { input?: string; kubeconfig?: string; timeoutMs?: number } = {},

@@ -9,13 +9,7 @@ export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
   await stopCluster(STATE_DIR); // a leftover from an interrupted run
   const cluster = await startCluster(STATE_DIR);
-  await cluster.kubectlOk(['apply', '--server-side', '-f', join(REPO, 'crds/capturedrain.yaml')]);
-  await cluster.kubectlOk([
-    'wait',
-    '--for=condition=Established',
-    'crd/capturedrains.drain.ticdc.io',
-    '--timeout=60s',
-  ]);
+  await cluster.installCrd();
   // The OpenAPI document (kubectl explain, field validation) is published a moment after Established.
   await eventually(
     'CaptureDrain OpenAPI published',
