@@ -78,8 +78,56 @@ export const POD_CLEANUP_CONTROLLERS: readonly string[] = [
 ];
 
 /**
- * Reasons of the Kubernetes events the rollout, cordon and gate controllers write (the drain
- * controller's reasons come from the state machine, drain/machine.ts).
+ * Reasons a CaptureDrain's `status.reason` takes (drain/machine.ts writes them; each transition is
+ * also an event with that reason). docs/troubleshooting.md explains each; a unit test keeps the
+ * list, the state machine and the document in step.
+ */
+export const DRAIN_REASONS = [
+  // on the way
+  'Created',
+  'Started',
+  'WaitingForCluster',
+  'TargetIsOwner',
+  'DrainRequested',
+  'DrainStarted',
+  'WaitingForPreviousDrain',
+  'DrainNotConfirmed',
+  'CaptureRestarted',
+  'CountsZero',
+  // how it ended (Completed, Releasing, or Failed)
+  'Drained',
+  'Released',
+  'ReleaseTimedOut',
+  'PodGone',
+  'PodNotFound',
+  'CaptureNotFound',
+  'CaptureGone',
+  'TimedOut',
+  'Stalled',
+  'SingleCapture',
+  'Unsupported',
+  'LegacyFallback',
+  'Unauthorized',
+  'Tls',
+  'InvalidRequest',
+  'Configuration',
+  'NotACapturePod',
+] as const;
+export type DrainReason = (typeof DRAIN_REASONS)[number];
+
+/** The conditions of a CaptureDrain (drain/conditions.ts). */
+export const CONDITION_TYPES = ['Progressing', 'Drained', 'Complete', 'Failed'] as const;
+/** Condition reasons besides the phase names and DRAIN_REASONS a condition repeats. */
+export const CONDITION_REASONS = {
+  countsZero: 'CountsZero',
+  inProgress: 'InProgress',
+  notCompleted: 'NotCompleted',
+  notFailed: 'NotFailed',
+} as const;
+
+/**
+ * Reasons of the Kubernetes events the rollout, cordon, gate and drain controllers write besides
+ * the drain's own transitions (which carry DRAIN_REASONS).
  */
 export const EVENT_REASONS = {
   // rollout
@@ -103,4 +151,7 @@ export const EVENT_REASONS = {
   drainRequested: 'DrainRequested',
   terminationBlocked: 'TerminationBlocked',
   ungatedDeletion: 'UngatedDeletion',
+  // drain controller, on the pod's StatefulSet
+  drainAbandoned: 'DrainAbandoned',
+  drainedCaptureKept: 'DrainedCaptureKept',
 } as const;

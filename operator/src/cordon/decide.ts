@@ -64,23 +64,29 @@ export interface NodeInputs {
   nodeLocal?: ReadonlyMap<string, string>;
 }
 
-export type IgnoreReason =
-  | 'Skipped'
-  | 'NoStatefulSet'
-  | 'StatefulSetDeleting'
-  | 'NamespaceTerminating'
+/** Pods on a cordoned node the cordon controller leaves alone, and why. */
+export const IGNORE_REASONS = [
+  'Skipped',
+  'NoStatefulSet',
+  'StatefulSetDeleting',
+  'NamespaceTerminating',
   /** A volume only this node has: the replacement could not schedule elsewhere. */
-  | 'NodeLocalVolume';
+  'NodeLocalVolume',
+] as const;
+export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 
-export type WaitReason =
+/** Why a pod on a cordoned node waits for its drain. */
+export const WAIT_REASONS = [
   /** Another drain of the StatefulSet has not finished. */
-  | 'StatefulSetBusy'
+  'StatefulSetBusy',
   /** A pod of the StatefulSet is missing or not Ready (e.g. the previous pod's replacement). */
-  | 'ReplicasNotReady'
+  'ReplicasNotReady',
   /** A drain of a pod of the StatefulSet failed without releasing it: a human decides. */
-  | 'DrainHeld'
+  'DrainHeld',
   /** Another candidate of the same StatefulSet goes first. */
-  | 'Turn';
+  'Turn',
+] as const;
+export type WaitReason = (typeof WAIT_REASONS)[number];
 
 export interface NodeDecision {
   cordoned: boolean;

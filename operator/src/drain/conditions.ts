@@ -1,6 +1,7 @@
 // Conditions derived from the drain status (Kubernetes API conventions): Progressing, Drained,
 // Complete, Failed. lastTransitionTime only moves when a condition's status flips.
 import type { CaptureDrainStatus, Condition } from '../api/capturedrain.js';
+import { CONDITION_REASONS } from '../api/names.js';
 import { setStatusCondition } from '../kube/conditions.js';
 
 type Desired = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
@@ -16,19 +17,19 @@ function desired(s: CaptureDrainStatus): Desired[] {
     {
       type: 'Drained',
       status: drained ? 'True' : terminal ? 'False' : 'Unknown',
-      reason: drained ? 'CountsZero' : terminal ? reason : 'InProgress',
+      reason: drained ? CONDITION_REASONS.countsZero : terminal ? reason : CONDITION_REASONS.inProgress,
       message: drained ? 'The capture holds no more maintainers, dispatchers or tables' : message,
     },
     {
       type: 'Complete',
       status: phase === 'Completed' ? 'True' : 'False',
-      reason: phase === 'Completed' ? reason : 'NotCompleted',
+      reason: phase === 'Completed' ? reason : CONDITION_REASONS.notCompleted,
       message: phase === 'Completed' ? message : '',
     },
     {
       type: 'Failed',
       status: phase === 'Failed' ? 'True' : 'False',
-      reason: phase === 'Failed' ? reason : 'NotFailed',
+      reason: phase === 'Failed' ? reason : CONDITION_REASONS.notFailed,
       message: phase === 'Failed' ? message : '',
     },
   ];

@@ -83,26 +83,40 @@ export interface GateFacts extends GateRequest {
   lookupError?: string;
 }
 
-export type AllowReason =
-  | 'PodNotFound'
-  | 'NotWatched'
-  | 'Unmanaged'
-  | 'Skip'
-  | 'Terminating'
-  | 'NotRunning'
-  | 'StalePrecondition'
-  | 'NamespaceTerminating'
-  | 'StatefulSetDeleted'
-  | 'PodCleanup'
-  | 'NodeNotReady'
-  | 'Drained'
-  | 'OperatorRelease'
-  | 'CaptureNotRegistered'
-  | 'NowhereToGo'
-  | 'DryRun';
+/** Reasons the gate admits a delete or eviction for (counted in capture_drain_webhook_decisions_total). */
+export const ALLOW_REASONS = [
+  'PodNotFound',
+  'NotWatched',
+  'Unmanaged',
+  'Skip',
+  'Terminating',
+  'NotRunning',
+  'StalePrecondition',
+  'NamespaceTerminating',
+  'StatefulSetDeleted',
+  'PodCleanup',
+  'NodeNotReady',
+  'Drained',
+  'OperatorRelease',
+  'CaptureNotRegistered',
+  'NowhereToGo',
+  'DryRun',
+] as const;
+export type AllowReason = (typeof ALLOW_REASONS)[number];
 
-export type DenyReason =
-  'DrainStarted' | 'Draining' | 'DrainHeld' | 'LookupFailed' | 'DisruptionBudget' | 'Unverified';
+/** Reasons the gate holds a delete or eviction for. */
+export const DENY_REASONS = [
+  'DrainStarted',
+  'Draining',
+  'DrainHeld',
+  'LookupFailed',
+  'DisruptionBudget',
+  'Unverified',
+] as const;
+export type DenyReason = (typeof DENY_REASONS)[number];
+
+/** Counted in capture_drain_webhook_decisions_total when the gate itself failed (denied, retryable). */
+export const GATE_ERROR_REASON = 'Error';
 
 export type GateDecision =
   | {

@@ -13,6 +13,7 @@ import {
 } from '../webhook/admission.js';
 import {
   decide,
+  GATE_ERROR_REASON,
   notWatched,
   quickDecision,
   verifyReview,
@@ -87,7 +88,7 @@ export class GateHandler {
         code: op === 'evict' ? 429 : 500,
         message: `capture-drain gate error: ${(err as Error).message}`,
       };
-      this.opts.metrics.decisions.inc({ operation: op, reason: 'Error' });
+      this.opts.metrics.decisions.inc({ operation: op, reason: GATE_ERROR_REASON });
     } finally {
       clearTimeout(timer);
     }

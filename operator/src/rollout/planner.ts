@@ -91,17 +91,31 @@ export interface PlanInput {
   capturesError?: string;
 }
 
-export type WaitReason =
-  | 'StatefulSetStatus'
-  | 'Captures'
-  | 'Drain'
-  | 'PodReplaced'
-  | 'PodRemoved'
-  | 'PodReady'
-  | 'CaptureRegistered'
-  | 'CaptureDeparted'
-  | 'DrainHeld'
-  | 'Configuration';
+/** What a rollout step waits for (`capture-drain plan`'s next step, the rollout message). */
+export const WAIT_REASONS = [
+  'StatefulSetStatus',
+  'Captures',
+  'Drain',
+  'PodReplaced',
+  'PodRemoved',
+  'PodReady',
+  'CaptureRegistered',
+  'CaptureDeparted',
+  'DrainHeld',
+  'Configuration',
+] as const;
+export type WaitReason = (typeof WAIT_REASONS)[number];
+
+/** Why a rollout is Blocked (the RolloutBlocked event, `capture-drain plan`'s BLOCKED line). */
+export const BLOCKED_REASONS = [
+  'InvalidAnnotation',
+  'TemplateNotManaged',
+  'PodNotReady',
+  'CaptureNotRegistered',
+  'CaptureNotDeparted',
+  'DrainHeld',
+] as const;
+export type BlockedReason = (typeof BLOCKED_REASONS)[number];
 
 export type Step =
   | { type: 'None' }
@@ -126,7 +140,7 @@ export interface Plan {
   mode: Mode;
   step: Step;
   /** Set when the rollout cannot go on without help (or a deadline passed). */
-  blocked?: { reason: string; message: string };
+  blocked?: { reason: BlockedReason; message: string };
   /** What the step waits for or does, for humans. */
   message: string;
   /** Pods still to go, in order (the active one first). */
@@ -217,7 +231,7 @@ class Ctx {
 interface Partial {
   step: Step;
   message: string;
-  blocked?: { reason: string; message: string };
+  blocked?: { reason: BlockedReason; message: string };
   /** The pod being worked on, if any. */
   active?: number;
 }
@@ -476,7 +490,7 @@ function healthGate(ctx: Ctx, count: number, except?: number): Partial | undefin
 }
 
 /** A wait on a pod turns into Blocked after the pod-ready timeout. */
-function deadline(ctx: Ctx, w: Partial, pod: PodView, reason: string): Partial {
+function deadline(ctx: Ctx, w: Partial, pod: PodView, reason: BlockedReason): Partial {
   const waited = ctx.input.now - pod.since;
   if (waited > ctx.sts.podReadyTimeoutMs)
     w.blocked = {

@@ -28,7 +28,9 @@ import {
 import { podDrainState, podRestarts } from '../drain/contract.js';
 import { ownerStatefulSet, podOrdinal, readyCondition, type Pod, type StatefulSet } from '../kube/objects.js';
 
-export type RolloutPhase = 'Idle' | 'RollingUpdate' | 'ScalingIn' | 'Blocked';
+/** Values of the drain.ticdc.io/rollout-phase annotation. */
+export const ROLLOUT_PHASES = ['Idle', 'RollingUpdate', 'ScalingIn', 'Blocked'] as const;
+export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 
 export function statefulSetView(sts: StatefulSet): StatefulSetView {
   const ann = sts.metadata.annotations ?? {};
