@@ -1,31 +1,64 @@
 #!/usr/bin/env node
-// `capture-drain`: one binary for the operator, a one-shot drain and the rollout plan. The TiCDC
+// `capture-drain`: one binary for the operator, a one-shot drain, the rollout plan and the live
+// status of drains; also installed as the kubectl plugin `kubectl-capture_drain`. The TiCDC
 // simulator (`capture-drain sim`) is not part of it: bin/capture-drain runs it from a checkout
 // (e2e/bin/sim.ts), so the operator image never loads it.
+import { basename } from 'node:path';
 import { drainCommand } from './cli/drain.js';
 
 const USAGE = `Usage: capture-drain <command> [options]
+(also the kubectl plugin kubectl-capture_drain: kubectl capture-drain <command> [options])
 
 Commands:
-  drain      drain one TiCDC capture now, without Kubernetes (capture-drain drain --help)
-  operator   run the operator (capture-drain operator --help)
-  plan       show the order and time estimate of a pending rollout or scale-in (capture-drain plan --help)
-  sim        run the TiCDC simulator: from a checkout only, bin/capture-drain sim --help`;
+  status      show CaptureDrains live (progress, counts, ETA) until they finish
+  plan        show the order and time estimate of a pending rollout or scale-in
+  drain       drain one TiCDC capture now, without Kubernetes
+  operator    run the operator
+  completion  print a bash or zsh completion script
+  help        help for a command (also: <command> --help)
+  sim         run the TiCDC simulator: from a checkout only, bin/capture-drain sim --help
+
+status and plan take kubectl's flags: --kubeconfig, --context, -n/--namespace (default: the
+current context's namespace); KUBECONFIG is honoured as kubectl does.`;
+
+/** Run as `kubectl capture-drain` (the plugin file name, or the wrapper script says so). */
+function programName(): string {
+  if (process.env.CAPTURE_DRAIN_PROG) return process.env.CAPTURE_DRAIN_PROG;
+  return basename(process.argv[1] ?? '').startsWith('kubectl-') ? 'kubectl capture-drain' : 'capture-drain';
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  let [command, ...rest] = argv;
+  if (command === 'help' && rest.length) [command, rest] = [rest[0], ['--help']];
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const prog = programName();
+  const named = (line: string) =>
+    prog === 'capture-drain' ? line : line.replace(/(?<![\w/-]|kubectl )capture-drain(?= )/g, prog);
   const io = {
-    out: (line: string) => process.stdout.write(`${line}\n`),
-    err: (line: string) => process.stderr.write(`${line}\n`),
+    out: (line: string) => process.stdout.write(`${named(line)}\n`),
+    err: (line: string) => process.stderr.write(`${named(line)}\n`),
     signal: ac.signal,
+    tty: !!process.stdout.isTTY,
   };
   switch (command) {
     case 'drain':
       return drainCommand(rest, io);
+    case 'status': {
+      const { statusCommand } = await import('./cli/status.js');
+      return statusCommand(rest, io);
+    }
+    case 'completion': {
+      const { completionCommand } = await import('./cli/complete.js');
+      return completionCommand(rest, io);
+    }
+    case '__complete': {
+      // Completion output is machine-read: never renamed.
+      const { completeCommand } = await import('./cli/complete.js');
+      return completeCommand(rest, { out: (line) => process.stdout.write(`${line}\n`) });
+    }
     case 'plan': {
       const { planCommand } = await import('./cli/plan.js');
       return planCommand(rest, io);

@@ -16,15 +16,9 @@ import { createTicdcClient } from '../ticdc/client.js';
 import { credentialsFromFiles, tlsFromFiles } from '../ticdc/credentials.js';
 import type { ApiFlavorSetting, TicdcClient } from '../ticdc/types.js';
 import { isTerminal } from '../drain/contract.js';
+import { EXIT, RESULT_TEXT, exitCodeFor, resultFor } from './outcome.js';
 
-export const EXIT = {
-  drained: 0,
-  timedOut: 2,
-  failed: 3,
-  legacyFallback: 4,
-  usage: 64,
-  interrupted: 130,
-} as const;
+export { EXIT, exitCodeFor, resultFor, type DrainResult } from './outcome.js';
 
 export class UsageError extends Error {}
 
@@ -62,6 +56,23 @@ const FLAVORS: Record<string, ApiFlavorSetting> = {
   v2classic: 'V2Classic',
 };
 
+export const DRAIN_OPTIONS = {
+  endpoint: { type: 'string' },
+  'capture-id': { type: 'string' },
+  address: { type: 'string' },
+  api: { type: 'string', default: 'auto' },
+  timeout: { type: 'string', default: '10m' },
+  'stall-timeout': { type: 'string', default: '3m' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  username: { type: 'string' },
+  'password-file': { type: 'string' },
+  output: { type: 'string', default: 'text' },
+  'capture-url': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export interface DrainArgs {
   endpoint: string;
   target: DrainTarget;
@@ -83,22 +94,7 @@ export function parseDrainArgs(argv: string[]): DrainArgs | 'help' {
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: {
-        endpoint: { type: 'string' },
-        'capture-id': { type: 'string' },
-        address: { type: 'string' },
-        api: { type: 'string', default: 'auto' },
-        timeout: { type: 'string', default: '10m' },
-        'stall-timeout': { type: 'string', default: '3m' },
-        ca: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        username: { type: 'string' },
-        'password-file': { type: 'string' },
-        output: { type: 'string', default: 'text' },
-        'capture-url': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: DRAIN_OPTIONS,
     }));
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -149,43 +145,6 @@ export function parseDrainArgs(argv: string[]): DrainArgs | 'help' {
 export interface DrainRunResult {
   status: CaptureDrainStatus;
   exitCode: number;
-}
-
-/** What happened, in one word, for the final line: the JSON `result` and the text verdict agree with the exit code. */
-export type DrainResult =
-  'Drained' | 'LegacyFallback' | 'WaitingForPreviousDrain' | 'TimedOut' | 'Stalled' | 'Failed';
-
-export function resultFor(status: CaptureDrainStatus): DrainResult {
-  if (status.phase === 'Completed' && status.drainedTime) return 'Drained';
-  if (status.reason === 'LegacyFallback') return 'LegacyFallback';
-  // Timed out while TiCDC's previous drain session still held the cluster.
-  if (
-    status.reason === 'TimedOut' &&
-    status.history?.some((h) => h.reason === 'WaitingForPreviousDrain') &&
-    !status.history.some((h) => h.reason === 'DrainStarted')
-  )
-    return 'WaitingForPreviousDrain';
-  if (status.reason === 'TimedOut') return 'TimedOut';
-  if (status.reason === 'Stalled') return 'Stalled';
-  return 'Failed';
-}
-
-const RESULT_TEXT: Record<DrainResult, string> = {
-  Drained: 'TiCDC confirmed the capture holds no work',
-  LegacyFallback:
-    'not drained: TiCDC asks for a hard restart because a capture of the cluster runs a pre-v8.5.7 version; nothing was moved',
-  WaitingForPreviousDrain:
-    "not drained: TiCDC's previous drain session (a drained capture still running) blocked this drain until the timeout; restart that capture",
-  TimedOut: 'not drained: timed out',
-  Stalled: 'not drained: no progress (stalled)',
-  Failed: 'not drained',
-};
-
-export function exitCodeFor(status: CaptureDrainStatus): number {
-  if (status.phase === 'Completed' && status.drainedTime) return EXIT.drained;
-  if (status.reason === 'TimedOut' || status.reason === 'Stalled') return EXIT.timedOut;
-  if (status.reason === 'LegacyFallback') return EXIT.legacyFallback;
-  return EXIT.failed;
 }
 
 /** Drive the machine until a terminal phase. `report` sees every step. */

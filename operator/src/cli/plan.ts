@@ -2,72 +2,72 @@
 // StatefulSet, without acting (it reads the StatefulSet, its pods, their CaptureDrains and TiCDC's
 // capture list, and runs the same planner as the operator).
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { BUILTIN_DEFAULTS, SettingsError, resolveSettings } from '../drain/settings.js';
 import { TicdcClientPool } from '../drain/ticdc-clients.js';
 import { keptDrainedCaptures } from '../drain/contract.js';
-import { createKubeClient } from '../kube/client.js';
 import { Resources, type KubeClient } from '../kube/port.js';
 import { plan, type Plan, type PlanInput } from '../rollout/planner.js';
 import { describeEta, phaseOf, planInput } from '../rollout/view.js';
 import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { DRAIN_LABELS, MANAGED_LABEL } from '../api/names.js';
 import type { Pod, StatefulSet } from '../kube/objects.js';
+import { connect } from './kube-connect.js';
+import { KUBE_FLAGS_HELP, KUBE_OPTIONS, kubeFlags, normalizeArgv, type KubeFlags } from './kube-flags.js';
 
-const USAGE = `Usage: capture-drain plan --namespace NS --statefulset NAME [options]
+const USAGE = `Usage: capture-drain plan --statefulset NAME [options]
 
 Prints what the operator will do next for a managed TiCDC StatefulSet: the pods a pending
 rolling update or scale-in will drain and replace (or remove), in order, the next step, whether
 the rollout is blocked, and an estimate of the whole rollout's duration. Acts on nothing.
 
 Options:
-  --namespace NS         namespace of the StatefulSet (required)
-  --statefulset NAME     the StatefulSet (required)
-  --kubeconfig F         kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)
+  --statefulset NAME     the StatefulSet (required; also as the only argument)
   --endpoint URL         reach TiCDC here instead of the StatefulSet's drain.ticdc.io/endpoint
                          (e.g. a port-forward from outside the cluster)
-  --output text|json     (default text)
+  -o, --output text|json (default text)
   -h, --help
+${KUBE_FLAGS_HELP}
 
 Exit codes: 0 planned (also when blocked: see the output); 1 error; 64 usage error.`;
 
-export interface PlanArgs {
-  namespace: string;
+export interface PlanArgs extends KubeFlags {
   statefulSet: string;
-  kubeconfig?: string;
   endpoint?: string;
   output: 'text' | 'json';
 }
 
+export const PLAN_OPTIONS = {
+  ...KUBE_OPTIONS,
+  statefulset: { type: 'string' },
+  endpoint: { type: 'string' },
+  output: { type: 'string', short: 'o', default: 'text' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export class PlanUsageError extends Error {}
 
 export function parsePlanArgs(argv: string[]): PlanArgs | 'help' {
-  let values;
+  let values, positionals;
   try {
-    ({ values } = parseArgs({
-      args: argv,
+    ({ values, positionals } = parseArgs({
+      args: normalizeArgv(argv),
       strict: true,
-      options: {
-        namespace: { type: 'string', short: 'n' },
-        statefulset: { type: 'string' },
-        kubeconfig: { type: 'string' },
-        endpoint: { type: 'string' },
-        output: { type: 'string', short: 'o', default: 'text' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      allowPositionals: true,
+      options: PLAN_OPTIONS,
     }));
   } catch (err) {
     throw new PlanUsageError((err as Error).message);
   }
   if (values.help) return 'help';
-  if (!values.namespace) throw new PlanUsageError('--namespace is required');
-  if (!values.statefulset) throw new PlanUsageError('--statefulset is required');
+  if (positionals.length > 1 || (positionals.length && values.statefulset))
+    throw new PlanUsageError('give one StatefulSet');
+  const statefulSet = values.statefulset ?? positionals[0];
+  if (!statefulSet) throw new PlanUsageError('--statefulset is required');
   if (values.output !== 'text' && values.output !== 'json')
     throw new PlanUsageError(`--output must be text or json, got "${values.output}"`);
   return {
-    namespace: values.namespace,
-    statefulSet: values.statefulset,
-    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    ...kubeFlags(values),
+    statefulSet,
     ...(values.endpoint ? { endpoint: values.endpoint } : {}),
     output: values.output,
   };
@@ -76,7 +76,7 @@ export function parsePlanArgs(argv: string[]): PlanArgs | 'help' {
 /** Reads everything the planner needs; TiCDC errors end up in the plan, not as a failure. */
 export async function readPlanInput(
   kube: KubeClient,
-  args: Pick<PlanArgs, 'namespace' | 'statefulSet' | 'endpoint'>,
+  args: Pick<PlanArgs, 'statefulSet' | 'endpoint'> & { namespace: string },
   now = Date.now(),
 ): Promise<{ input: PlanInput; statefulSet: StatefulSet; kept: string[] }> {
   const sts = await kube.get<StatefulSet>(Resources.statefulsets, args.namespace, args.statefulSet);
@@ -200,21 +200,24 @@ export async function planCommand(
     io.out(USAGE);
     return 0;
   }
-  let kube = deps.kube;
-  if (!kube) {
-    const kc = new KubeConfig();
-    if (args.kubeconfig) kc.loadFromFile(args.kubeconfig);
-    else kc.loadFromDefault();
-    kube = createKubeClient(kc, { userAgent: 'capture-drain-plan' });
-  }
+  let conn;
   try {
-    const { input, kept } = await readPlanInput(kube, args, deps.now);
+    conn = deps.kube
+      ? { kube: deps.kube, namespace: args.namespace ?? 'default', close: async () => {} }
+      : connect(args, 'capture-drain-plan');
+  } catch (err) {
+    io.err(`capture-drain plan: ${(err as Error).message}`);
+    return 1;
+  }
+  const { kube, namespace } = conn;
+  try {
+    const { input, kept } = await readPlanInput(kube, { ...args, namespace }, deps.now);
     const p = plan(input);
     p.notes.push(...kept);
     if (args.output === 'json')
       io.out(
         JSON.stringify({
-          namespace: args.namespace,
+          namespace,
           statefulSet: args.statefulSet,
           phase: phaseOf(p),
           mode: p.mode,
@@ -232,6 +235,6 @@ export async function planCommand(
     io.err(`capture-drain plan: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
-    if (!deps.kube) await (kube as { close?: () => Promise<void> }).close?.();
+    await conn.close();
   }
 }

@@ -146,9 +146,21 @@ describe('capture-drain plan', () => {
 
   test('errors: usage, missing or unmanaged StatefulSet', async () => {
     seed(sim.url);
-    expect(() => parsePlanArgs(['--statefulset', 'x'])).toThrow('--namespace is required');
+    expect(() => parsePlanArgs(['-n', NS])).toThrow('--statefulset is required');
     expect(() => parsePlanArgs(['-n', 'x', '--statefulset', 'y', '-o', 'yaml'])).toThrow(/text or json/);
-    expect((await run(['--statefulset', 'ticdc'])).code).toBe(64);
+    expect(() => parsePlanArgs(['a', 'b'])).toThrow(/one StatefulSet/);
+    expect((await run(['-n', NS])).code).toBe(64);
+    // Without -n: the context's namespace, here none, so "default" (as kubectl).
+    expect(parsePlanArgs(['ticdc'])).toEqual({ statefulSet: 'ticdc', output: 'text' });
+    expect(parsePlanArgs(['-n=tidb', 'ticdc', '--context', 'c1'])).toMatchObject({
+      namespace: 'tidb',
+      context: 'c1',
+      statefulSet: 'ticdc',
+    });
+    expect(await run(['--statefulset', 'ticdc'])).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/StatefulSet default\/ticdc not found/),
+    });
     const missing = await run(['-n', NS, '--statefulset', 'nope']);
     expect(missing).toMatchObject({
       code: 1,
