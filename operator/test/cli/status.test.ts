@@ -176,7 +176,7 @@ describe('rendering', () => {
     ]);
     const row = screen.find((l) => l.startsWith('live'))!;
     expect(row).toMatch(
-      /live\s+ticdc-1\s+Draining\s+\[#{10}-{10}\]  50%\s+1\/2\s+19\/38\s+5\/10\s+35s\s+DrainRequested/,
+      /live\s+ticdc-1\s+Draining\s+\[#{10}-{10}\] {2}50%\s+1\/2\s+19\/38\s+5\/10\s+35s\s+DrainRequested/,
     );
     expect(screen.find((l) => l.startsWith('done'))).toMatch(
       /Completed\s+\[#{20}\] 100%\s+0\/2\s+0\/38\s+0\/10\s+-\s+Drained/,
