@@ -59,7 +59,9 @@ afterAll(async () => {
   await c.kubectl(['delete', 'namespace', NS, '--wait=false']);
 });
 
-const nonOwnerPod = () => ticdc.sim.captures().find((x) => !x.isOwner)!.podName!;
+const nonOwnerPod = (except?: string) =>
+  ticdc.sim.captures().find((x) => !x.isOwner && x.podName !== except)!.podName!;
+let followedPod: string;
 
 describe('kubectl capture-drain', () => {
   test('kubectl finds the plugin on PATH and runs it; --help for every command', async () => {
@@ -81,8 +83,11 @@ describe('kubectl capture-drain', () => {
   });
 
   test('status follows a drain to completion, in the namespace of the kubeconfig context', async () => {
-    const pod = nonOwnerPod();
-    await c.kubectlOk(['apply', '-f', '-'], { input: captureDrain(NS, 'followed', { podName: pod }) });
+    const pod = (followedPod = nonOwnerPod());
+    // podAction Delete: the drained capture restarts, so TiCDC's drain session does not hold later drains.
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'followed', { podName: pod, podAction: 'Delete' }),
+    });
     // No -n: the current context's namespace. Output is a pipe: plain lines, one per change.
     const r = await kubectl(['capture-drain', 'status', 'followed', '--interval', '0.2']);
     expect(r.stderr).toBe('');
@@ -135,6 +140,22 @@ describe('kubectl capture-drain', () => {
     // plan takes the same flags.
     const plan = await kubectl(['capture-drain', 'plan', 'ticdc', '--context', 'elsewhere', '-n', NS]);
     expect(plan).toMatchObject({ code: 0, stdout: expect.stringMatching(/^StatefulSet ticdc: /) });
+  });
+
+  test('drain POD creates a CaptureDrain through the operator and follows it to the end', async () => {
+    const pod = nonOwnerPod(followedPod);
+    const r = await kubectl(['capture-drain', 'drain', pod, '--pod-action', 'Delete', '--interval', '0.2']);
+    expect(r.code).toBe(0);
+    const name = new RegExp(
+      `^capturedrain.drain.ticdc.io/(${pod}-\\w+) created for pod ${NS}/${pod}$`,
+      'm',
+    ).exec(r.stderr)?.[1];
+    expect(name).toBeDefined();
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('Done: 1 drain: 1 Drained');
+    const s = await waitForDrain(c, NS, name!, (x) => x.phase === 'Completed');
+    expect(s.reason).toBe('Drained');
+    const spec = await c.getJson<{ spec: Record<string, unknown> }>(['get', 'capturedrain', name!, '-n', NS]);
+    expect(spec.spec).toMatchObject({ podName: pod, podAction: 'Delete', trigger: 'Manual' });
   });
 
   test("completion through kubectl's plugin completion helper and through the bash script", async () => {

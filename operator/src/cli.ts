@@ -12,13 +12,14 @@ const USAGE = `Usage: capture-drain <command> [options]
 Commands:
   status      show CaptureDrains live (progress, counts, ETA) until they finish
   plan        show the order and time estimate of a pending rollout or scale-in
-  drain       drain one TiCDC capture now, without Kubernetes
+  drain       drain a capture pod through the operator and follow it (or, with --endpoint,
+              one TiCDC capture now, without Kubernetes)
   operator    run the operator
   completion  print a bash or zsh completion script
   help        help for a command (also: <command> --help)
   sim         run the TiCDC simulator: from a checkout only, bin/capture-drain sim --help
 
-status and plan take kubectl's flags: --kubeconfig, --context, -n/--namespace (default: the
+status, plan and drain take kubectl's flags: --kubeconfig, --context, -n/--namespace (default: the
 current context's namespace); KUBECONFIG is honoured as kubectl does.`;
 
 /** Run as `kubectl capture-drain` (the plugin file name, or the wrapper script says so). */

@@ -28,7 +28,9 @@ const clusterLookup: Lookup = async (kind, flags) => {
         ? names(Resources.namespaces, {})
         : kind === 'statefulset'
           ? names(Resources.statefulsets, { namespace: conn.namespace, labelSelector: MANAGED_SELECTOR })
-          : names(Resources.capturedrains, { namespace: conn.namespace });
+          : kind === 'pod'
+            ? names(Resources.pods, { namespace: conn.namespace, labelSelector: MANAGED_SELECTOR })
+            : names(Resources.capturedrains, { namespace: conn.namespace });
     return await Promise.race([
       work,
       new Promise<string[]>((resolve) => (timer = setTimeout(() => resolve([]), LOOKUP_TIMEOUT_MS))),

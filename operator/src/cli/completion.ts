@@ -3,6 +3,7 @@
 // helpers), and the bash and zsh scripts that call `__complete`. Values that live in the cluster
 // (namespaces, StatefulSets, drains) and the kubeconfig's contexts come from a lookup.
 import { DRAIN_OPTIONS } from './drain.js';
+import { KUBE_DRAIN_OPTIONS } from './drain-kube.js';
 import { PLAN_OPTIONS } from './plan.js';
 import { STATUS_OPTIONS } from './status-view.js';
 import type { KubeFlags } from './kube-flags.js';
@@ -10,9 +11,10 @@ import type { KubeFlags } from './kube-flags.js';
 /** cobra's ShellCompDirective bits. */
 export const DIRECTIVE = { default: 0, error: 1, noSpace: 2, noFileComp: 4 } as const;
 
-export type ValueKind = 'namespace' | 'context' | 'statefulset' | 'drain' | 'file' | readonly string[];
+export type ValueKind =
+  'namespace' | 'context' | 'statefulset' | 'drain' | 'pod' | 'file' | readonly string[];
 export type Lookup = (
-  kind: 'namespace' | 'context' | 'statefulset' | 'drain',
+  kind: 'namespace' | 'context' | 'statefulset' | 'drain' | 'pod',
   flags: KubeFlags,
 ) => Promise<string[]>;
 
@@ -49,9 +51,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     values: { ...KUBE_VALUES, statefulset: 'statefulset', output: ['text', 'json'] },
   },
   drain: {
-    about: 'drain one TiCDC capture now, without Kubernetes',
-    options: DRAIN_OPTIONS,
+    about: 'drain a capture pod through the operator (or one TiCDC capture without Kubernetes)',
+    options: { ...KUBE_DRAIN_OPTIONS, ...DRAIN_OPTIONS },
+    positional: 'pod',
     values: {
+      ...KUBE_VALUES,
+      'pod-action': ['None', 'Delete'],
+      'on-timeout': ['Hold', 'Release'],
       api: ['auto', 'v1', 'v2', 'v2classic'],
       output: ['text', 'json'],
       ca: 'file',

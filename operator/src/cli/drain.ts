@@ -56,6 +56,9 @@ const FLAVORS: Record<string, ApiFlavorSetting> = {
   v2classic: 'V2Classic',
 };
 
+/** Flags the Kubernetes drain (drain-kube.ts) shares with this one. */
+const KUBE_DRAIN_FLAGS = { timeout: 1, 'stall-timeout': 1, help: 1 } as const;
+
 export const DRAIN_OPTIONS = {
   endpoint: { type: 'string' },
   'capture-id': { type: 'string' },
@@ -208,8 +211,21 @@ export function textLine(s: CaptureDrainStatus, now: number): string {
 
 export async function drainCommand(
   argv: string[],
-  io: { out: (line: string) => void; err: (line: string) => void; signal?: AbortSignal },
+  io: { out: (line: string) => void; err: (line: string) => void; signal?: AbortSignal; tty?: boolean },
 ): Promise<number> {
+  // Flags only a drain without Kubernetes has (--endpoint, --capture-id, ...) choose it; otherwise
+  // the drain goes through the operator (a CaptureDrain for a pod: drain-kube.ts).
+  const kubeFree = Object.keys(DRAIN_OPTIONS).filter((o) => !(o in KUBE_DRAIN_FLAGS));
+  const direct = argv.some((a) => kubeFree.some((o) => a === `--${o}` || a.startsWith(`--${o}=`)));
+  if (!direct) {
+    if (argv.includes('-h') || argv.includes('--help')) {
+      const { KUBE_DRAIN_USAGE } = await import('./drain-kube.js');
+      io.out(`${KUBE_DRAIN_USAGE}\n\nWithout Kubernetes:\n\n${USAGE}`);
+      return 0;
+    }
+    const { kubeDrainCommand } = await import('./drain-kube.js');
+    return kubeDrainCommand(argv, io);
+  }
   let args: DrainArgs | 'help';
   try {
     args = parseDrainArgs(argv);

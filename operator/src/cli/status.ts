@@ -4,6 +4,7 @@ import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { Resources, type KubeClient } from '../kube/port.js';
 import type { StatefulSet } from '../kube/objects.js';
 import { connect } from './kube-connect.js';
+import type { KubeFlags } from './kube-flags.js';
 import { EXIT } from './outcome.js';
 import {
   STATUS_USAGE,
@@ -59,7 +60,7 @@ export async function statusCommand(
     return 1;
   }
   try {
-    return await follow(
+    return await followStatus(
       conn.kube,
       args,
       args.allNamespaces ? undefined : conn.namespace,
@@ -74,9 +75,10 @@ export async function statusCommand(
   }
 }
 
-async function follow(
+/** Reads and prints until the selection is finished (or once, or until interrupted); the exit code. */
+export async function followStatus(
   kube: KubeClient,
-  args: StatusArgs,
+  args: Omit<StatusArgs, keyof KubeFlags>,
   namespace: string | undefined,
   io: StatusIo,
   now: () => number,

@@ -28,6 +28,8 @@ const lookup: Lookup = async (kind, flags) => {
       return ns === 'tidb' ? ['ticdc', 'ticdc-b'] : [];
     case 'drain':
       return ns === 'tidb' ? ['ticdc-1-abc', 'ticdc-2-def'] : ['other'];
+    case 'pod':
+      return ns === 'tidb' ? ['ticdc-0', 'ticdc-1'] : [];
   }
 };
 const c = (...words: string[]) => complete(words, lookup);
@@ -80,6 +82,8 @@ describe('complete', () => {
     ]);
     expect((await c('status', '--context', '')).candidates).toEqual(['kind-a', 'prod']);
     expect((await c('plan', '-o', '')).candidates).toEqual(['text', 'json']);
+    expect((await c('drain', '-n', 'tidb', 'ticdc-')).candidates).toEqual(['ticdc-0', 'ticdc-1']);
+    expect((await c('drain', 'ticdc-0', '--pod-action', '')).candidates).toEqual(['None', 'Delete']);
   });
 
   test('file values leave completion to the shell; a failing lookup offers nothing', async () => {

@@ -295,7 +295,8 @@ describe('capture-drain drain against the simulator', () => {
   });
 
   test.each([
-    [[], /--endpoint is required/],
+    [[], /give the pod to drain \(or --endpoint/],
+    [['--capture-id', 'a'], /--endpoint is required/],
     [['--endpoint', 'http://x:1'], /exactly one of --capture-id and --address/],
     [['--endpoint', 'http://x:1', '--capture-id', 'a', '--address', 'b:1'], /exactly one/],
     [['--endpoint', 'ftp://x', '--capture-id', 'a'], /http\(s\) URL/],
