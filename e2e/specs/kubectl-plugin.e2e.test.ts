@@ -106,6 +106,16 @@ describe('kubectl capture-drain', () => {
     expect(lines.find((l) => l.includes('Completed'))).toMatch(/tables 0\/\d+ .* Drained/);
     const s = await waitForDrain(c, NS, 'followed', (x) => x.phase === 'Completed');
     expect(s.reason).toBe('Drained');
+
+    // On a terminal (a pseudo-terminal from script(1)): one screen, redrawn in place, with the table.
+    const tty = await run('script', ['-qec', `kubectl capture-drain status followed --once`, '/dev/null'], {
+      PATH,
+      KUBECONFIG: kubeconfig,
+    });
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toContain('\x1b[H\x1b[J');
+    expect(tty.stdout).toMatch(/NAME +POD +PHASE +PROGRESS +MAINT +DISP +TABLES +ETA +REASON/);
+    expect(tty.stdout).toMatch(/followed +\S+ +Completed +\[#{20}\] 100%/);
   });
 
   test('--context, -n/--namespace, --kubeconfig and KUBECONFIG are honoured', async () => {
