@@ -127,6 +127,12 @@ export function selectDrains(
   return { shown, tracked: next };
 }
 
+/** Drains shown before, not finished then, and gone now: deleted mid-drain (DrainAbandoned). */
+export function vanished(before: CaptureDrainObject[], now: CaptureDrainObject[]): string[] {
+  const present = new Set(now.map(key));
+  return before.filter((d) => !terminal(d) && !present.has(key(d))).map(key);
+}
+
 const total = (c: WorkCounts | undefined) =>
   c ? (c.maintainers ?? 0) + (c.dispatchers ?? 0) + (c.tables ?? 0) : undefined;
 
@@ -198,7 +204,7 @@ const COLUMNS = ['NAME', 'POD', 'PHASE', 'PROGRESS', 'MAINT', 'DISP', 'TABLES', 
 /** The full screen: a header, one row per drain, the rollout line and a summary. */
 export function renderScreen(
   drains: CaptureDrainObject[],
-  opts: { now: number; where: string; rollout?: RolloutView; showNamespace?: boolean },
+  opts: { now: number; where: string; rollout?: RolloutView; showNamespace?: boolean; deleted?: string[] },
 ): string[] {
   const rows = drains.map((d) => [
     opts.showNamespace ? key(d) : d.metadata.name,
@@ -226,7 +232,8 @@ export function renderScreen(
   } else out.push('No drain in progress.');
   const message = drains.filter((d) => !terminal(d) && d.status?.message).at(-1);
   if (message) out.push('', `${message.metadata.name}: ${message.status!.message}`);
-  out.push('', summary(drains, opts.rollout));
+  for (const k of opts.deleted ?? []) out.push(`${k} was deleted before it finished`);
+  out.push('', summary(drains, opts.rollout, opts.deleted?.length));
   return out;
 }
 
@@ -276,14 +283,14 @@ export function finished(drains: CaptureDrainObject[], rollout?: RolloutView): b
 }
 
 /** The worst outcome of the finished drains (the drain command's exit codes); Blocked counts as failed. */
-export function exitCodeOf(drains: CaptureDrainObject[], rollout?: RolloutView): number {
-  let code: number = EXIT.drained;
+export function exitCodeOf(drains: CaptureDrainObject[], rollout?: RolloutView, deleted = 0): number {
+  let code: number = deleted ? EXIT.failed : EXIT.drained;
   for (const d of drains) if (terminal(d)) code = Math.max(code, exitCodeFor(d.status ?? {}));
   if (rollout?.phase === 'Blocked') code = Math.max(code, EXIT.failed);
   return code;
 }
 
-export function summary(drains: CaptureDrainObject[], rollout?: RolloutView): string {
+export function summary(drains: CaptureDrainObject[], rollout?: RolloutView, deleted = 0): string {
   const running = drains.filter((d) => !terminal(d)).length;
   const counts = new Map<string, number>();
   for (const d of drains.filter(terminal)) {
@@ -292,7 +299,9 @@ export function summary(drains: CaptureDrainObject[], rollout?: RolloutView): st
   }
   const parts = [...counts].map(([r, n]) => `${n} ${r}`);
   if (running) parts.unshift(`${running} in progress`);
+  if (deleted) parts.push(`${deleted} deleted before it finished`);
   if (rollout?.phase === 'Blocked') parts.push('rollout Blocked');
-  const head = `${drains.length} drain${drains.length === 1 ? '' : 's'}`;
+  const n = drains.length + deleted;
+  const head = `${n} drain${n === 1 ? '' : 's'}`;
   return parts.length ? `${head}: ${parts.join(', ')}` : head;
 }

@@ -18,6 +18,7 @@ import {
   rolloutOf,
   selectDrains,
   summary,
+  vanished,
   type RolloutView,
   type StatusArgs,
 } from './status-view.js';
@@ -90,6 +91,8 @@ export async function followStatus(
   let tracked = new Set<string>();
   let seen = new Map<string, string>();
   let lastRollout = '';
+  let previous: CaptureDrainObject[] = [];
+  const deleted: string[] = [];
   for (let first = true; ; first = false) {
     const [drains, sts] = await Promise.all([
       kube.list<CaptureDrainObject>(Resources.capturedrains, namespace ? { namespace } : {}),
@@ -111,6 +114,9 @@ export async function followStatus(
     );
     tracked = sel.tracked;
     const t = now();
+    const gone = vanished(previous, sel.shown);
+    deleted.push(...gone);
+    previous = sel.shown;
     const done = finished(sel.shown, rollout);
     if (io.tty) {
       const screen = renderScreen(sel.shown, {
@@ -118,6 +124,7 @@ export async function followStatus(
         where,
         ...(rollout ? { rollout } : {}),
         showNamespace: !namespace,
+        deleted,
       });
       io.out(REDRAW + screen.join('\n'));
     } else if (args.mode === 'once') {
@@ -127,6 +134,8 @@ export async function followStatus(
       const u = plainUpdate(sel.shown, seen, t);
       seen = u.seen;
       for (const l of u.lines) io.out(l);
+      for (const k of gone)
+        io.out(`[${new Date(t).toISOString().slice(11, 19)}] ${k} was deleted before it finished`);
       const r = rollout ? `StatefulSet ${rollout.statefulSet}: rollout ${rollout.phase ?? 'Idle'}` : '';
       if (r && r !== lastRollout) io.out(`[${new Date(t).toISOString().slice(11, 19)}] ${r}`);
       lastRollout = r;
@@ -136,8 +145,13 @@ export async function followStatus(
       return done ? exitCodeOf(sel.shown, rollout) : 0;
     }
     if (args.mode === 'follow' && done) {
-      if (!io.tty) io.out(`Done: ${summary(sel.shown, rollout)}`);
-      return exitCodeOf(sel.shown, rollout);
+      if (!io.tty)
+        io.out(
+          sel.shown.length || deleted.length
+            ? `Done: ${summary(sel.shown, rollout, deleted.length)}`
+            : `No drain in progress ${where}.`,
+        );
+      return exitCodeOf(sel.shown, rollout, deleted.length);
     }
     if (!(await sleep(args.intervalMs, io.signal))) return EXIT.interrupted;
   }

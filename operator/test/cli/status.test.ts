@@ -306,6 +306,16 @@ describe('statusCommand', () => {
     expect((await runStatus(['--once', '--watch'], scripted([[]]).kube)).code).toBe(64);
   });
 
+  test('a drain deleted mid-drain is reported and fails the run (3); nothing in progress says so', async () => {
+    const { kube } = scripted([[drain('d', running(40)), drain('e', running(10))], [drain('e', drained)]]);
+    const r = await runStatus([], kube);
+    expect(r.code).toBe(3);
+    expect(r.out).toContain('[12:00:00] tidb/d was deleted before it finished');
+    expect(r.out.at(-1)).toBe('Done: 2 drains: 1 Drained, 1 deleted before it finished');
+    const none = await runStatus([], scripted([[drain('old', drained)]]).kube);
+    expect(none).toMatchObject({ code: 0, out: ['No drain in progress in tidb.'] });
+  });
+
   test('interrupted: 130', async () => {
     const ac = new AbortController();
     const { kube } = scripted([[drain('d', running(10))]]);
