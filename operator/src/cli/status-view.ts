@@ -27,9 +27,9 @@ Options:
 ${KUBE_FLAGS_HELP}
 
 Exit codes (as capture-drain drain): 0 every drain drained (TiCDC confirmed it); 2 a drain timed
-out or stalled; 3 a drain failed, or the rollout is Blocked; 4 LegacyFallback (a pre-v8.5.7
-capture in the cluster: nothing was drained); 1 error; 64 usage error; 130 interrupted.
-With --once, 0 while drains are still in progress.`;
+out or stalled; 3 a drain failed or was deleted before it finished, or the rollout is Blocked;
+4 LegacyFallback (a pre-v8.5.7 capture in the cluster: nothing was drained); 1 error; 64 usage
+error; 130 interrupted. With --once, 0 while drains are still in progress.`;
 
 export const STATUS_OPTIONS = {
   ...KUBE_OPTIONS,
