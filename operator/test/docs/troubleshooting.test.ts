@@ -176,6 +176,23 @@ describe('docs/troubleshooting.md', () => {
     expect(sorted(headings)).toEqual(sorted([...ALERTS, ...chart]));
   });
 
+  test("every in-page link resolves to a heading (GitHub's anchors), the alerts' at #<name lowercased>", () => {
+    const slug = (h: string) =>
+      h
+        .trim()
+        .toLowerCase()
+        .replace(/[^\w\- ]/g, '')
+        .replace(/ /g, '-');
+    const anchors = new Set(
+      [...DOC.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)),
+    );
+    const links = [...DOC.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]!);
+    expect(links.length).toBeGreaterThan(10);
+    expect(links.filter((l) => !anchors.has(l))).toEqual([]);
+    for (const a of ALERTS) expect(anchors).toContain(a.toLowerCase());
+    expect(slug('An upgrade from a pre-v8.5.7 cluster')).toBe('an-upgrade-from-a-pre-v857-cluster');
+  });
+
   test('README links the document', () => {
     expect(read('README.md')).toContain('](docs/troubleshooting.md)');
   });
