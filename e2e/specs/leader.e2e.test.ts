@@ -6,11 +6,11 @@
 //     write) within 15 s of the kill, in several runs.
 //  2. A leader frozen (SIGSTOP) with a TiCDC call in flight is deposed by a Lease takeover; when it
 //     resumes it sends no TiCDC request and writes nothing, and exits.
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKubeClient } from '../../operator/src/kube/client.js';
+import { loadKubeconfigFile } from '../../operator/src/kube/kubeconfig.js';
 import { LeaderElector, type Lease } from '../../operator/src/kube/leader.js';
 import { Resources, type KubeClient, type KubeObject } from '../../operator/src/kube/port.js';
 import type { TicdcSimulator } from '../ticdc-sim/index.js';
@@ -74,9 +74,7 @@ beforeAll(async () => {
     replicas.push(r);
     return r;
   };
-  const kc = new KubeConfig();
-  kc.loadFromFile(c.kubeconfig);
-  kube = createKubeClient(kc);
+  kube = createKubeClient(loadKubeconfigFile(c.kubeconfig));
 }, 180_000);
 
 afterAll(async () => {

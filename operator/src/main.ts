@@ -1,9 +1,9 @@
 // `capture-drain operator`: configuration, logger, Kubernetes client, leader election,
 // controllers and the probe/metrics server; graceful shutdown on SIGTERM.
-import { KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from './api/capturedrain.js';
 import { CONFIG_USAGE, ConfigError, loadConfig } from './config.js';
 import { createKubeClient } from './kube/client.js';
+import { KubeconfigError, loadKubeAccess, type KubeAccess } from './kube/kubeconfig.js';
 import { EventRecorder } from './kube/events.js';
 import { LeaderElector } from './kube/leader.js';
 import { createManager } from './manager.js';
@@ -34,10 +34,15 @@ export async function operatorCommand(
     return 64;
   }
   const logger = createLogger({ level: config.logLevel });
-  const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  const kube = createKubeClient(kc, {
+  let access: KubeAccess;
+  try {
+    access = loadKubeAccess(config.kubeconfig);
+  } catch (err) {
+    if (!(err instanceof KubeconfigError)) throw err;
+    io.err(`capture-drain operator: ${err.message}`);
+    return 1;
+  }
+  const kube = createKubeClient(access, {
     fieldManager: config.fieldManager,
     userAgent: OPERATOR_NAME,
   });
@@ -57,7 +62,16 @@ export async function operatorCommand(
     healthChecks: { informers: informersHealthyCheck(manager.informers) },
   });
   const port = await probes.listen();
-  logger.info({ port, identity: config.identity, namespaces: config.namespaces }, 'Operator starting');
+  logger.info(
+    {
+      port,
+      identity: config.identity,
+      namespaces: config.namespaces,
+      apiServer: access.server,
+      auth: access.source,
+    },
+    'Operator starting',
+  );
 
   const stop = new AbortController();
   io.signal?.addEventListener('abort', () => stop.abort(), { once: true });

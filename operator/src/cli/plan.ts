@@ -2,11 +2,11 @@
 // StatefulSet, without acting (it reads the StatefulSet, its pods, their CaptureDrains and TiCDC's
 // capture list, and runs the same planner as the operator).
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { BUILTIN_DEFAULTS, SettingsError, resolveSettings } from '../drain/settings.js';
 import { TicdcClientPool } from '../drain/ticdc-clients.js';
 import { keptDrainedCaptures } from '../drain/contract.js';
 import { createKubeClient } from '../kube/client.js';
+import { KubeconfigError, loadKubeAccess } from '../kube/kubeconfig.js';
 import { Resources, type KubeClient } from '../kube/port.js';
 import { plan, type Plan, type PlanInput } from '../rollout/planner.js';
 import { describeEta, phaseOf, planInput } from '../rollout/view.js';
@@ -202,10 +202,13 @@ export async function planCommand(
   }
   let kube = deps.kube;
   if (!kube) {
-    const kc = new KubeConfig();
-    if (args.kubeconfig) kc.loadFromFile(args.kubeconfig);
-    else kc.loadFromDefault();
-    kube = createKubeClient(kc, { userAgent: 'capture-drain-plan' });
+    try {
+      kube = createKubeClient(loadKubeAccess(args.kubeconfig), { userAgent: 'capture-drain-plan' });
+    } catch (err) {
+      if (!(err instanceof KubeconfigError)) throw err;
+      io.err(`capture-drain plan: ${err.message}`);
+      return 1;
+    }
   }
   try {
     const { input, kept } = await readPlanInput(kube, args, deps.now);
