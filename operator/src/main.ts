@@ -121,10 +121,14 @@ export async function operatorCommand(
     webhookDone = webhook.run(webhookStop.signal);
   }
   let lost = false;
+  const synced = syncedCheck(manager.informers);
   if (config.leaderElect) {
-    // A standby replica is ready (it serves probes and metrics); only the leader runs caches.
-    const synced = syncedCheck(manager.informers);
-    probes.addReadyCheck('informers', () => (elector.isLeader() ? synced() : undefined));
+    // /readyz: what every replica serves (the webhook, checked above); a standby and a leader still
+    // syncing are ready. /leaderz (and capture_drain_leader_ready): holding the lease, caches synced.
+    probes.addLeaderCheck('leader', () =>
+      elector.isLeader() ? undefined : `standby (lease held by ${elector.getLeader() ?? 'nobody yet'})`,
+    );
+    probes.addLeaderCheck('informers', synced);
     const elector: LeaderElector = new LeaderElector({
       client: kube,
       namespace: config.leaderElectionNamespace,
@@ -142,7 +146,9 @@ export async function operatorCommand(
     });
     await elector.run(stop.signal);
   } else {
-    probes.addReadyCheck('informers', syncedCheck(manager.informers));
+    // The only replica is the leader: ready once its caches synced, on both endpoints.
+    probes.addReadyCheck('informers', synced);
+    probes.addLeaderCheck('informers', synced);
     await manager.run(stop.signal);
   }
   webhookStop.abort();
