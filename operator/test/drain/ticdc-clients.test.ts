@@ -1,6 +1,6 @@
 // TicdcClientPool: one client per cluster; a replaced client (its Secret changed) is closed after the
 // retirement delay, an unused cluster's client after the idle period; close() closes everything.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { TicdcClientPool, type TicdcClientFactory } from '../../src/drain/ticdc-clients.js';
