@@ -144,7 +144,10 @@ export async function operatorCommand(
         if (!stop.signal.aborted) lost = true;
       },
     });
+    // Warm caches while campaigning: the LISTs overlap the Lease acquisition (and a standby's wait).
+    manager.startCaches();
     await elector.run(stop.signal);
+    await manager.informers.stop(); // a standby that never led stops its caches here
   } else {
     // The only replica is the leader: ready once its caches synced, on both endpoints.
     probes.addReadyCheck('informers', synced);
