@@ -370,10 +370,17 @@ export class RestKubeClient implements KubeClient {
   }
 
   /** Closes the pooled connections (graceful shutdown). */
-  async close(): Promise<void> {
+  async close(graceMs = 2_000): Promise<void> {
     const d = this.pool.dispatcher?.value;
     this.pool.dispatcher = undefined;
-    await d?.close();
+    if (!d) return;
+    // close() waits for requests in flight, a watch still open included: bounded, then cut.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = d.close().then(() => true);
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)));
+    const done = await Promise.race([closed, late]);
+    clearTimeout(timer);
+    if (!done) await d.destroy().catch(() => undefined);
   }
 
   // ---- plumbing ----
