@@ -105,7 +105,11 @@ export class RestKubeClient implements KubeClient {
   private readonly watchIdleTimeoutMs: number;
   private readonly dispatcherTtlMs: number;
   /** The connection pool, shared with the views withSignal returns. */
-  private readonly pool: { dispatcher?: { value: Dispatcher | undefined; createdAt: number } };
+  private readonly pool: {
+    dispatcher?: { value: Dispatcher | undefined; createdAt: number };
+    /** Aborts of the watches still open (close() ends them first). */
+    watches?: Set<() => void>;
+  };
   /** Bounds every non-watch request of this view (see fenced). */
   private readonly fence: Fence | undefined;
 
@@ -281,6 +285,14 @@ export class RestKubeClient implements KubeClient {
       };
     });
     done.catch(() => undefined); // callers may attach late; never an unhandled rejection
+    const abort = () => {
+      abortedByUs = true;
+      controller.abort();
+      resolveDone();
+    };
+    const watches = (this.pool.watches ??= new Set());
+    watches.add(abort);
+    void done.finally(() => watches.delete(abort)).catch(() => undefined);
     const query: Query = {
       watch: true,
       resourceVersion: opts.resourceVersion || undefined,
@@ -359,22 +371,16 @@ export class RestKubeClient implements KubeClient {
         clearTimeout(idle);
       }
     })();
-    return {
-      done,
-      abort: () => {
-        abortedByUs = true;
-        controller.abort();
-        resolveDone();
-      },
-    };
+    return { done, abort };
   }
 
-  /** Closes the pooled connections (graceful shutdown). */
+  /** Ends the open watches and closes the pooled connections (graceful shutdown). */
   async close(graceMs = 2_000): Promise<void> {
+    for (const abort of [...(this.pool.watches ?? [])]) abort(); // watches end cleanly
     const d = this.pool.dispatcher?.value;
     this.pool.dispatcher = undefined;
     if (!d) return;
-    // close() waits for requests in flight, a watch still open included: bounded, then cut.
+    // close() waits for the requests in flight: bounded, then cut.
     let timer: NodeJS.Timeout | undefined;
     const closed = d.close().then(() => true);
     const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)));

@@ -321,14 +321,14 @@ describe('RestKubeClient watch', () => {
     expect(seen[0]!.path).toBe('/apis/coordination.k8s.io/v1/namespaces/ops/leases');
   });
 
-  it('close() does not wait for a watch left open: it is cut after the grace period', async () => {
+  it('close() ends a watch left open instead of waiting for it', async () => {
     handler = streaming([{ type: 'ADDED', object: { metadata: { name: 'a' } } }], false);
     const own = createKubeClient(kubeconfig(`http://127.0.0.1:${port}`, 't'));
     const h = await own.watch(Resources.pods, { namespace: 'ns' }, () => undefined);
     const t0 = Date.now();
-    await own.close(100);
+    await own.close(5000);
     expect(Date.now() - t0).toBeLessThan(2000);
-    await h.done.catch(() => undefined); // the stream ended (cut) rather than hanging
+    await expect(h.done).resolves.toBeUndefined(); // ended cleanly, like abort()
   });
 
   it('abort() resolves done cleanly', async () => {
