@@ -4,8 +4,12 @@
 //   3. TiCDC client against the simulator: drain request latency over a keep-alive pool
 //   4. pod-termination gate: webhook certificate issue time (operator mode), admission latency over
 //      real HTTPS as the API server calls it, the pure decision's cost, and the server's heap growth
+//   5. operator start-up: RSS and time to import the operator (a fresh process), no module of
+//      @kubernetes/client-node loaded; heap per cached pod (what the informer keeps of a real-sized pod)
 // Each prints its measurement next to its target; the exit code is 1 if a target is missed.
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { TicdcSimulator } from '../e2e/ticdc-sim/index.js';
 import { type CaptureDrainStatus, type CaptureDrainObject } from '../operator/src/api/capturedrain.js';
@@ -109,6 +113,92 @@ async function benchInformer() {
   const t0 = performance.now();
   for (let i = 0; i < 100; i++) informer.list();
   report(`informer list() of ${n} objects`, (performance.now() - t0) / 100, 'ms', 10);
+  await informer.stop();
+}
+
+/** A fresh process imports the operator's entry module and reports what that cost. */
+function benchImport() {
+  const main = fileURLToPath(new URL('../operator/src/main.js', import.meta.url));
+  const script = `
+    import { registerHooks } from 'node:module';
+    const seen = new Set();
+    registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.add(r.url); return r; } });
+    const t0 = performance.now();
+    await import(${JSON.stringify(main)});
+    const ms = performance.now() - t0;
+    const kube = [...seen].filter((u) => u.includes('/node_modules/@kubernetes/')).length;
+    console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss, kube }));`;
+  const runs = [0, 1, 2].map(
+    () =>
+      JSON.parse(
+        execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+      ) as { ms: number; rss: number; kube: number },
+  );
+  const best = (f: (r: (typeof runs)[number]) => number) => Math.min(...runs.map(f));
+  report('operator import: RSS after import (fresh node)', best((r) => r.rss) / 1048576, 'MiB', 100);
+  report(
+    'operator import: time (best of 3)',
+    best((r) => r.ms),
+    'ms',
+    400,
+  );
+  report('operator import: @kubernetes/* modules loaded', Math.max(...runs.map((r) => r.kube)), '', 0);
+}
+
+/** A pod as the API server returns it: spec, status, managedFields of three managers (~30 KiB cached as is). */
+function realisticPod(i: number): Pod {
+  const fields = (n: number) =>
+    Object.fromEntries(
+      Array.from({ length: n }, (_, k) => [`f:field-${k}`, { '.': {}, [`f:sub-${k}`]: {}, 'f:value': {} }]),
+    );
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `ticdc-${i}`,
+      namespace: `ns-${i % 200}`,
+      uid: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+      labels: { app: 'ticdc', 'drain.ticdc.io/managed': 'true', 'controller-revision-hash': 'ticdc-7d9f' },
+      annotations: {
+        'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ spec: fields(40) }),
+      },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ticdc', uid: 'sts', controller: true },
+      ],
+      managedFields: ['kube-controller-manager', 'kubelet', 'kwok'].map((manager) => ({
+        manager,
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: '2026-12-03T10:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': fields(8), 'f:spec': fields(20), 'f:status': fields(12) },
+      })),
+    },
+    spec: {
+      nodeName: `node-${i % 5}`,
+      containers: [{ name: 'ticdc', image: 'pingcap/ticdc:v8.5.0', ports: [{ containerPort: 8300 }] }],
+    },
+    status: {
+      phase: 'Running',
+      podIP: `10.0.${(i >> 8) & 255}.${i & 255}`,
+      conditions: [{ type: 'Ready', status: 'True' }],
+      containerStatuses: [{ name: 'ticdc', ready: true, restartCount: 0, image: 'pingcap/ticdc:v8.5.0' }],
+    },
+  } as unknown as Pod;
+}
+
+async function benchPodCache() {
+  const kube = new FakeKube();
+  const n = 2000;
+  for (let i = 0; i < n; i++) kube.seed(Resources.pods, realisticPod(i));
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const informer = new Informer(kube, { type: Resources.pods });
+  informer.start();
+  await informer.waitForSync();
+  gc();
+  const perObject = (process.memoryUsage().heapUsed - before) / n / 1024;
+  report(`informer heap per cached pod (${n}, real-sized)`, perObject, 'KiB', 6);
   await informer.stop();
 }
 
@@ -453,6 +543,8 @@ if (process.env.BENCH_ONLY !== 'faults') {
   await benchInformer();
   await benchClient();
   await benchGate();
+  benchImport();
+  await benchPodCache();
 }
 await benchFaultyDrain();
 const missed = results.filter((r) => !r.ok).length;

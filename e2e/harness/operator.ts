@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OPERATOR_NODE_FLAGS } from '../../operator/src/node-flags.js';
 import { REPO, type Cluster } from './cluster.js';
 
 export const CLI = join(REPO, 'dist/operator/src/cli.js');
@@ -96,6 +97,7 @@ export function startOperator(opts: {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...OPERATOR_NODE_FLAGS,
       CLI,
       'operator',
       '--kubeconfig',

@@ -6,11 +6,13 @@
 //     write) within 15 s of the kill, in several runs.
 //  2. A leader frozen (SIGSTOP) with a TiCDC call in flight is deposed by a Lease takeover; when it
 //     resumes it sends no TiCDC request and writes nothing, and exits.
-import { KubeConfig } from '@kubernetes/client-node';
+//  3. Readiness: /readyz is green on a replica that does not hold the Lease (it serves the webhook);
+//     /leaderz and capture_drain_leader_ready are green only on the leader once its caches synced.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKubeClient } from '../../operator/src/kube/client.js';
+import { loadKubeconfigFile } from '../../operator/src/kube/kubeconfig.js';
 import { LeaderElector, type Lease } from '../../operator/src/kube/leader.js';
 import { Resources, type KubeClient, type KubeObject } from '../../operator/src/kube/port.js';
 import type { TicdcSimulator } from '../ticdc-sim/index.js';
@@ -74,9 +76,7 @@ beforeAll(async () => {
     replicas.push(r);
     return r;
   };
-  const kc = new KubeConfig();
-  kc.loadFromFile(c.kubeconfig);
-  kube = createKubeClient(kc);
+  kube = createKubeClient(loadKubeconfigFile(c.kubeconfig));
 }, 180_000);
 
 afterAll(async () => {
@@ -221,5 +221,53 @@ describe('leader election with two replicas', () => {
     expect(code).toBe(1); // it steps down by exiting, as controller-runtime does
     stopIntruder.abort();
     await intruding;
+  }, 120_000);
+
+  test('/readyz is green on a standby; /leaderz and capture_drain_leader_ready only on the synced leader', async () => {
+    // Someone else holds the Lease (the intruder of the previous test, or this one when run alone).
+    const other = new LeaderElector({
+      client: kube,
+      namespace: NS,
+      name: LEASE,
+      identity: 'e2e-holder',
+      leaseDurationMs: 10_000,
+      renewDeadlineMs: 7_000,
+      retryPeriodMs: 1_000,
+      onStartedLeading: () => undefined,
+    });
+    const stopOther = new AbortController();
+    const holding = other.run(stopOther.signal);
+    await eventually('e2e-holder holds the Lease', async () => other.isLeader(), { timeoutMs: 30_000 });
+    const r = await startReplica('op-ready');
+    const port = await eventually(
+      'op-ready listening',
+      async () => Number(/"port":(\d+)[^\n]*"msg":"Operator starting"/.exec(r.proc.logs())?.[1]) || undefined,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: await res.text() };
+    };
+    const leaderGauge = async () =>
+      /^capture_drain_leader_ready (\d)$/m.exec((await get('/metrics')).body)?.[1];
+    await eventually('op-ready campaigning', async () => r.proc.logs().includes('Attempting to acquire'), {
+      timeoutMs: 30_000,
+    });
+    expect((await get('/readyz')).status).toBe(200);
+    const standby = await get('/leaderz');
+    expect(standby.status).toBe(500);
+    expect(standby.body).toContain('[-]leader failed: standby (lease held by e2e-holder)');
+    expect(await leaderGauge()).toBe('0');
+    // The holder steps down (releases the Lease): op-ready leads and syncs its caches.
+    stopOther.abort();
+    await holding;
+    await eventually('op-ready leader-ready', async () => (await get('/leaderz')).status === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    expect(await holder()).toMatch(/^op-ready_/);
+    expect(r.proc.logs()).toContain('Caches synced');
+    expect((await get('/readyz')).status).toBe(200);
+    expect(await leaderGauge()).toBe('1');
   }, 120_000);
 });

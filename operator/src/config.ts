@@ -86,7 +86,7 @@ Options (environment variable in brackets):
                                  renew for this long; < lease duration (default 7s)
   --leader-elect-retry-period DUR  renew / acquire attempt interval; renew deadline must exceed
                                  1.2 x this (default 1s)
-  --http-address HOST:PORT       /metrics, /healthz, /readyz (default 0.0.0.0:8080) [HTTP_ADDRESS]
+  --http-address HOST:PORT       /metrics, /healthz, /readyz, /leaderz (default 0.0.0.0:8080) [HTTP_ADDRESS]
   --log-level LEVEL              trace|debug|info|warn|error (default info) [LOG_LEVEL]
   --workers N                    concurrent reconciles (default 4)
   --default-timeout DUR          drain timeout when neither spec nor StatefulSet sets one (default 10m)

@@ -1,9 +1,9 @@
 // `capture-drain operator`: configuration, logger, Kubernetes client, leader election,
 // controllers and the probe/metrics server; graceful shutdown on SIGTERM.
-import { KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from './api/capturedrain.js';
 import { CONFIG_USAGE, ConfigError, loadConfig } from './config.js';
 import { createKubeClient } from './kube/client.js';
+import { KubeconfigError, loadKubeAccess, type KubeAccess } from './kube/kubeconfig.js';
 import { EventRecorder } from './kube/events.js';
 import { LeaderElector } from './kube/leader.js';
 import { createManager } from './manager.js';
@@ -34,10 +34,15 @@ export async function operatorCommand(
     return 64;
   }
   const logger = createLogger({ level: config.logLevel });
-  const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  const kube = createKubeClient(kc, {
+  let access: KubeAccess;
+  try {
+    access = loadKubeAccess(config.kubeconfig);
+  } catch (err) {
+    if (!(err instanceof KubeconfigError)) throw err;
+    io.err(`capture-drain operator: ${err.message}`);
+    return 1;
+  }
+  const kube = createKubeClient(access, {
     fieldManager: config.fieldManager,
     userAgent: OPERATOR_NAME,
   });
@@ -57,7 +62,16 @@ export async function operatorCommand(
     healthChecks: { informers: informersHealthyCheck(manager.informers) },
   });
   const port = await probes.listen();
-  logger.info({ port, identity: config.identity, namespaces: config.namespaces }, 'Operator starting');
+  logger.info(
+    {
+      port,
+      identity: config.identity,
+      namespaces: config.namespaces,
+      apiServer: access.server,
+      auth: access.source,
+    },
+    'Operator starting',
+  );
 
   const stop = new AbortController();
   io.signal?.addEventListener('abort', () => stop.abort(), { once: true });
@@ -107,10 +121,14 @@ export async function operatorCommand(
     webhookDone = webhook.run(webhookStop.signal);
   }
   let lost = false;
+  const synced = syncedCheck(manager.informers);
   if (config.leaderElect) {
-    // A standby replica is ready (it serves probes and metrics); only the leader runs caches.
-    const synced = syncedCheck(manager.informers);
-    probes.addReadyCheck('informers', () => (elector.isLeader() ? synced() : undefined));
+    // /readyz: what every replica serves (the webhook, checked above); a standby and a leader still
+    // syncing are ready. /leaderz (and capture_drain_leader_ready): holding the lease, caches synced.
+    probes.addLeaderCheck('leader', () =>
+      elector.isLeader() ? undefined : `standby (lease held by ${elector.getLeader() ?? 'nobody yet'})`,
+    );
+    probes.addLeaderCheck('informers', synced);
     const elector: LeaderElector = new LeaderElector({
       client: kube,
       namespace: config.leaderElectionNamespace,
@@ -126,9 +144,14 @@ export async function operatorCommand(
         if (!stop.signal.aborted) lost = true;
       },
     });
+    // Warm caches while campaigning: the LISTs overlap the Lease acquisition (and a standby's wait).
+    manager.startCaches();
     await elector.run(stop.signal);
+    await manager.informers.stop(); // a standby that never led stops its caches here
   } else {
-    probes.addReadyCheck('informers', syncedCheck(manager.informers));
+    // The only replica is the leader: ready once its caches synced, on both endpoints.
+    probes.addReadyCheck('informers', synced);
+    probes.addLeaderCheck('informers', synced);
     await manager.run(stop.signal);
   }
   webhookStop.abort();

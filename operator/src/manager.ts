@@ -23,6 +23,12 @@ export interface Manager {
    * controllers make: refused once it ended, cancelled in flight when it ends.
    */
   run(signal: AbortSignal, term?: Fence): Promise<void>;
+  /**
+   * Starts the informers now (LIST + WATCH), before run(): a standby keeps warm caches, as
+   * controller-runtime's manager does, so a start or a failover does not wait for the LISTs after
+   * the Lease is won. Reads only; controllers (and every write) still wait for the term.
+   */
+  startCaches(): void;
 }
 
 export function createManager(opts: {
@@ -82,6 +88,7 @@ export function createManager(opts: {
 
   return {
     informers,
+    startCaches: () => informers.start(),
     async run(signal, fence) {
       term.begin(fence ?? signalFence(signal));
       informers.start();

@@ -1,8 +1,8 @@
 // Connects a CLI command to Kubernetes the way kubectl does: --kubeconfig, else KUBECONFIG, else
 // ~/.kube/config, else in-cluster; --context, else the current context; the namespace from -n,
 // else the context's, else "default".
-import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeClient } from '../kube/client.js';
+import { kubeconfigContexts, loadKubeAccess } from '../kube/kubeconfig.js';
 import type { KubeClient } from '../kube/port.js';
 import { effectiveNamespace, type KubeFlags } from './kube-flags.js';
 
@@ -13,36 +13,17 @@ export interface KubeConnection {
   close(): Promise<void>;
 }
 
-export function loadKubeConfig(flags: Pick<KubeFlags, 'kubeconfig' | 'context'>): KubeConfig {
-  const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
-  if (flags.context) {
-    if (!kc.getContextObject(flags.context))
-      throw new Error(`context "${flags.context}" not found in the kubeconfig`);
-    kc.setCurrentContext(flags.context);
-  }
-  return kc;
-}
-
 export function connect(flags: KubeFlags, userAgent: string): KubeConnection {
-  const kc = loadKubeConfig(flags);
-  const kube = createKubeClient(kc, { userAgent });
-  const ctx = kc.getContextObject(kc.getCurrentContext());
+  const access = loadKubeAccess(flags.kubeconfig, process.env, flags.context ? { context: flags.context } : {});
+  const kube = createKubeClient(access, { userAgent });
   return {
     kube,
-    namespace: effectiveNamespace(flags.namespace, ctx?.namespace),
+    namespace: effectiveNamespace(flags.namespace, access.namespace),
     close: () => kube.close(),
   };
 }
 
 /** Context names of the kubeconfig, for completion; none when it cannot be read. */
 export function contextNames(flags: Pick<KubeFlags, 'kubeconfig'>): string[] {
-  try {
-    return loadKubeConfig(flags)
-      .getContexts()
-      .map((c) => c.name);
-  } catch {
-    return [];
-  }
+  return kubeconfigContexts(flags.kubeconfig);
 }

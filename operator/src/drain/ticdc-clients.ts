@@ -1,5 +1,8 @@
-// One TiCDC client (keep-alive pool) per cluster and credentials, built from the Secrets the
-// settings name. A changed Secret (new resourceVersion) gets a fresh client.
+// One TiCDC client (keep-alive connection pools) per cluster (namespace + endpoint), built from the
+// Secrets the settings name. When those change (a Secret's new resourceVersion, another Secret, the
+// insecure flag) the cluster gets a fresh client and the old one is closed once the calls that may
+// still hold it are over (retireAfterMs); a client no drain or rollout asked for during idleAfterMs
+// is closed too. Closing a client closes its undici pools (sockets, TLS sessions).
 import type { DrainMetrics } from '../observability/metrics.js';
 import { Resources, type KubeClient, type KubeObject } from '../kube/port.js';
 import { createTicdcClient } from '../ticdc/client.js';
@@ -14,8 +17,23 @@ interface SecretLike extends KubeObject {
 
 export type TicdcClientFactory = (opts: Parameters<typeof createTicdcClient>[0]) => TicdcClient;
 
+interface Entry {
+  /** What the client was built from: the insecure flag and the Secrets' names and versions. */
+  version: string;
+  client: TicdcClient;
+  lastUsedAt: number;
+}
+
 export class TicdcClientPool {
-  private readonly clients = new Map<string, TicdcClient>();
+  /** By cluster: `${namespace}|${endpoint}`. */
+  private readonly clients = new Map<string, Entry>();
+  /** Replaced clients waiting for their retirement timer. */
+  private readonly retiring = new Set<TicdcClient>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private lastSweepAt = 0;
+  private readonly idleAfterMs: number;
+  private readonly retireAfterMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly kube: KubeClient,
@@ -27,22 +45,41 @@ export class TicdcClientPool {
       fence?: RequestFence;
       /** Advertise address -> base URL of that capture (default: the address itself, in-cluster DNS). */
       resolveCaptureAddress?: (address: string) => string | undefined;
+      /** Close a cluster's client after this long without a get(). Default 10 min. */
+      idleAfterMs?: number;
+      /** Close a replaced client this long after the replacement. Default 60 s. */
+      retireAfterMs?: number;
+      now?: () => number;
     } = {},
-  ) {}
+  ) {
+    this.idleAfterMs = opts.idleAfterMs ?? 600_000;
+    this.retireAfterMs = opts.retireAfterMs ?? 60_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Clients currently kept (one per cluster). */
+  get size(): number {
+    return this.clients.size;
+  }
 
   async get(namespace: string, cluster: ClusterSettings): Promise<TicdcClient> {
     const tls = cluster.tlsSecret ? await this.secret(namespace, cluster.tlsSecret) : undefined;
     const creds = cluster.credentialsSecret
       ? await this.secret(namespace, cluster.credentialsSecret)
       : undefined;
-    const key = [
-      cluster.endpoint,
+    const now = this.now();
+    this.sweep(now);
+    const key = `${namespace}|${cluster.endpoint}`;
+    const version = [
       cluster.insecureSkipVerify,
-      tls && `${namespace}/${tls.metadata.name}@${tls.metadata.resourceVersion}`,
-      creds && `${namespace}/${creds.metadata.name}@${creds.metadata.resourceVersion}`,
+      tls && `${tls.metadata.name}@${tls.metadata.resourceVersion}`,
+      creds && `${creds.metadata.name}@${creds.metadata.resourceVersion}`,
     ].join('|');
     const existing = this.clients.get(key);
-    if (existing) return existing;
+    if (existing?.version === version) {
+      existing.lastUsedAt = now;
+      return existing.client;
+    }
     try {
       const factory = this.opts.factory ?? createTicdcClient;
       const metrics = this.opts.metrics;
@@ -73,7 +110,8 @@ export class TicdcClientPool {
             }
           : {}),
       });
-      this.clients.set(key, client);
+      this.clients.set(key, { version, client, lastUsedAt: now });
+      if (existing) this.retire(existing.client);
       return client;
     } catch (err) {
       if (err instanceof CredentialsError) throw new SettingsError(err.message);
@@ -97,8 +135,35 @@ export class TicdcClientPool {
     return s;
   }
 
+  /** Closes the clients of clusters nobody asked for during idleAfterMs (at most once a minute). */
+  private sweep(now: number): void {
+    if (now - this.lastSweepAt < Math.min(60_000, this.idleAfterMs)) return;
+    this.lastSweepAt = now;
+    for (const [key, e] of this.clients) {
+      if (now - e.lastUsedAt < this.idleAfterMs) continue;
+      this.clients.delete(key);
+      void e.client.close().catch(() => undefined);
+    }
+  }
+
+  /** Closes a replaced client later: a reconcile may still be using it. */
+  private retire(client: TicdcClient): void {
+    this.retiring.add(client);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.retiring.delete(client);
+      void client.close().catch(() => undefined);
+    }, this.retireAfterMs);
+    t.unref?.();
+    this.timers.add(t);
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([...this.clients.values()].map((c) => c.close()));
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const all = [...[...this.clients.values()].map((e) => e.client), ...this.retiring];
     this.clients.clear();
+    this.retiring.clear();
+    await Promise.allSettled(all.map((c) => c.close()));
   }
 }

@@ -1,9 +1,10 @@
-// KubeClient over @kubernetes/client-node 2.x. One generic REST helper serves every ResourceType
-// the same way (no per-type generated classes, no Date conversion: plain JSON in and out).
-// Auth comes from the KubeConfig (tokens, exec plugins, client certs) via applySecurityAuthentication;
-// watches use client-node's Watch. Tokens and headers are never logged.
-import { HttpMethod, RequestContext, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+// KubeClient over undici. One generic REST helper serves every ResourceType the same way (no
+// per-type generated classes, no Date conversion: plain JSON in and out). Where the server is and how
+// to authenticate comes from a KubeAccess (kubeconfig.ts: a kubeconfig file or the in-cluster
+// ServiceAccount); watches are streamed newline-delimited JSON. Tokens and headers are never logged.
+import { StringDecoder } from 'node:string_decoder';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { KubeAccess } from './kubeconfig.js';
 import {
   KubeApiError,
   apiVersionOf,
@@ -85,18 +86,35 @@ export function toKubeApiError(status: number, body: unknown, fallback: string):
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A signal that never aborts (requests without a caller's signal). */
+const NEVER = new AbortController().signal;
+
+function parseBody(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 export class RestKubeClient implements KubeClient {
   private readonly requestTimeoutMs: number;
   private readonly watchIdleTimeoutMs: number;
   private readonly dispatcherTtlMs: number;
   /** The connection pool, shared with the views withSignal returns. */
-  private readonly pool: { dispatcher?: { value: Dispatcher | undefined; createdAt: number } };
+  private readonly pool: {
+    dispatcher?: { value: Dispatcher | undefined; createdAt: number };
+    /** Aborts of the watches still open (close() ends them first). */
+    watches?: Set<() => void>;
+  };
   /** Bounds every non-watch request of this view (see fenced). */
   private readonly fence: Fence | undefined;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly access: KubeAccess,
     private readonly opts: KubeClientOptions = {},
     shared?: { pool: RestKubeClient['pool']; fence: Fence },
   ) {
@@ -122,7 +140,7 @@ export class RestKubeClient implements KubeClient {
           },
         }
       : fence;
-    return new RestKubeClient(this.kc, this.opts, { pool: this.pool, fence: combined });
+    return new RestKubeClient(this.access, this.opts, { pool: this.pool, fence: combined });
   }
 
   async get<T extends KubeObject>(
@@ -249,12 +267,9 @@ export class RestKubeClient implements KubeClient {
     onEvent: (type: WatchEventType, obj: T) => void,
   ): Promise<WatchHandle> {
     const path = resourcePath(type, opts.namespace);
-    const w = new Watch(this.kc);
-    // Watch's inactivity timer is private (30 s in 2.0.1); widen it past the ~60 s bookmark period.
-    (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.watchIdleTimeoutMs;
+    const controller = new AbortController();
     let settled = false;
     let abortedByUs = false;
-    const stream: { controller?: AbortController } = {}; // set once Watch has connected
     let resolveDone!: () => void;
     let rejectDone!: (err: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {
@@ -270,64 +285,108 @@ export class RestKubeClient implements KubeClient {
       };
     });
     done.catch(() => undefined); // callers may attach late; never an unhandled rejection
+    const abort = () => {
+      abortedByUs = true;
+      controller.abort();
+      resolveDone();
+    };
+    const watches = (this.pool.watches ??= new Set());
+    watches.add(abort);
+    void done.finally(() => watches.delete(abort)).catch(() => undefined);
     const query: Query = {
+      watch: true,
       resourceVersion: opts.resourceVersion || undefined,
       labelSelector: opts.labelSelector,
       fieldSelector: opts.fieldSelector,
       timeoutSeconds: opts.timeoutSeconds,
       allowWatchBookmarks: opts.allowWatchBookmarks || undefined,
     };
-    // Watch requests cluster.server + path: with a trailing slash in the kubeconfig server URL that
-    // would become "//api/v1/…", so drop our leading slash in that case.
-    const server = this.kc.getCurrentCluster()?.server ?? '';
-    stream.controller = await w.watch(
-      server.endsWith('/') ? path.slice(1) : path,
-      query,
-      (phase, obj) => {
-        if (settled) return;
-        if (phase === 'ERROR') {
-          // The stream carries a metav1.Status (410 Expired/Gone when the resourceVersion is too old).
-          const status = obj as { code?: number; message?: string; reason?: string };
-          onEvent('ERROR', obj as T);
-          rejectDone(toKubeApiError(status.code ?? 500, status, `watch ${path}: ERROR event`));
-          abortedByUs = true;
-          stream.controller?.abort();
-          return;
-        }
-        onEvent(phase as WatchEventType, obj as T);
-      },
-      (err: unknown) => {
-        if (!err || abortedByUs) return resolveDone();
-        const e = err as { name?: string; statusCode?: number; message?: string };
-        if (e.name === 'TimeoutError') return resolveDone(); // idle connection cut: resume from last RV
-        if (typeof e.statusCode === 'number') {
-          return rejectDone(
-            toKubeApiError(
-              e.statusCode,
-              undefined,
-              `watch ${path}: HTTP ${e.statusCode} ${e.message ?? ''}`.trim(),
-            ),
-          );
-        }
-        rejectDone(err);
-      },
-    );
-    if (settled) stream.controller.abort(); // an ERROR/close raced the return of watch()
-    return {
-      done,
-      abort: () => {
+    // A watch that receives no bytes for watchIdleTimeoutMs is cut and ends cleanly (the caller
+    // resumes from its last resourceVersion).
+    let idle: NodeJS.Timeout | undefined;
+    const armIdle = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
         abortedByUs = true;
-        stream.controller?.abort();
+        controller.abort();
         resolveDone();
-      },
+      }, this.watchIdleTimeoutMs);
+      idle.unref?.();
     };
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.send('GET', path, query, undefined, 'application/json', controller.signal, false);
+    } catch (err) {
+      // Connection errors end the watch through done, like a stream error would.
+      if (abortedByUs) resolveDone();
+      else rejectDone(err);
+      return { done, abort: () => undefined };
+    }
+    if (res.statusCode !== 200) {
+      const parsed = parseBody(await res.body.text().catch(() => ''));
+      rejectDone(toKubeApiError(res.statusCode, parsed, `watch ${path}: HTTP ${res.statusCode}`));
+      return { done, abort: () => undefined };
+    }
+    armIdle();
+    const decoder = new StringDecoder('utf8');
+    let buffered = '';
+    const deliver = (line: string) => {
+      if (settled || !line.trim()) return;
+      let event: { type?: string; object?: unknown };
+      try {
+        event = JSON.parse(line) as typeof event;
+      } catch {
+        return; // not a watch event: skip, as client-go's decoder would fail the line
+      }
+      if (event.type === 'ERROR') {
+        // The stream carries a metav1.Status (410 Expired/Gone when the resourceVersion is too old).
+        const status = (event.object ?? {}) as { code?: number };
+        onEvent('ERROR', event.object as T);
+        rejectDone(toKubeApiError(status.code ?? 500, status, `watch ${path}: ERROR event`));
+        abortedByUs = true;
+        controller.abort();
+        return;
+      }
+      onEvent(event.type as WatchEventType, event.object as T);
+    };
+    void (async () => {
+      try {
+        for await (const chunk of res.body) {
+          armIdle();
+          buffered += decoder.write(chunk as Buffer);
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl);
+            buffered = buffered.slice(nl + 1);
+            deliver(line);
+          }
+          if (settled) break;
+        }
+        deliver(buffered + decoder.end());
+        resolveDone();
+      } catch (err) {
+        if (abortedByUs) resolveDone();
+        else rejectDone(err);
+      } finally {
+        clearTimeout(idle);
+      }
+    })();
+    return { done, abort };
   }
 
-  /** Closes the pooled connections (graceful shutdown). */
-  async close(): Promise<void> {
+  /** Ends the open watches and closes the pooled connections (graceful shutdown). */
+  async close(graceMs = 2_000): Promise<void> {
+    for (const abort of [...(this.pool.watches ?? [])]) abort(); // watches end cleanly
     const d = this.pool.dispatcher?.value;
     this.pool.dispatcher = undefined;
-    await d?.close();
+    if (!d) return;
+    // close() waits for the requests in flight: bounded, then cut.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = d.close().then(() => true);
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)));
+    const done = await Promise.race([closed, late]);
+    clearTimeout(timer);
+    if (!done) await d.destroy().catch(() => undefined);
   }
 
   // ---- plumbing ----
@@ -341,65 +400,79 @@ export class RestKubeClient implements KubeClient {
   }
 
   /**
-   * client-node 2.0.1 builds a new undici Agent on every applySecurityAuthentication call, i.e. a new
-   * TLS connection per request. We keep the first one as a pool and rebuild it every dispatcherTtlMs.
+   * The connection pool, rebuilt every dispatcherTtlMs so a rotated CA or client certificate on disk
+   * is picked up (the old pool finishes its in-flight requests, then closes).
    */
-  private pooledDispatcher(fresh: Dispatcher | undefined): Dispatcher | undefined {
+  private dispatcher(): Dispatcher {
     const now = Date.now();
     const pool = this.pool;
-    if (!pool.dispatcher || now - pool.dispatcher.createdAt > this.dispatcherTtlMs) {
+    if (!pool.dispatcher?.value || now - pool.dispatcher.createdAt > this.dispatcherTtlMs) {
       const old = pool.dispatcher?.value;
-      pool.dispatcher = { value: fresh, createdAt: now };
-      if (old && old !== fresh) void old.close().catch(() => undefined); // waits for in-flight requests
-    } else if (fresh && fresh !== pool.dispatcher.value) {
-      void fresh.close().catch(() => undefined); // unused: holds no sockets, close for tidiness
+      const tls = this.access.tls();
+      pool.dispatcher = {
+        value: new Agent({
+          connect: {
+            rejectUnauthorized: tls.rejectUnauthorized,
+            ...(tls.ca ? { ca: tls.ca } : {}),
+            ...(tls.cert ? { cert: tls.cert } : {}),
+            ...(tls.key ? { key: tls.key } : {}),
+            ...(tls.servername ? { servername: tls.servername } : {}),
+          },
+        }),
+        createdAt: now,
+      };
+      if (old) void old.close().catch(() => undefined); // waits for in-flight requests
     }
-    return pool.dispatcher.value;
+    return pool.dispatcher.value!;
+  }
+
+  private async send(
+    method: HttpMethod,
+    path: string,
+    query: Query,
+    body: unknown,
+    contentType: string,
+    signal: AbortSignal,
+    bounded: boolean,
+  ): Promise<Dispatcher.ResponseData> {
+    if (bounded) this.fence?.check(); // watches are not fenced (they only read)
+    const url = new URL(this.access.server + path);
+    for (const [k, v] of Object.entries(query))
+      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const authorization = this.access.authorization();
+    if (authorization) headers.Authorization = authorization;
+    if (this.opts.userAgent) headers['User-Agent'] = this.opts.userAgent;
+    if (body !== undefined) headers['Content-Type'] = contentType;
+    const signals = [signal];
+    if (bounded) {
+      if (this.fence) signals.push(this.fence.signal);
+      signals.push(AbortSignal.timeout(this.requestTimeoutMs));
+    }
+    return request(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: this.dispatcher(),
+      signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+    });
   }
 
   private async request(
-    method: keyof typeof HttpMethod,
+    method: HttpMethod,
     path: string,
     query: Query = {},
     body?: unknown,
     contentType = 'application/json',
   ): Promise<unknown> {
-    this.fence?.check();
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-    for (const [k, v] of Object.entries(query))
-      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-    await this.kc.applySecurityAuthentication(ctx); // Authorization header, client certs, CA
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
-    if (this.opts.userAgent) headers['User-Agent'] = this.opts.userAgent;
-    if (body !== undefined) headers['Content-Type'] = contentType;
-    this.fence?.check(); // again: authentication may have awaited (a token file read)
-    const res = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher: this.pooledDispatcher(ctx.getDispatcher() as Dispatcher | undefined),
-      signal: this.fence
-        ? AbortSignal.any([this.fence.signal, AbortSignal.timeout(this.requestTimeoutMs)])
-        : AbortSignal.timeout(this.requestTimeoutMs),
-    });
-    const text = await res.text();
-    let parsed: unknown = undefined;
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text;
-      }
-    }
-    if (!res.ok)
-      throw toKubeApiError(res.status, parsed, `${method} ${url.pathname}: ${res.status} ${res.statusText}`);
+    const res = await this.send(method, path, query, body, contentType, NEVER, true);
+    const parsed = parseBody(await res.body.text());
+    if (res.statusCode < 200 || res.statusCode > 299)
+      throw toKubeApiError(res.statusCode, parsed, `${method} ${path}: ${res.statusCode}`);
     return parsed;
   }
 }
 
-export function createKubeClient(kc: KubeConfig, opts?: KubeClientOptions): RestKubeClient {
-  return new RestKubeClient(kc, opts);
+export function createKubeClient(access: KubeAccess, opts?: KubeClientOptions): RestKubeClient {
+  return new RestKubeClient(access, opts);
 }

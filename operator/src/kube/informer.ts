@@ -44,6 +44,33 @@ export interface InformerOptions {
   logger?: Logger;
   /** For jitter; tests may pin it. */
   random?: () => number;
+  /**
+   * Applied to every object before it is cached (LIST items and watch events). Default
+   * stripForCache: drops what the operator never reads (managedFields, kubectl's last-applied copy).
+   */
+  transform?: (obj: KubeObject) => KubeObject;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Drops managedFields and kubectl's last-applied annotation: often the larger part of an object
+ * (~30 KiB of a pod's managedFields), and nothing the operator reads. Writes never send cached
+ * objects back whole (status and metadata writes are patches), so nothing is lost on the server.
+ */
+export function stripForCache<T extends KubeObject>(obj: T): T {
+  const meta = obj.metadata as (KubeObject['metadata'] & { managedFields?: unknown }) | undefined;
+  if (!meta || (meta.managedFields === undefined && meta.annotations?.[LAST_APPLIED] === undefined))
+    return obj;
+  const { managedFields: _dropped, ...rest } = meta;
+  void _dropped;
+  const metadata: KubeObject['metadata'] = rest;
+  if (rest.annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _last, ...annotations } = rest.annotations;
+    void _last;
+    metadata.annotations = annotations;
+  }
+  return { ...obj, metadata };
 }
 
 export interface InformerStats {
@@ -69,7 +96,7 @@ function cacheKey(obj: KubeObject): string {
 export class Informer<T extends KubeObject = KubeObject> implements EventSource<T> {
   readonly type: ResourceType;
   private readonly opts: Required<
-    Omit<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector' | 'logger' | 'type'>
+    Omit<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector' | 'logger' | 'type' | 'transform'>
   > &
     Pick<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector'>;
   private readonly log: Logger;
@@ -91,6 +118,7 @@ export class Informer<T extends KubeObject = KubeObject> implements EventSource<
   private lastWatchProgressAt = 0;
   private lastListStartedAt = Number.NEGATIVE_INFINITY;
   private timers: NodeJS.Timeout[] = [];
+  private readonly transform: (obj: T) => T;
   private readonly stats: InformerStats = {
     resourceVersion: '',
     synced: false,
@@ -106,6 +134,7 @@ export class Informer<T extends KubeObject = KubeObject> implements EventSource<
     options: InformerOptions,
   ) {
     this.type = options.type;
+    this.transform = (options.transform as ((obj: T) => T) | undefined) ?? stripForCache;
     this.opts = {
       namespace: options.namespace,
       labelSelector: options.labelSelector,
@@ -286,7 +315,7 @@ export class Informer<T extends KubeObject = KubeObject> implements EventSource<
         limit: this.opts.pageSize,
         continue: cont,
       });
-      items.push(...page.items);
+      for (const item of page.items) items.push(this.transform(item));
       rv = page.resourceVersion;
       cont = page.continue || undefined;
       this.touch();
@@ -385,6 +414,7 @@ export class Informer<T extends KubeObject = KubeObject> implements EventSource<
     const rv = obj?.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type === 'BOOKMARK') return;
+    obj = this.transform(obj);
     const key = cacheKey(obj);
     const prev = this.cache.get(key);
     if (type === 'DELETED') {

@@ -1,5 +1,5 @@
 // The small port through which every controller talks to Kubernetes. client.ts implements it
-// on @kubernetes/client-node; test/support/fake-kube.ts implements it in memory for unit tests.
+// over undici (kubeconfig.ts: where the API server is, how to authenticate); test/support/fake-kube.ts implements it in memory for unit tests.
 
 /** Identifies a REST resource. Core group is ''. */
 export interface ResourceType {

@@ -1,5 +1,7 @@
 // HTTP endpoints for Prometheus and the kubelet: /metrics, /healthz (liveness: the process and its
-// informers are not wedged) and /readyz (readiness: caches synced, plus pluggable checks).
+// informers are not wedged), /readyz (readiness: this replica serves what every replica serves, the
+// admission webhook; caches synced when there is no leader election) and /leaderz (this replica holds
+// the lease and its controllers run on synced caches; also the capture_drain_leader_ready gauge).
 // Checks follow controller-runtime's healthz.Checker: a function that throws (or returns an error
 // string / false) to fail. `?verbose` lists every check, as the API server's probes do.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -7,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { silentLogger } from './logger.js';
+import { getOrCreateGauge } from './metrics.js';
 
 /** Fails by throwing, returning false, or returning a non-empty message. */
 export type Checker = () => void | boolean | string | Promise<void | boolean | string>;
@@ -18,6 +21,8 @@ export interface ProbeServerOptions {
   logger?: Logger;
   healthChecks?: Record<string, Checker>;
   readyChecks?: Record<string, Checker>;
+  /** Checks of /leaderz and the capture_drain_leader_ready gauge; none: never leader-ready. */
+  leaderChecks?: Record<string, Checker>;
   /** How long a single check may take before it counts as failed. Default 5 s. */
   checkTimeoutMs?: number;
 }
@@ -26,6 +31,7 @@ export class ProbeServer {
   private readonly server: Server;
   private readonly health = new Map<string, Checker>();
   private readonly ready = new Map<string, Checker>();
+  private readonly leader = new Map<string, Checker>();
   private readonly log: Logger;
   private shuttingDown = false;
 
@@ -35,6 +41,15 @@ export class ProbeServer {
     this.ready.set('shutdown', () => (this.shuttingDown ? 'shutting down' : undefined));
     for (const [n, c] of Object.entries(opts.healthChecks ?? {})) this.health.set(n, c);
     for (const [n, c] of Object.entries(opts.readyChecks ?? {})) this.ready.set(n, c);
+    for (const [n, c] of Object.entries(opts.leaderChecks ?? {})) this.leader.set(n, c);
+    const leaderReady = () => this.leaderReady();
+    getOrCreateGauge(opts.registry, {
+      name: 'capture_drain_leader_ready',
+      help: 'Whether this replica holds the leader lease and runs its controllers on synced caches (as /leaderz).',
+      async collect() {
+        this.set((await leaderReady()) ? 1 : 0);
+      },
+    });
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.log.error({ err }, 'Probe handler failed');
@@ -51,6 +66,17 @@ export class ProbeServer {
 
   addReadyCheck(name: string, check: Checker): void {
     this.ready.set(name, check);
+  }
+
+  addLeaderCheck(name: string, check: Checker): void {
+    this.leader.set(name, check);
+  }
+
+  /** Whether /leaderz passes: at least one leader check, all passing. */
+  async leaderReady(): Promise<boolean> {
+    if (this.leader.size === 0) return false;
+    const errors = await Promise.all([...this.leader.values()].map((c) => this.run(c)));
+    return errors.every((e) => e === undefined);
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
@@ -100,6 +126,12 @@ export class ProbeServer {
         return this.respondChecks(this.health, url, res);
       case '/readyz':
         return this.respondChecks(this.ready, url, res);
+      case '/leaderz':
+        if (this.leader.size === 0) {
+          res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('no leader checks\n');
+          return;
+        }
+        return this.respondChecks(this.leader, url, res);
       default:
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     }

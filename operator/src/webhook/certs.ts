@@ -9,7 +9,10 @@ import { createRequire } from 'node:module';
 import type * as Forge from 'node-forge';
 
 // node-forge is CommonJS without named exports Node can detect; require gives the real object.
-const forge = createRequire(import.meta.url)('node-forge') as typeof Forge;
+// Loaded on first use (only the operator-mode webhook issues certificates): it is ~35 ms of start-up.
+let forgeModule: typeof Forge | undefined;
+const forge = (): typeof Forge =>
+  (forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof Forge);
 
 export interface KeyPairPem {
   certPem: string;
@@ -49,7 +52,7 @@ function newKeys(): { publicKey: Forge.pki.rsa.PublicKey; keyPem: string } {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
   });
-  return { publicKey: forge.pki.publicKeyFromPem(publicKey), keyPem: privateKey };
+  return { publicKey: forge().pki.publicKeyFromPem(publicKey), keyPem: privateKey };
 }
 
 /**
@@ -57,16 +60,16 @@ function newKeys(): { publicKey: Forge.pki.rsa.PublicKey; keyPem: string } {
  * the to-be-signed structure, Node signs its DER, forge writes the PEM.
  */
 function signAndEncode(cert: Forge.pki.Certificate, signerKeyPem: string): string {
-  const sha256WithRSA = forge.pki.oids.sha256WithRSAEncryption!;
+  const sha256WithRSA = forge().pki.oids.sha256WithRSAEncryption!;
   cert.signatureOid = sha256WithRSA;
   cert.siginfo.algorithmOid = sha256WithRSA;
   // getTBSCertificate exists at runtime (cert.sign uses it) but is missing from @types/node-forge.
-  const pki = forge.pki as unknown as { getTBSCertificate(c: Forge.pki.Certificate): Forge.asn1.Asn1 };
+  const pki = forge().pki as unknown as { getTBSCertificate(c: Forge.pki.Certificate): Forge.asn1.Asn1 };
   const tbs = pki.getTBSCertificate(cert);
-  const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
+  const der = Buffer.from(forge().asn1.toDer(tbs).getBytes(), 'binary');
   cert.signature = sign('sha256', der, signerKeyPem).toString('binary');
   cert.tbsCertificate = tbs;
-  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
+  return forge().pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 
 function baseCert(
@@ -74,7 +77,7 @@ function baseCert(
   now: number,
   validityMs: number,
 ): Forge.pki.Certificate {
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = publicKey;
   // Positive 128-bit serial (leading byte < 0x80).
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
@@ -105,7 +108,7 @@ export function issueServing(opts: {
   validityMs: number;
 }): KeyPairPem {
   if (!opts.hosts.length) throw new Error('a serving certificate needs at least one host');
-  const caCert = forge.pki.certificateFromPem(opts.ca.certPem);
+  const caCert = forge().pki.certificateFromPem(opts.ca.certPem);
   const keys = newKeys();
   const cert = baseCert(keys.publicKey, opts.now, opts.validityMs);
   cert.setSubject([{ name: 'commonName', value: opts.hosts[0]!.slice(0, 64) }]);

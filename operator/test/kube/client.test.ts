@@ -1,10 +1,10 @@
 // Unit test of our request building (paths, verbs, query, content types, auth header, error
 // mapping, watch stream handling) against a local HTTP server. Not a Kubernetes substitute.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createKubeClient, resourcePath, type RestKubeClient } from '../../src/kube/client.js';
+import { parseKubeconfig } from '../../src/kube/kubeconfig.js';
 import { KubeApiError, Resources, type KubeObject, type WatchEventType } from '../../src/kube/port.js';
 
 interface Seen {
@@ -60,17 +60,18 @@ afterAll(async () => {
 });
 
 let client: RestKubeClient;
+const kubeconfig = (server: string, token: string) =>
+  parseKubeconfig(
+    `{clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}],
+      users: [{name: u, user: {token: ${token}}}],
+      contexts: [{name: ctx, context: {cluster: c, user: u}}], current-context: ctx}`,
+    { baseDir: '.' },
+  );
 beforeEach(() => {
   seen = [];
   handler = (_req, res) => json(res, 200, { metadata: { name: 'x' } });
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    // The trailing slash is deliberate: client-node's Watch would otherwise request "//api/...".
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}/`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'secret-token' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
+  // The trailing slash is deliberate: it must not become "//api/..." in request paths.
+  const kc = kubeconfig(`http://127.0.0.1:${port}/`, 'secret-token');
   client = createKubeClient(kc, {
     fieldManager: 'capture-drain',
     userAgent: 'capture-drain-test',
@@ -313,17 +314,21 @@ describe('RestKubeClient watch', () => {
   });
 
   it('also builds the right watch URL when the server URL has no trailing slash', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-      currentContext: 'ctx',
-    });
+    const kc = kubeconfig(`http://127.0.0.1:${port}`, 't');
     handler = streaming([]);
     const h = await createKubeClient(kc).watch(Resources.leases, { namespace: 'ops' }, () => undefined);
     await h.done;
     expect(seen[0]!.path).toBe('/apis/coordination.k8s.io/v1/namespaces/ops/leases');
+  });
+
+  it('close() ends a watch left open instead of waiting for it', async () => {
+    handler = streaming([{ type: 'ADDED', object: { metadata: { name: 'a' } } }], false);
+    const own = createKubeClient(kubeconfig(`http://127.0.0.1:${port}`, 't'));
+    const h = await own.watch(Resources.pods, { namespace: 'ns' }, () => undefined);
+    const t0 = Date.now();
+    await own.close(5000);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await expect(h.done).resolves.toBeUndefined(); // ended cleanly, like abort()
   });
 
   it('abort() resolves done cleanly', async () => {

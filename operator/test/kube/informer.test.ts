@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { Informer, InformerSet, type InformerOptions } from '../../src/kube/informer.js';
+import { Informer, InformerSet, stripForCache, type InformerOptions } from '../../src/kube/informer.js';
 import { KubeApiError, Resources, type KubeObject } from '../../src/kube/port.js';
 import { FakeKube } from '../support/fake-kube.js';
 import { memoryLogger } from './helpers.js';
@@ -44,6 +44,42 @@ describe('Informer', () => {
   afterEach(async () => {
     await inf?.stop();
     jest.useRealTimers();
+  });
+
+  it('caches listed and watched objects without managedFields and the last-applied annotation', async () => {
+    const heavy = (name: string) =>
+      pod(name, {
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":1}', keep: 'me' },
+        managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }],
+      } as Partial<KubeObject['metadata']>);
+    fake.seed(pods, heavy('listed'));
+    make();
+    const seen: KubeObject[] = [];
+    inf.onAdd((o) => seen.push(o));
+    inf.start();
+    expect(await inf.waitForSync()).toBe(true);
+    await advance(10);
+    await fake.create(pods, heavy('watched'));
+    await advance(10);
+    expect(seen.map((o) => o.metadata.name)).toEqual(['listed', 'watched']);
+    for (const name of ['listed', 'watched']) {
+      const cached = inf.get('ns', name)!;
+      expect(cached.metadata).not.toHaveProperty('managedFields');
+      expect(cached.metadata.annotations).toEqual({ keep: 'me' });
+      expect(cached.metadata.labels).toEqual({ app: 'cdc' });
+    }
+    expect(seen.every((o) => !('managedFields' in o.metadata))).toBe(true);
+  });
+
+  it('stripForCache leaves lean objects as they are (no copy)', () => {
+    const plain = pod('p');
+    expect(stripForCache(plain)).toBe(plain);
+    const onlyManaged = pod('m', { managedFields: [] } as Partial<KubeObject['metadata']>);
+    expect(stripForCache(onlyManaged).metadata).toEqual({
+      namespace: 'ns',
+      name: 'm',
+      labels: { app: 'cdc' },
+    });
   });
 
   it('lists in pages, syncs, then follows watch events', async () => {

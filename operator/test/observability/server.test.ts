@@ -57,6 +57,38 @@ describe('probe server', () => {
     expect(r.body).toContain('capture_drain_duration_seconds_bucket{le="1"} 0');
   });
 
+  it('/leaderz and capture_drain_leader_ready follow the leader checks, apart from /readyz', async () => {
+    let leading = false;
+    let synced = false;
+    const { get } = await start({
+      readyChecks: { webhook: () => undefined },
+      leaderChecks: {
+        leader: () => (leading ? undefined : 'standby (lease held by other)'),
+        informers: syncedCheck({ hasSynced: () => synced }),
+      },
+    });
+    const gauge = async () => /^capture_drain_leader_ready (\d)$/m.exec((await get('/metrics')).body)?.[1];
+    // A standby serves the webhook: ready, but not leader-ready.
+    expect((await get('/readyz')).status).toBe(200);
+    const standby = await get('/leaderz');
+    expect(standby.status).toBe(500);
+    expect(standby.body).toContain('[-]leader failed: standby (lease held by other)');
+    expect(await gauge()).toBe('0');
+    leading = true; // elected, caches still syncing
+    expect((await get('/leaderz')).body).toContain('[-]informers failed: informer caches not synced');
+    expect(await gauge()).toBe('0');
+    synced = true;
+    expect(await get('/leaderz')).toMatchObject({ status: 200, body: 'ok' });
+    expect(await gauge()).toBe('1');
+    expect((await get('/leaderz?verbose')).body).toContain('[+]leader ok\n[+]informers ok');
+  });
+
+  it('/leaderz without leader checks fails', async () => {
+    const { get } = await start();
+    expect((await get('/leaderz')).status).toBe(500);
+    expect((await get('/metrics')).body).toMatch(/^capture_drain_leader_ready 0$/m);
+  });
+
   it('/healthz and /readyz run their checks; failures give 500 with the reason', async () => {
     let synced = false;
     let healthy = true;
