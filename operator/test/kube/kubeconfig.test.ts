@@ -1,7 +1,7 @@
 // The kubeconfig / in-cluster loader, and the REST client using what it loads over real TLS (a
 // throwaway CA, server and client certificate) against a local HTTPS server.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -11,6 +11,7 @@ import { createKubeClient } from '../../src/kube/client.js';
 import {
   KubeconfigError,
   TokenFile,
+  kubeconfigContexts,
   loadInCluster,
   loadKubeAccess,
   loadKubeconfigFile,
@@ -109,8 +110,8 @@ describe('parseKubeconfig', () => {
 
   it('refuses what it cannot do, naming the problem', () => {
     const bad: Array<[string, RegExp]> = [
-      ['{exec: {command: aws}}', /exec plugins and auth-provider are not supported/],
-      ['{auth-provider: {name: gcp}}', /not supported/],
+      ['{auth-provider: {name: gcp}}', /auth-provider is not supported/],
+      ['{exec: {args: [x]}}', /exec has no command/],
       [`{client-certificate-data: ${b64('C')}}`, /needs both certificate and key/],
     ];
     for (const [user, msg] of bad) expect(() => parseKubeconfig(config(user), { baseDir: '/' })).toThrow(msg);
@@ -180,7 +181,75 @@ describe('loadInCluster', () => {
   });
 });
 
+describe('exec credential plugins', () => {
+  // A plugin script that counts its runs and prints an ExecCredential (or garbage).
+  function plugin(body: string): { dir: string; runs: () => number } {
+    const dir = tmp();
+    const script = join(dir, 'plugin.sh');
+    writeFileSync(script, `#!/bin/sh\necho run >> "${join(dir, 'runs')}"\n${body}\n`, { mode: 0o755 });
+    return {
+      dir,
+      runs: () => {
+        try {
+          return readFileSync(join(dir, 'runs'), 'utf8').split('\n').filter(Boolean).length;
+        } catch {
+          return 0;
+        }
+      },
+    };
+  }
+  const execUser = (dir: string, extra = '') =>
+    `{exec: {apiVersion: client.authentication.k8s.io/v1, command: ${join(dir, 'plugin.sh')}, args: [a], env: [{name: TOKEN_SUFFIX, value: "-x"}]${extra}}}`;
+
+  it('uses the token the command prints, with KUBERNETES_EXEC_INFO and the env it names, cached until it expires', () => {
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const p = plugin(
+      `test -n "$KUBERNETES_EXEC_INFO" || exit 3\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"tok'$TOKEN_SUFFIX'","expirationTimestamp":"${later}"}}'`,
+    );
+    const a = parseKubeconfig(config(execUser(p.dir)), { baseDir: '/' });
+    expect(a.authorization()).toBe('Bearer tok-x');
+    expect(a.authorization()).toBe('Bearer tok-x');
+    expect(p.runs()).toBe(1);
+  });
+
+  it('runs the command again once the credential expired; a client certificate goes into TLS', () => {
+    const p = plugin(
+      `echo '{"kind":"ExecCredential","status":{"clientCertificateData":"CERT","clientKeyData":"KEY","expirationTimestamp":"2000-01-01T00:00:00Z"}}'`,
+    );
+    const a = parseKubeconfig(config(execUser(p.dir)), { baseDir: '/' });
+    expect(a.authorization()).toBeUndefined();
+    expect(a.tls()).toMatchObject({ cert: 'CERT', key: 'KEY' });
+    expect(p.runs()).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a failing command or one that prints no credential is a clear error', () => {
+    const bad = plugin('exit 1');
+    expect(() => parseKubeconfig(config(execUser(bad.dir)), { baseDir: '/' }).authorization()).toThrow(
+      /exec plugin .* failed/,
+    );
+    const garbled = plugin("echo 'not json'");
+    expect(() => parseKubeconfig(config(execUser(garbled.dir)), { baseDir: '/' }).authorization()).toThrow(
+      /printed no ExecCredential/,
+    );
+    const empty = plugin(`echo '{"status":{}}'`);
+    expect(() => parseKubeconfig(config(execUser(empty.dir)), { baseDir: '/' }).authorization()).toThrow(
+      /neither a token nor a client certificate/,
+    );
+  });
+});
+
 describe('loadKubeAccess order', () => {
+  it('a named context needs a kubeconfig; context names are listed from the same file', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'a'), config('token: t'));
+    expect(loadKubeAccess(join(dir, 'a'), {}, { context: 'ctx-other' }).server).toBe('https://other.example');
+    expect(kubeconfigContexts(join(dir, 'a'), {})).toEqual(['ctx-other', 'ctx-main']);
+    expect(kubeconfigContexts(undefined, { KUBECONFIG: '/nope' }, { home: tmp() })).toEqual([]);
+    expect(() =>
+      loadKubeAccess(undefined, { KUBECONFIG: '/nope' }, { home: tmp(), context: 'ctx-main' }),
+    ).toThrow(/no kubeconfig file was found/);
+  });
+
   it('explicit file, else the first existing $KUBECONFIG entry, else ~/.kube/config, else in-cluster', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'a'), config('token: from-a'));
