@@ -52,6 +52,12 @@ export interface SlotView {
 
 export interface DrainContext {
   now: number;
+  /**
+   * The capture whose confirmed zero TiCDC answered earlier in this same reconcile (set by the
+   * caller from isConfirmedZero, never from the persisted status): the release may delete the pod
+   * on the strength of that answer instead of asking again.
+   */
+  confirmedZero?: string;
   generation?: number;
   status: CaptureDrainStatus;
   policy: DrainPolicy;
@@ -123,9 +129,19 @@ export interface StepResult {
   requeueAfterMs?: number;
 }
 
-/** Poll bounds: never more than one TiCDC request a second per drain. */
+/**
+ * Poll bounds. Far from the predicted zero a drain is polled rarely (up to MAX_POLL_MS apart);
+ * only inside a short window around the predicted completion (FAST_WINDOW_MS either side, or half
+ * a work unit's time when units move slower) does it poll every FAST_POLL_MS. That keeps the
+ * release lag near FAST_POLL_MS at well under a request a second on average. MIN_POLL_MS is the
+ * pace without an estimate, and past the window.
+ */
 export const MIN_POLL_MS = 1000;
 export const MAX_POLL_MS = 15_000;
+export const FAST_POLL_MS = 250;
+export const FAST_WINDOW_MS = 400;
+/** TiCDC answered 0 and the target has not reported Stopping yet: it does within a heartbeat. */
+export const CONFIRM_POLL_MS = 500;
 export const QUEUE_POLL_MS = 5000;
 /** Per-request error backoff: the cap keeps the release lag after a fault clears under 2 s. */
 export const ERROR_BACKOFF_BASE_MS = 500;
@@ -186,6 +202,11 @@ export function nextAction(ctx: DrainContext): Action {
         // confirmed zero in this very reconcile. Only a release the spec's policy allows without a
         // drain (onTimeout Release) goes without one.
         const policyRelease = !s.drainedTime && ctx.policy.onTimeout === 'Release';
+        // The confirmed zero read earlier in this reconcile is that fresh answer (the release
+        // happens in the same reconcile that sees it).
+        const freshZero =
+          !!s.drainedTime && !!s.captureID && ctx.confirmedZero === s.captureID && s.drainedCaptureID === s.captureID;
+        if (!policyRelease && freshZero) return { type: 'deletePod', podUID: s.podUID! };
         if (!policyRelease && s.captureID && s.apiFlavor)
           return { type: 'deletePod', podUID: s.podUID!, verify: drainAction(s) };
         if (!policyRelease) return { type: 'wait' };
@@ -730,11 +751,23 @@ export function drainRate(status: CaptureDrainStatus, now: number): number | und
   return moved > 0 ? moved / ((now - since) / 1000) : undefined;
 }
 
-/** Poll fast when the estimate says the drain is about to finish, slower while it is far. */
-export function pollInterval(remaining: number, ratePerSec: number | undefined): number {
-  if (!ratePerSec) return 2 * MIN_POLL_MS;
-  const etaMs = (remaining / ratePerSec) * 1000;
-  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.round(etaMs / 3)));
+/**
+ * When to poll next, from the predicted completion. TiCDC's counts are whole units: `remaining`
+ * was first seen `sinceProgressMs` ago, so the zero is expected (remaining - 1/2) units' time after
+ * that, give or take half a unit. Far from it, the next poll lands ahead of the prediction by a
+ * quarter of the time left (at least the window), so a wrong estimate is corrected on the way;
+ * within the window it polls every FAST_POLL_MS; a drain overdue past the window (it stopped
+ * progressing) goes back to MIN_POLL_MS.
+ */
+export function pollInterval(remaining: number, ratePerSec: number | undefined, sinceProgressMs = 0): number {
+  if (!ratePerSec) return MIN_POLL_MS;
+  const unitMs = 1000 / ratePerSec;
+  const untilZero = (remaining - 0.5) * unitMs - sinceProgressMs;
+  const window = Math.max(FAST_WINDOW_MS, unitMs / 2);
+  if (untilZero - window > FAST_POLL_MS)
+    return Math.min(MAX_POLL_MS, Math.round(untilZero - Math.max(window, untilZero / 4)));
+  if (untilZero + window < 0) return MIN_POLL_MS;
+  return FAST_POLL_MS;
 }
 
 function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult {
@@ -791,7 +824,7 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
       .note(
         `TiCDC answered 0; waiting for capture ${s.captureID} to report Stopping (liveness ${o.target?.liveness ?? 'unknown'})`,
       )
-      .after(MIN_POLL_MS)
+      .after(CONFIRM_POLL_MS)
       .result();
   }
   const rate = drainRate(s, ctx.now);
@@ -800,7 +833,7 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
   else delete s.drainRate;
   return step
     .note(`Draining: ${describeCounts(next)} remaining`)
-    .after(pollInterval(total, rate))
+    .after(pollInterval(total, rate, ctx.now - ms(s.lastProgressTime ?? now)))
     .result();
 }
 
@@ -824,10 +857,8 @@ function onDeparture(step: Step, captures: CaptureInfo[]): StepResult {
       `Pod released, but capture ${s.captureID} is still registered`,
       'Warning',
     );
-  return step
-    .note('Pod released; waiting for the capture to leave the cluster')
-    .after(2 * MIN_POLL_MS)
-    .result();
+  // The next drain of the cluster (a rollout's next step) waits for this departure: look every second.
+  return step.note('Pod released; waiting for the capture to leave the cluster').after(MIN_POLL_MS).result();
 }
 
 /**
