@@ -205,7 +205,10 @@ export function nextAction(ctx: DrainContext): Action {
         // The confirmed zero read earlier in this reconcile is that fresh answer (the release
         // happens in the same reconcile that sees it).
         const freshZero =
-          !!s.drainedTime && !!s.captureID && ctx.confirmedZero === s.captureID && s.drainedCaptureID === s.captureID;
+          !!s.drainedTime &&
+          !!s.captureID &&
+          ctx.confirmedZero === s.captureID &&
+          s.drainedCaptureID === s.captureID;
         if (!policyRelease && freshZero) return { type: 'deletePod', podUID: s.podUID! };
         if (!policyRelease && s.captureID && s.apiFlavor)
           return { type: 'deletePod', podUID: s.podUID!, verify: drainAction(s) };

@@ -412,7 +412,10 @@ describe('release in the reconcile that sees the confirmed zero', () => {
 
   test('with that zero read in this reconcile the pod is deleted without asking again', () => {
     const r = zero();
-    expect(nextAction(ctx(r.status, { confirmedZero: 'c1' }))).toEqual({ type: 'deletePod', podUID: 'uid-1' });
+    expect(nextAction(ctx(r.status, { confirmedZero: 'c1' }))).toEqual({
+      type: 'deletePod',
+      podUID: 'uid-1',
+    });
   });
 
   test('without it (a later reconcile, a resume, another capture) a fresh confirmed zero is asked for', () => {
