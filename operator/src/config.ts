@@ -88,7 +88,7 @@ Options (environment variable in brackets):
                                  1.2 x this (default 1s)
   --http-address HOST:PORT       /metrics, /healthz, /readyz (default 0.0.0.0:8080) [HTTP_ADDRESS]
   --log-level LEVEL              trace|debug|info|warn|error (default info) [LOG_LEVEL]
-  --workers N                    concurrent reconciles (default 4)
+  --workers N                    concurrent reconciles per controller (default 16)
   --default-timeout DUR          drain timeout when neither spec nor StatefulSet sets one (default 10m)
   --default-stall-timeout DUR    (default 3m)
   --default-on-timeout Hold|Release  (default Hold)
@@ -223,7 +223,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     httpHost: m[1] || '0.0.0.0',
     httpPort: Number(m[2]),
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
-    workers: Number(values.workers ?? 4),
+    workers: Number(values.workers ?? 16),
     defaultTimeout: values['default-timeout'] ?? '10m',
     defaultStallTimeout: values['default-stall-timeout'] ?? '3m',
     defaultOnTimeout: values['default-on-timeout'] ?? 'Hold',
