@@ -40,7 +40,38 @@ export interface RolloutReconcilerDeps {
 }
 
 /** Poll TiCDC this often while waiting on it (captures registering or leaving). */
-const TICDC_POLL_MS = 2000;
+export const TICDC_POLL_MS = 1000;
+/** A capture list read this recently is reused: a burst of pod and drain events asks TiCDC once
+ * (shorter than the fast departure poll, which must read afresh). */
+export const CAPTURES_TTL_MS = 150;
+/** Around a released capture's predicted departure, look this often, from this long before it. */
+export const DEPARTURE_FAST_POLL_MS = 200;
+export const DEPARTURE_LEAD_MS = 300;
+export const DEPARTURE_WINDOW_MS = 1500;
+
+/**
+ * When to read TiCDC's capture list again while the rollout waits on it (pure). A released
+ * capture leaves the list some time after its pod's SIGTERM (TiCDC's own shutdown); once one
+ * departure of this StatefulSet was seen, the next is predicted from it: one look just before the
+ * predicted moment, fast looks through a short window, then the plain pace again.
+ */
+export function captureWaitDelay(opts: {
+  reason: string;
+  now: number;
+  /** The lingering drain's release time (ms), for CaptureDeparted. */
+  releaseTime?: number;
+  /** The shortest release -> departure seen for this StatefulSet (ms). */
+  learnedDepartureMs?: number;
+}): number {
+  const { reason, now, releaseTime, learnedDepartureMs } = opts;
+  if (reason !== 'CaptureDeparted' || releaseTime === undefined || learnedDepartureMs === undefined)
+    return TICDC_POLL_MS;
+  const predicted = releaseTime + learnedDepartureMs;
+  if (now < predicted - DEPARTURE_LEAD_MS)
+    return Math.min(TICDC_POLL_MS * 15, predicted - DEPARTURE_LEAD_MS - now);
+  if (now < predicted + DEPARTURE_WINDOW_MS) return DEPARTURE_FAST_POLL_MS;
+  return TICDC_POLL_MS;
+}
 /** Safety net while a rollout is under way; informer events usually come first. */
 const ACTIVE_POLL_MS = 5000;
 const BLOCKED_POLL_MS = 30_000;
@@ -49,6 +80,13 @@ const ETA_SLACK_MS = 15_000;
 
 export class RolloutReconciler {
   private readonly now: () => number;
+  /** Per StatefulSet: the last capture list read from TiCDC, and when. */
+  private readonly lists = new Map<string, { at: number; captures: CaptureInfo[] }>();
+  /** Per StatefulSet: the released capture waited on, and the shortest release -> departure seen. */
+  private readonly departures = new Map<
+    string,
+    { waiting?: { captureId: string; releaseTime: number }; learnedMs?: number }
+  >();
 
   constructor(private readonly deps: RolloutReconcilerDeps) {
     this.now = deps.now ?? Date.now;
@@ -59,6 +97,8 @@ export class RolloutReconciler {
     const sts = this.deps.statefulSets.get(ns, key.name);
     if (!sts || sts.metadata.labels?.[MANAGED_LABEL] !== 'true' || sts.metadata.deletionTimestamp) {
       this.forget(ns, key.name);
+      this.lists.delete(`${ns}/${key.name}`);
+      this.departures.delete(`${ns}/${key.name}`);
       return;
     }
     const pods = this.deps.pods.list(ns);
@@ -70,7 +110,8 @@ export class RolloutReconciler {
       const captures = await this.captures(sts, ctx.log);
       input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
       p = plan(input);
-    }
+    } else this.lists.delete(`${ns}/${key.name}`);
+    const departure = this.trackDeparture(`${ns}/${key.name}`, p, input);
 
     let acted: boolean;
     ctx.signal.throwIfAborted(); // the TiCDC answers may have come after the term ended
@@ -95,8 +136,46 @@ export class RolloutReconciler {
     if (acted) return { requeueAfterMs: 1000 };
     const ticdcWait =
       p.step.type === 'Wait' && ['Captures', 'CaptureRegistered', 'CaptureDeparted'].includes(p.step.reason);
-    return { requeueAfterMs: ticdcWait ? TICDC_POLL_MS : ACTIVE_POLL_MS };
+    if (!ticdcWait) return { requeueAfterMs: ACTIVE_POLL_MS };
+    return {
+      requeueAfterMs: captureWaitDelay({
+        reason: p.step.type === 'Wait' ? p.step.reason : '',
+        now: this.now(),
+        ...departure,
+      }),
+    };
   };
+
+  /**
+   * Learns how long a released capture of this StatefulSet takes to leave TiCDC's list: the wait on
+   * one is remembered, and when a fresh list no longer has it the time since its release is kept.
+   */
+  private trackDeparture(
+    key: string,
+    p: Plan,
+    input: PlanInput,
+  ): { releaseTime?: number; learnedDepartureMs?: number } {
+    const d = this.departures.get(key) ?? {};
+    this.departures.set(key, d);
+    const listed = input.captures;
+    const listAt = this.lists.get(key)?.at;
+    if (d.waiting && listed && !listed.some((c) => c.id === d.waiting!.captureId)) {
+      const took = (listAt ?? this.now()) - d.waiting.releaseTime;
+      if (took > 0) d.learnedMs = Math.min(d.learnedMs ?? Infinity, took);
+      delete d.waiting;
+    }
+    if (p.step.type !== 'Wait' || p.step.reason !== 'CaptureDeparted') return {};
+    const pod = p.step.pod;
+    const drain = input.drains.find(
+      (x) => x.podName === pod && x.state === 'Released' && x.releaseTime !== undefined && x.captureId,
+    );
+    if (!drain) return {};
+    d.waiting = { captureId: drain.captureId!, releaseTime: drain.releaseTime! };
+    return {
+      releaseTime: drain.releaseTime!,
+      ...(d.learnedMs !== undefined ? { learnedDepartureMs: d.learnedMs } : {}),
+    };
+  }
 
   private async captures(
     sts: StatefulSet,
@@ -109,8 +188,14 @@ export class RolloutReconciler {
         statefulSet: sts,
         defaults: this.deps.defaults,
       });
+      const key = `${sts.metadata.namespace}/${sts.metadata.name}`;
+      const last = this.lists.get(key);
+      if (last && this.now() - last.at < CAPTURES_TTL_MS) return { captures: last.captures };
       const client = await this.deps.clients.get(sts.metadata.namespace!, settings.cluster);
-      return { captures: await client.listCaptures() };
+      const at = this.now();
+      const captures = await client.listCaptures();
+      this.lists.set(key, { at, captures });
+      return { captures };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (!(err instanceof SettingsError))
