@@ -83,6 +83,11 @@ export interface DrainAction {
   /** The capture's advertise address: its own status (liveness) is read there (not forwarded). */
   address?: string;
   architecture?: Architecture;
+  /**
+   * The counts already fell during this drain: a `1` is the last unit moving, not TiCDC serving
+   * another capture's session, so it needs no read of the target's status (only a 0 does).
+   */
+  progressed?: boolean;
 }
 
 /** What the target's own status said right after the drain answer. */
@@ -229,6 +234,7 @@ function drainAction(s: CaptureDrainStatus): DrainAction {
     flavor: s.apiFlavor!,
     ...(s.captureAddress ? { address: s.captureAddress } : {}),
     ...(s.serverArchitecture ? { architecture: s.serverArchitecture } : {}),
+    ...((totalOf(s.remaining) ?? Infinity) < (totalOf(s.initial) ?? -Infinity) ? { progressed: true } : {}),
   };
 }
 
@@ -785,7 +791,8 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
   const total = totalOf(next) ?? 0;
   const action = drainAction(s);
   const confirm = zeroNeedsConfirmation(action.flavor, action.architecture);
-  // A `1` while the target is still Alive: TiCDC serves another capture's session (§4.2, §9). A
+  // A `1` while the target is still Alive: TiCDC serves another capture's session (§4.2, §9) (a
+  // drain that progressed does not ask, ticdc-actions.ts). A
   // fresh session also answers 1 until the target applied Draining (one heartbeat): without a
   // known holder, only a target Alive past the grace period counts as waiting.
   if (total > 0 && confirm && action.flavor === 'V1' && o.target?.liveness === 'Alive') {
@@ -860,8 +867,12 @@ function onDeparture(step: Step, captures: CaptureInfo[]): StepResult {
       `Pod released, but capture ${s.captureID} is still registered`,
       'Warning',
     );
-  // The next drain of the cluster (a rollout's next step) waits for this departure: look every second.
-  return step.note('Pod released; waiting for the capture to leave the cluster').after(MIN_POLL_MS).result();
+  // TiCDC lists a stopped capture for seconds after its SIGTERM: a look every 2 s is enough (a
+  // rollout does its own, learned, look for the departure).
+  return step
+    .note('Pod released; waiting for the capture to leave the cluster')
+    .after(2 * MIN_POLL_MS)
+    .result();
 }
 
 /**

@@ -38,7 +38,14 @@ describe('happy paths', () => {
     for (const [i, n] of counts.entries()) {
       c = ctx(r.status, { now: T0 + (i + 1) * 2000 });
       r = step(c, (a) => {
-        expect(a).toEqual({ type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR });
+        // Once the counts fell, a 1 is the last unit moving (no read of the target's status).
+        expect(a).toEqual({
+          type: 'drain',
+          captureId: 'c1',
+          flavor: 'V2',
+          address: ADDR,
+          ...(i >= 2 ? { progressed: true } : {}),
+        });
         return { type: 'drain', counts: n, target: { id: 'c1', liveness: 'Stopping' } };
       });
     }
@@ -53,7 +60,7 @@ describe('happy paths', () => {
       expect(a).toEqual({
         type: 'deletePod',
         podUID: 'uid-1',
-        verify: { type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR },
+        verify: { type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR, progressed: true },
       });
       return { type: 'podDeleted' };
     });
