@@ -28,7 +28,8 @@ import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
 import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
-import { capturesLeftInSession, holdsSlot, isTerminal, podRestarts } from './contract.js';
+import { capturesLeftInSession, historyToPrune, holdsSlot, isTerminal, podRestarts } from './contract.js';
+import { DRAIN_LABELS } from '../api/names.js';
 import type { Pod, StatefulSet, ObjectRef } from '../kube/objects.js';
 import { statusWriteNeeded } from './status-writes.js';
 import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../api/capturedrain.js';
@@ -61,7 +62,11 @@ export interface CaptureDrainReconcilerDeps {
    */
   pods?: { get(namespace: string, name: string): Pod | undefined };
   statefulSets?: { get(namespace: string, name: string): StatefulSet | undefined };
+  /** Finished operator-created drains kept per StatefulSet (contract.ts historyToPrune). Default 5. */
+  drainHistory?: number;
 }
+
+export const DEFAULT_DRAIN_HISTORY = 5;
 
 /** Steps one reconcile may take while the machine asks to go on at once (start, release). */
 export const MAX_STEPS_PER_RECONCILE = 4;
@@ -327,6 +332,7 @@ export class CaptureDrainReconciler {
     if (isTerminal(status.phase)) {
       this.memo.delete(keyOf(obj));
       await this.removeFinalizer(written);
+      if (!isTerminal(before.phase)) await this.pruneHistory(drain);
     }
     return written;
   }
@@ -347,6 +353,31 @@ export class CaptureDrainReconciler {
     );
     obj.metadata.finalizers = patched.metadata.finalizers ?? finalizers;
     obj.metadata.resourceVersion = patched.metadata.resourceVersion;
+  }
+
+  /**
+   * Once a drain of a StatefulSet's pod finishes, the StatefulSet's older finished drains beyond
+   * the history bound go (only then: never on a hot path). A failure is left for the next one.
+   */
+  private async pruneHistory(drain: CaptureDrain): Promise<void> {
+    const sts = drain.metadata.labels?.[DRAIN_LABELS.statefulSet];
+    if (!sts) return;
+    const ns = drain.metadata.namespace;
+    const pods = this.deps.pods;
+    // Without a pod cache nothing is known to be gone: keep everything.
+    if (!pods) return;
+    const prune = historyToPrune(
+      this.deps.drains.list(ns),
+      sts,
+      this.deps.drainHistory ?? DEFAULT_DRAIN_HISTORY,
+      (name) => pods.get(ns, name)?.metadata.uid,
+    );
+    for (const old of prune)
+      await this.deps.kube
+        .delete(Resources.capturedrains, ns, old.metadata.name, {
+          ...(old.metadata.uid ? { uid: old.metadata.uid } : {}),
+        })
+        .catch(() => undefined);
   }
 
   /** Never wedge a deletion: the finalizer goes on every terminal path and on deletion. */

@@ -53,6 +53,8 @@ export function setupDrain(
     resolveCaptureAddress?: (address: string) => string | undefined;
     /** --allowed-endpoints: what a CaptureDrain's spec.cluster.endpoint may name. */
     allowedEndpoints?: readonly EndpointPattern[];
+    /** --drain-history: finished operator-created drains kept per StatefulSet. */
+    drainHistory?: number;
   },
 ): DrainFeature {
   const drainInformers = ctx.scopes.map((s) =>
@@ -89,6 +91,7 @@ export function setupDrain(
     slotClaims: new SlotClaims(opts.slotNamespace, ctx.logger),
     pods: mergedCache(podInformers),
     statefulSets: mergedCache(stsInformers),
+    ...(opts.drainHistory !== undefined ? { drainHistory: opts.drainHistory } : {}),
   });
   controller = new Controller({
     name: 'capturedrain',
