@@ -642,6 +642,8 @@ export class CaptureDrainReconciler {
       after.completionTime
     )
       m.releaseLag.observe((Date.parse(after.completionTime) - Date.parse(after.drainedTime)) / 1000);
+    // The gauge counts every drain by phase: recounted only when a phase changed (not per write).
+    if (before.phase === after.phase) return;
     m.activeDrains.reset();
     for (const d of this.deps.drains.list()) {
       const p = d.status?.phase ?? 'Pending';

@@ -145,6 +145,8 @@ export const MIN_POLL_MS = 1000;
 export const MAX_POLL_MS = 15_000;
 export const FAST_POLL_MS = 250;
 export const FAST_WINDOW_MS = 400;
+/** Polls spent across one fast-poll window at most: a wide window (slow units) polls less often. */
+export const FAST_POLLS_PER_WINDOW = 8;
 /** TiCDC answered 0 and the target has not reported Stopping yet: it does within a heartbeat. */
 export const CONFIRM_POLL_MS = 500;
 export const QUEUE_POLL_MS = 5000;
@@ -765,18 +767,20 @@ export function drainRate(status: CaptureDrainStatus, now: number): number | und
  * was first seen `sinceProgressMs` ago, so the zero is expected (remaining - 1/2) units' time after
  * that, give or take half a unit. Far from it, the next poll lands ahead of the prediction by a
  * quarter of the time left (at least the window), so a wrong estimate is corrected on the way;
- * within the window it polls every FAST_POLL_MS; a drain overdue past the window (it stopped
- * progressing) goes back to MIN_POLL_MS.
+ * within the window it polls every FAST_POLL_MS, or spreads FAST_POLLS_PER_WINDOW polls over a
+ * window widened by slow units; a drain overdue past the window (it stopped progressing) goes back
+ * to MIN_POLL_MS.
  */
 export function pollInterval(remaining: number, ratePerSec: number | undefined, sinceProgressMs = 0): number {
-  if (!ratePerSec) return MIN_POLL_MS;
+  // No rate yet (nothing moved): every second at first, up to every 2 s as the wait grows.
+  if (!ratePerSec) return Math.min(2 * MIN_POLL_MS, Math.max(MIN_POLL_MS, Math.round(sinceProgressMs / 2)));
   const unitMs = 1000 / ratePerSec;
   const untilZero = (remaining - 0.5) * unitMs - sinceProgressMs;
   const window = Math.max(FAST_WINDOW_MS, unitMs / 2);
   if (untilZero - window > FAST_POLL_MS)
     return Math.min(MAX_POLL_MS, Math.round(untilZero - Math.max(window, untilZero / 4)));
   if (untilZero + window < 0) return MIN_POLL_MS;
-  return FAST_POLL_MS;
+  return Math.min(MIN_POLL_MS, Math.max(FAST_POLL_MS, Math.round((2 * window) / FAST_POLLS_PER_WINDOW)));
 }
 
 function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult {

@@ -41,51 +41,60 @@ export interface RolloutReconcilerDeps {
 
 /** Poll TiCDC this often while waiting on it (captures registering or leaving). */
 export const TICDC_POLL_MS = 1000;
-/** A capture list read this recently is reused: a burst of pod and drain events asks TiCDC once
- * (shorter than the fast departure poll, which must read afresh). */
-export const CAPTURES_TTL_MS = 150;
-/** Around a released capture's predicted departure, look this often, from this long before it. */
-export const DEPARTURE_FAST_POLL_MS = 200;
-export const DEPARTURE_LEAD_MS = 300;
-export const DEPARTURE_WINDOW_MS = 1500;
-
-/**
- * When to read TiCDC's capture list again while the rollout waits on it (pure). A released
- * capture leaves the list some time after its pod's SIGTERM (TiCDC's own shutdown); once one
- * departure of this StatefulSet was seen, the next is predicted from it: one look just before the
- * predicted moment, fast looks through a short window, then the plain pace again.
- */
-export function captureWaitDelay(opts: {
-  reason: string;
-  now: number;
-  /** The lingering drain's release time (ms), for CaptureDeparted. */
-  releaseTime?: number;
-  /** The shortest release -> departure seen for this StatefulSet (ms). */
-  learnedDepartureMs?: number;
-}): number {
-  const { reason, now, releaseTime, learnedDepartureMs } = opts;
-  if (reason !== 'CaptureDeparted' || releaseTime === undefined || learnedDepartureMs === undefined)
-    return TICDC_POLL_MS;
-  const predicted = releaseTime + learnedDepartureMs;
-  if (now < predicted - DEPARTURE_LEAD_MS)
-    return Math.min(TICDC_POLL_MS * 15, predicted - DEPARTURE_LEAD_MS - now);
-  if (now < predicted + DEPARTURE_WINDOW_MS) return DEPARTURE_FAST_POLL_MS;
-  return TICDC_POLL_MS;
-}
 /** Safety net while a rollout is under way; informer events usually come first. */
 const ACTIVE_POLL_MS = 5000;
 const BLOCKED_POLL_MS = 30_000;
 /** Rewrite the ETA annotation only when it moved by more than this. */
 const ETA_SLACK_MS = 15_000;
+/** A capture list read this recently stands for a burst of events whatever the reconcile did next. */
+export const CAPTURES_BURST_MS = 150;
+/** Around a capture's predicted registration or departure, look this often, from this long before. */
+export const CAPTURE_FAST_POLL_MS = 200;
+export const CAPTURE_LEAD_MS = 300;
+export const CAPTURE_WINDOW_MS = 1000;
+
+/** What the rollout waits for in TiCDC's capture list, and since when (ms). */
+export interface CaptureWait {
+  kind: 'CaptureDeparted' | 'CaptureRegistered';
+  /** The capture that must leave (departure), or the pod whose capture must appear (registration). */
+  subject: string;
+  /** Departure: the drain's release; registration: the pod became Ready. */
+  since: number;
+}
+
+/**
+ * When to read TiCDC's capture list again while the rollout waits on it (pure). A released
+ * capture leaves the list some time after its pod's SIGTERM, and a replacement registers some time
+ * after its pod is Ready (TiCDC's own timings); once one of each was seen for this StatefulSet, the
+ * next is predicted from it: one look just before the predicted moment, fast looks through a short
+ * window, then the plain pace again.
+ */
+export function captureWaitDelay(opts: {
+  now: number;
+  wait?: CaptureWait;
+  /** The shortest since -> seen for this kind of wait on this StatefulSet (ms). */
+  learnedMs?: number;
+}): number {
+  const { now, wait, learnedMs } = opts;
+  if (!wait || learnedMs === undefined) return TICDC_POLL_MS;
+  const predicted = wait.since + learnedMs;
+  if (now < predicted - CAPTURE_LEAD_MS)
+    return Math.min(TICDC_POLL_MS * 15, predicted - CAPTURE_LEAD_MS - now);
+  if (now < predicted + CAPTURE_WINDOW_MS) return CAPTURE_FAST_POLL_MS;
+  return TICDC_POLL_MS;
+}
 
 export class RolloutReconciler {
   private readonly now: () => number;
-  /** Per StatefulSet: the last capture list read from TiCDC, and when. */
-  private readonly lists = new Map<string, { at: number; captures: CaptureInfo[] }>();
-  /** Per StatefulSet: the released capture waited on, and the shortest release -> departure seen. */
-  private readonly departures = new Map<
+  /**
+   * Per StatefulSet: the last capture list read from TiCDC, when, and until when it stands for
+   * "nothing changed" (the next look the rollout asked for): events in between reuse it.
+   */
+  private readonly lists = new Map<string, { at: number; validUntil: number; captures: CaptureInfo[] }>();
+  /** Per StatefulSet: the capture wait under way, and the shortest since -> seen per kind. */
+  private readonly learned = new Map<
     string,
-    { waiting?: { captureId: string; releaseTime: number }; learnedMs?: number }
+    { waiting?: CaptureWait; ms: Partial<Record<CaptureWait['kind'], number>> }
   >();
 
   constructor(private readonly deps: RolloutReconcilerDeps) {
@@ -98,7 +107,7 @@ export class RolloutReconciler {
     if (!sts || sts.metadata.labels?.[MANAGED_LABEL] !== 'true' || sts.metadata.deletionTimestamp) {
       this.forget(ns, key.name);
       this.lists.delete(`${ns}/${key.name}`);
-      this.departures.delete(`${ns}/${key.name}`);
+      this.learned.delete(`${ns}/${key.name}`);
       return;
     }
     const pods = this.deps.pods.list(ns);
@@ -111,7 +120,7 @@ export class RolloutReconciler {
       input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
       p = plan(input);
     } else this.lists.delete(`${ns}/${key.name}`);
-    const departure = this.trackDeparture(`${ns}/${key.name}`, p, input);
+    const waited = this.trackCaptureWait(`${ns}/${key.name}`, p, input);
 
     let acted: boolean;
     ctx.signal.throwIfAborted(); // the TiCDC answers may have come after the term ended
@@ -137,44 +146,54 @@ export class RolloutReconciler {
     const ticdcWait =
       p.step.type === 'Wait' && ['Captures', 'CaptureRegistered', 'CaptureDeparted'].includes(p.step.reason);
     if (!ticdcWait) return { requeueAfterMs: ACTIVE_POLL_MS };
-    return {
-      requeueAfterMs: captureWaitDelay({
-        reason: p.step.type === 'Wait' ? p.step.reason : '',
-        now: this.now(),
-        ...departure,
-      }),
-    };
+    const delay = captureWaitDelay({ now: this.now(), ...waited });
+    // Until that look, the list read now stands: pod and drain events in between reuse it.
+    const list = this.lists.get(`${ns}/${key.name}`);
+    if (list) list.validUntil = Math.min(list.at + TICDC_POLL_MS, this.now() + delay - 10);
+    return { requeueAfterMs: delay };
   };
 
   /**
-   * Learns how long a released capture of this StatefulSet takes to leave TiCDC's list: the wait on
-   * one is remembered, and when a fresh list no longer has it the time since its release is kept.
+   * Learns TiCDC's timings for this StatefulSet: how long a released capture takes to leave the
+   * list, and a Ready replacement's capture to appear in it. The wait under way is remembered; when
+   * a fresh list shows it over, the time since its start is kept (the shortest seen).
    */
-  private trackDeparture(
+  private trackCaptureWait(
     key: string,
     p: Plan,
     input: PlanInput,
-  ): { releaseTime?: number; learnedDepartureMs?: number } {
-    const d = this.departures.get(key) ?? {};
-    this.departures.set(key, d);
-    const listed = input.captures;
-    const listAt = this.lists.get(key)?.at;
-    if (d.waiting && listed && !listed.some((c) => c.id === d.waiting!.captureId)) {
-      const took = (listAt ?? this.now()) - d.waiting.releaseTime;
-      if (took > 0) d.learnedMs = Math.min(d.learnedMs ?? Infinity, took);
-      delete d.waiting;
+  ): { wait?: CaptureWait; learnedMs?: number } {
+    const l = this.learned.get(key) ?? { ms: {} };
+    this.learned.set(key, l);
+    const listAt = this.lists.get(key)?.at ?? this.now();
+    const wait = this.captureWaitOf(p, input);
+    const w = l.waiting;
+    // The plan, on a capture list, no longer waits for this: the capture left, or registered.
+    if (w && input.captures && (wait?.kind !== w.kind || wait.subject !== w.subject)) {
+      const took = listAt - w.since;
+      if (took > 0) l.ms[w.kind] = Math.min(l.ms[w.kind] ?? Infinity, took);
+      delete l.waiting;
     }
-    if (p.step.type !== 'Wait' || p.step.reason !== 'CaptureDeparted') return {};
-    const pod = p.step.pod;
-    const drain = input.drains.find(
-      (x) => x.podName === pod && x.state === 'Released' && x.releaseTime !== undefined && x.captureId,
-    );
-    if (!drain) return {};
-    d.waiting = { captureId: drain.captureId!, releaseTime: drain.releaseTime! };
-    return {
-      releaseTime: drain.releaseTime!,
-      ...(d.learnedMs !== undefined ? { learnedDepartureMs: d.learnedMs } : {}),
-    };
+    if (!wait) return {};
+    l.waiting = wait;
+    const learnedMs = l.ms[wait.kind];
+    return { wait, ...(learnedMs !== undefined ? { learnedMs } : {}) };
+  }
+
+  private captureWaitOf(p: Plan, input: PlanInput): CaptureWait | undefined {
+    if (p.step.type !== 'Wait' || !p.step.pod) return undefined;
+    const podName = p.step.pod;
+    if (p.step.reason === 'CaptureDeparted') {
+      const d = input.drains.find(
+        (x) => x.podName === podName && x.state === 'Released' && x.releaseTime !== undefined && x.captureId,
+      );
+      return d ? { kind: 'CaptureDeparted', subject: d.captureId!, since: d.releaseTime! } : undefined;
+    }
+    if (p.step.reason === 'CaptureRegistered') {
+      const pod = input.pods.find((x) => x.name === podName && x.ready);
+      return pod ? { kind: 'CaptureRegistered', subject: podName, since: pod.since } : undefined;
+    }
+    return undefined;
   }
 
   private async captures(
@@ -190,11 +209,12 @@ export class RolloutReconciler {
       });
       const key = `${sts.metadata.namespace}/${sts.metadata.name}`;
       const last = this.lists.get(key);
-      if (last && this.now() - last.at < CAPTURES_TTL_MS) return { captures: last.captures };
+      if (last && this.now() < last.validUntil) return { captures: last.captures };
       const client = await this.deps.clients.get(sts.metadata.namespace!, settings.cluster);
       const at = this.now();
       const captures = await client.listCaptures();
-      this.lists.set(key, { at, captures });
+      // Valid for a burst of events until the reconcile says when it looks next (reconcile()).
+      this.lists.set(key, { at, validUntil: at + CAPTURES_BURST_MS, captures });
       return { captures };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

@@ -303,8 +303,10 @@ describe('failures and the timeout policy', () => {
 
 describe('polling and estimates', () => {
   test('poll interval is bounded, aims ahead of the predicted zero, and polls fast only near it', () => {
-    // No rate yet: a second, to learn one.
+    // No rate yet: a second, to learn one; up to 2 s while nothing moves.
     expect(pollInterval(100, undefined)).toBe(MIN_POLL_MS);
+    expect(pollInterval(100, undefined, 3000)).toBe(1500);
+    expect(pollInterval(100, undefined, 60_000)).toBe(2 * MIN_POLL_MS);
     expect(pollInterval(1000, 1)).toBe(MAX_POLL_MS);
     // 6 units at 1/s, the 6 just seen: zero expected in 5.5 s; look again a quarter of it ahead.
     expect(pollInterval(6, 1)).toBe(4125);
@@ -314,6 +316,9 @@ describe('polling and estimates', () => {
     // Within the window: fast polls.
     expect(pollInterval(1, 10)).toBe(FAST_POLL_MS);
     expect(pollInterval(1, 1000 / (2 * FAST_WINDOW_MS), 2 * FAST_WINDOW_MS)).toBe(FAST_POLL_MS);
+    // Slow units widen the window: its polls are spread (8 across it), never above MIN_POLL_MS.
+    expect(pollInterval(1, 1 / 6)).toBe(750);
+    expect(pollInterval(1, 1 / 60)).toBe(MIN_POLL_MS);
     // Overdue past the window: back to the slow pace.
     expect(pollInterval(1, 1, 5000)).toBe(MIN_POLL_MS);
   });
@@ -345,10 +350,17 @@ describe('polling and estimates', () => {
 
   test('ETA-based polling: the zero is seen within the fast-poll window at under a request a second', () => {
     const runs = [4000, 7000, 12_000, 30_000, 60_000, 120_000].map((d) => replayLinear(d, 24));
+    // Few, slow units (a capture holding 3 of them over 20 s): the zero within a second, few polls.
+    const slow = replayLinear(20_000, 3);
+    expect(slow.lag).toBeLessThanOrEqual(MIN_POLL_MS);
+    expect(slow.rate).toBeLessThan(0.7);
     for (const r of runs) {
       expect(r.lag).toBeGreaterThanOrEqual(0);
-      expect(r.lag).toBeLessThanOrEqual(FAST_POLL_MS);
+      // Within one window poll: FAST_POLL_MS, or an eighth of the window slow units widen.
+      expect(r.lag).toBeLessThanOrEqual(MIN_POLL_MS / 2);
     }
+    const lags = runs.map((r) => r.lag).sort((a, b) => a - b);
+    expect(lags[Math.floor(lags.length / 2)]).toBeLessThanOrEqual(FAST_POLL_MS);
     const mean = runs.reduce((a, r) => a + r.rate, 0) / runs.length;
     expect(mean).toBeLessThan(1);
     // The longest drains poll rarely: at most a request every 4 s on average.

@@ -4,8 +4,8 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
 import {
-  DEPARTURE_FAST_POLL_MS,
-  DEPARTURE_LEAD_MS,
+  CAPTURE_FAST_POLL_MS,
+  CAPTURE_LEAD_MS,
   RolloutReconciler,
   TICDC_POLL_MS,
   captureWaitDelay,
@@ -335,14 +335,21 @@ describe('rollout controller', () => {
   });
 
   test('the pace of capture-list reads while waiting on TiCDC', () => {
-    expect(captureWaitDelay({ reason: 'CaptureRegistered', now: 0 })).toBe(TICDC_POLL_MS);
-    expect(captureWaitDelay({ reason: 'CaptureDeparted', now: 0, releaseTime: 0 })).toBe(TICDC_POLL_MS);
-    const learned = { reason: 'CaptureDeparted', releaseTime: 1000, learnedDepartureMs: 5000 };
-    expect(captureWaitDelay({ ...learned, now: 1000 })).toBe(5000 - DEPARTURE_LEAD_MS);
-    expect(captureWaitDelay({ ...learned, now: 6000 - DEPARTURE_LEAD_MS })).toBe(DEPARTURE_FAST_POLL_MS);
-    expect(captureWaitDelay({ ...learned, now: 6500 })).toBe(DEPARTURE_FAST_POLL_MS);
-    // Long past the prediction: back to the plain pace.
+    // Nothing learned yet: the plain pace.
+    expect(captureWaitDelay({ now: 0 })).toBe(TICDC_POLL_MS);
+    const wait = { kind: 'CaptureDeparted' as const, subject: 'cap-2', since: 1000 };
+    expect(captureWaitDelay({ now: 1000, wait })).toBe(TICDC_POLL_MS);
+    // Learned: 5 s from release to departure. One look just before the predicted moment...
+    const learned = { wait, learnedMs: 5000 };
+    expect(captureWaitDelay({ ...learned, now: 1000 })).toBe(5000 - CAPTURE_LEAD_MS);
+    // ...then fast looks through the window...
+    expect(captureWaitDelay({ ...learned, now: 6000 - CAPTURE_LEAD_MS })).toBe(CAPTURE_FAST_POLL_MS);
+    expect(captureWaitDelay({ ...learned, now: 6500 })).toBe(CAPTURE_FAST_POLL_MS);
+    // ...and long past the prediction, back to the plain pace.
     expect(captureWaitDelay({ ...learned, now: 60_000 })).toBe(TICDC_POLL_MS);
+    // A registration is predicted the same way, from its pod becoming Ready.
+    const reg = { kind: 'CaptureRegistered' as const, subject: 'ticdc-2', since: 2000 };
+    expect(captureWaitDelay({ wait: reg, learnedMs: 800, now: 2000 })).toBe(800 - CAPTURE_LEAD_MS);
   });
 
   test('a drain wakes the rollout when its phase or release changes, not on a probe write', () => {
