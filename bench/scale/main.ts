@@ -291,6 +291,16 @@ function analyse(
     if (first !== undefined) res.firstRequestDelay = first - rec.addedAt;
     if (first !== undefined && zero !== undefined) res.timeline = { start: first, zero };
     if (zero !== undefined && released !== undefined) res.lag = released - zero;
+    if (process.env.BENCH_DUMP)
+      console.log(
+        `   ${run.namespace}: ${during.length} requests in ${s(end - rec.addedAt)}, zero at ${s((zero ?? NaN) - rec.addedAt)}: ` +
+          during
+            .map(
+              (r) =>
+                `${((r.at - rec.addedAt) / 1000).toFixed(1)} ${r.method} ${r.path.replace(/^\/api\//, '')} ${r.status}`,
+            )
+            .join('; '),
+      );
     out.push(res);
   }
   return out;
@@ -500,6 +510,23 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
     end = Math.max(end, lastJoin);
     const wall = end - t0;
     const during = requests.filter((r) => r.at >= t0 && r.at <= end).length;
+    if (process.env.BENCH_DUMP) {
+      const byRoute = new Map<string, number>();
+      for (const r of requests.filter((x) => x.at >= t0 && x.at <= end)) {
+        const route = `${r.method} ${r.path.replace(/[0-9a-f-]{36}|capture-drain-probe-[0-9a-f-]+/g, '{id}').replace(/\/capture\/[^/]+/, '/capture/{addr}')}`;
+        byRoute.set(route, (byRoute.get(route) ?? 0) + 1);
+      }
+      console.log(`   requests by route: ${[...byRoute].map(([k, v]) => `${k} ${v}`).join('; ')}`);
+      console.log(
+        `   events: ${events
+          .filter((x) => x.at >= t0 && x.at <= end)
+          .map(
+            (x) =>
+              `${((x.at - t0) / 1000).toFixed(1)} ${x.e.type}${'phase' in x.e ? `:${String(x.e.phase)}` : ''}`,
+          )
+          .join('; ')}`,
+      );
+    }
     row({
       figure: `rollout: TiCDC requests per second during a ${replicas}-pod rollout`,
       value: `${(during / (wall / 1000)).toFixed(2)} (${during} requests in ${s(wall)})`,

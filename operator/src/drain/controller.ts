@@ -88,7 +88,8 @@ export function drainUpdateNeedsReconcile(oldObj: KubeObject, newObj: KubeObject
     oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion ||
     oldObj.metadata.generation !== newObj.metadata.generation ||
     oldObj.metadata.deletionTimestamp !== newObj.metadata.deletionTimestamp ||
-    (oldObj.metadata.finalizers ?? []).join() !== (newObj.metadata.finalizers ?? []).join()
+    // A finalizer gone (not one added, e.g. our own, whose echo would cost a TiCDC poll).
+    (oldObj.metadata.finalizers ?? []).some((f) => !(newObj.metadata.finalizers ?? []).includes(f))
   );
 }
 

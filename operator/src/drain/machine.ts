@@ -88,6 +88,8 @@ export interface DrainAction {
    * another capture's session, so it needs no read of the target's status (only a 0 does).
    */
   progressed?: boolean;
+  /** Within the grace period a fresh session takes to start: a 1 with the target Alive is not yet a previous session. */
+  skipHolderLookup?: boolean;
 }
 
 /** What the target's own status said right after the drain answer. */
@@ -199,8 +201,16 @@ export function nextAction(ctx: DrainContext): Action {
       };
     case 'ResigningOwner':
       return { type: 'resign', captureId: s.captureID!, flavor: s.apiFlavor! };
-    case 'Draining':
-      return drainAction(s);
+    case 'Draining': {
+      // A fresh session answers 1 until the target applied Draining (one heartbeat): the holder of
+      // a previous session is only looked for once that grace is over (it costs a request per capture).
+      const since = ms(
+        s.history?.findLast((h) => h.phase === 'Draining' && h.reason !== 'WaitingForPreviousDrain')?.time ??
+          s.startTime,
+      );
+      const early = s.reason !== 'WaitingForPreviousDrain' && ctx.now - since < PREVIOUS_DRAIN_GRACE_MS;
+      return { ...drainAction(s), ...(early ? { skipHolderLookup: true } : {}) };
+    }
     case 'Drained':
       return { type: 'wait' };
     case 'Releasing':
@@ -361,7 +371,7 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
         s.released = true;
         return step
           .note('Pod deletion requested; waiting for the capture to leave the cluster')
-          .after(MIN_POLL_MS)
+          .after(2 * MIN_POLL_MS)
           .result();
       }
       break;
@@ -768,7 +778,7 @@ export function drainRate(status: CaptureDrainStatus, now: number): number | und
  * that, give or take half a unit. Far from it, the next poll lands ahead of the prediction by a
  * quarter of the time left (at least the window), so a wrong estimate is corrected on the way;
  * within the window it polls every FAST_POLL_MS, or spreads FAST_POLLS_PER_WINDOW polls over a
- * window widened by slow units; a drain overdue past the window (it stopped progressing) goes back
+ * window widened by slow units (at most 2 s apart); a drain overdue past the window (it stopped progressing) goes back
  * to MIN_POLL_MS.
  */
 export function pollInterval(remaining: number, ratePerSec: number | undefined, sinceProgressMs = 0): number {
@@ -780,7 +790,7 @@ export function pollInterval(remaining: number, ratePerSec: number | undefined, 
   if (untilZero - window > FAST_POLL_MS)
     return Math.min(MAX_POLL_MS, Math.round(untilZero - Math.max(window, untilZero / 4)));
   if (untilZero + window < 0) return MIN_POLL_MS;
-  return Math.min(MIN_POLL_MS, Math.max(FAST_POLL_MS, Math.round((2 * window) / FAST_POLLS_PER_WINDOW)));
+  return Math.min(2 * MIN_POLL_MS, Math.max(FAST_POLL_MS, Math.round((2 * window) / FAST_POLLS_PER_WINDOW)));
 }
 
 function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult {

@@ -136,7 +136,7 @@ async function drain(client: TicdcClient, action: DrainAction): Promise<Outcome>
     id: own.id,
     liveness: livenessState(action.flavor, action.architecture, own.liveness),
   };
-  if (total === 0 || view.liveness !== 'Alive' || action.flavor !== 'V1')
+  if (total === 0 || view.liveness !== 'Alive' || action.flavor !== 'V1' || action.skipHolderLookup)
     return { type: 'drain', counts, target: view };
   const blocker = await findSessionHolder(client, action).catch(() => undefined);
   return { type: 'drain', counts, target: view, ...(blocker ? { blocker } : {}) };

@@ -94,7 +94,12 @@ export class RolloutReconciler {
   /** Per StatefulSet: the capture wait under way, and the shortest since -> seen per kind. */
   private readonly learned = new Map<
     string,
-    { waiting?: CaptureWait; ms: Partial<Record<CaptureWait['kind'], number>> }
+    {
+      waiting?: CaptureWait;
+      /** When a capture list last showed the wait still on (a lower bound of its end). */
+      stillOnAt?: number;
+      ms: Partial<Record<CaptureWait['kind'], number>>;
+    }
   >();
 
   constructor(private readonly deps: RolloutReconcilerDeps) {
@@ -169,13 +174,19 @@ export class RolloutReconciler {
     const wait = this.captureWaitOf(p, input);
     const w = l.waiting;
     // The plan, on a capture list, no longer waits for this: the capture left, or registered.
-    if (w && input.captures && (wait?.kind !== w.kind || wait.subject !== w.subject)) {
-      const took = listAt - w.since;
+    const same = !!w && !!wait && wait.kind === w.kind && wait.subject === w.subject;
+    if (w && input.captures && !same) {
+      // It ended between the last list that still showed it and this one: keep the earlier
+      // bound, so the next prediction looks before the moment rather than after it.
+      const took = (l.stillOnAt ?? listAt) - w.since;
       if (took > 0) l.ms[w.kind] = Math.min(l.ms[w.kind] ?? Infinity, took);
       delete l.waiting;
+      delete l.stillOnAt;
     }
     if (!wait) return {};
+    if (!same) delete l.stillOnAt;
     l.waiting = wait;
+    if (input.captures) l.stillOnAt = listAt;
     const learnedMs = l.ms[wait.kind];
     return { wait, ...(learnedMs !== undefined ? { learnedMs } : {}) };
   }
