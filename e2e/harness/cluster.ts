@@ -36,12 +36,21 @@ export class Cluster {
   /** Applies the CaptureDrain CRD from the repository and waits until the API server serves it. */
   async installCrd(): Promise<void> {
     await this.kubectlOk(['apply', '--server-side', '-f', join(REPO, 'crds/capturedrain.yaml')]);
-    await this.kubectlOk([
-      'wait',
-      '--for=condition=Established',
-      'crd/capturedrains.drain.ticdc.io',
-      '--timeout=60s',
-    ]);
+    // `kubectl wait` fails at once (not waits) while the new CRD has no status.conditions yet,
+    // which a loaded API server shows for a moment: wait on the condition here instead.
+    await eventually(
+      'CRD capturedrains.drain.ticdc.io Established',
+      async () => {
+        const r = await this.kubectl([
+          'get',
+          'crd/capturedrains.drain.ticdc.io',
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+        ]);
+        return r.code === 0 && r.stdout.trim() === 'True';
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
   }
 
   kubectl(

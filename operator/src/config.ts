@@ -33,6 +33,8 @@ export const ConfigSchema = z.object({
   httpPort: z.number().int().min(0).max(65535),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
   workers: z.number().int().min(1).max(64),
+  /** Finished operator-created CaptureDrains kept per StatefulSet (older ones whose pod is gone go). */
+  drainHistory: z.number().int().min(0).max(1000),
   defaultTimeout: duration,
   defaultStallTimeout: duration,
   defaultOnTimeout: z.enum(TIMEOUT_POLICIES),
@@ -88,7 +90,9 @@ Options (environment variable in brackets):
                                  1.2 x this (default 1s)
   --http-address HOST:PORT       /metrics, /healthz, /readyz, /leaderz (default 0.0.0.0:8080) [HTTP_ADDRESS]
   --log-level LEVEL              trace|debug|info|warn|error (default info) [LOG_LEVEL]
-  --workers N                    concurrent reconciles (default 4)
+  --workers N                    concurrent reconciles per controller (default 16)
+  --drain-history N              finished operator-created CaptureDrains kept per StatefulSet; older
+                                 ones whose pod incarnation is gone are deleted (default 5)
   --default-timeout DUR          drain timeout when neither spec nor StatefulSet sets one (default 10m)
   --default-stall-timeout DUR    (default 3m)
   --default-on-timeout Hold|Release  (default Hold)
@@ -166,6 +170,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'http-address': { type: 'string' },
         'log-level': { type: 'string' },
         workers: { type: 'string' },
+        'drain-history': { type: 'string' },
         'default-timeout': { type: 'string' },
         'default-stall-timeout': { type: 'string' },
         'default-on-timeout': { type: 'string' },
@@ -223,7 +228,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     httpHost: m[1] || '0.0.0.0',
     httpPort: Number(m[2]),
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
-    workers: Number(values.workers ?? 4),
+    workers: Number(values.workers ?? 16),
+    drainHistory: Number(values['drain-history'] ?? 5),
     defaultTimeout: values['default-timeout'] ?? '10m',
     defaultStallTimeout: values['default-stall-timeout'] ?? '3m',
     defaultOnTimeout: values['default-on-timeout'] ?? 'Hold',

@@ -68,6 +68,7 @@ export function createManager(opts: {
     defaults,
     ticdcRequestTimeoutMs: parseDuration(config.ticdcRequestTimeout),
     slotNamespace: config.leaderElectionNamespace,
+    drainHistory: config.drainHistory,
     ...(opts.resolveCaptureAddress
       ? { resolveCaptureAddress: opts.resolveCaptureAddress }
       : config.captureUrlTemplate

@@ -23,6 +23,37 @@ export interface CaptureDrainCache {
 }
 
 /** Completed or Failed: the drain does nothing more. */
+/**
+ * The operator-created drains of one StatefulSet that its bounded history drops: finished ones
+ * beyond the newest `keep`, and only those whose pod incarnation is gone (a finished drain of a pod
+ * that still runs carries its release, which the gate and the rollout read). Hand-made drains
+ * (no trigger label) are never dropped.
+ */
+export function historyToPrune(
+  drains: readonly CaptureDrainObject[],
+  statefulSet: string,
+  keep: number,
+  podUidNow: (podName: string) => string | undefined,
+): CaptureDrainObject[] {
+  const finished = drains
+    .filter(
+      (d) =>
+        d.metadata.labels?.[DRAIN_LABELS.statefulSet] === statefulSet &&
+        !!d.metadata.labels?.[DRAIN_LABELS.trigger] &&
+        d.metadata.labels[DRAIN_LABELS.trigger] !== 'Manual' &&
+        !d.metadata.deletionTimestamp &&
+        isTerminal(d.status?.phase),
+    )
+    .sort((a, b) => finishedAt(b).localeCompare(finishedAt(a)));
+  return finished.slice(keep).filter((d) => {
+    const pod = d.metadata.labels?.[DRAIN_LABELS.pod] ?? d.spec.podName;
+    const uid = d.metadata.labels?.[DRAIN_LABELS.podUid] ?? d.status?.podUID;
+    return !!pod && !!uid && podUidNow(pod) !== uid;
+  });
+}
+
+const finishedAt = (d: CaptureDrainObject) => d.status?.completionTime ?? d.metadata.creationTimestamp ?? '';
+
 export function isTerminal(phase: Phase | undefined): boolean {
   return phase === 'Completed' || phase === 'Failed';
 }

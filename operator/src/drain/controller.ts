@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { CaptureDrainSchema, DRAIN_FINALIZER } from '../api/capturedrain.js';
 import {
   advance,
+  isConfirmedZero,
   nextAction,
   releaseVoided,
   reopenAfterRestart,
@@ -27,8 +28,10 @@ import { patchStatus } from '../kube/status.js';
 import type { DrainMetrics } from '../observability/metrics.js';
 import { SettingsError, resolveSettings, type DrainSettings, type OperatorDefaults } from './settings.js';
 import type { TicdcClientPool } from './ticdc-clients.js';
-import { capturesLeftInSession, holdsSlot, isTerminal, podRestarts } from './contract.js';
+import { capturesLeftInSession, historyToPrune, holdsSlot, isTerminal, podRestarts } from './contract.js';
+import { DRAIN_LABELS } from '../api/names.js';
 import type { Pod, StatefulSet, ObjectRef } from '../kube/objects.js';
+import { statusWriteNeeded } from './status-writes.js';
 import type { CaptureDrainObject, CaptureDrain, CaptureDrainStatus } from '../api/capturedrain.js';
 import type { EventSink } from '../kube/events.js';
 import { objectRef, ownerStatefulSet } from '../kube/objects.js';
@@ -52,7 +55,21 @@ export interface CaptureDrainReconcilerDeps {
   fieldManager?: string;
   /** The cluster slot Leases; without them the slot is only as exact as this process's cache. */
   slotClaims?: SlotClaims;
+  /**
+   * Informer caches of managed pods and StatefulSets: a drain reads its pod and StatefulSet there
+   * (a miss, e.g. an unmanaged pod, is read from the API server). The pod is read afresh right
+   * before it is deleted.
+   */
+  pods?: { get(namespace: string, name: string): Pod | undefined };
+  statefulSets?: { get(namespace: string, name: string): StatefulSet | undefined };
+  /** Finished operator-created drains kept per StatefulSet (contract.ts historyToPrune). Default 5. */
+  drainHistory?: number;
 }
+
+export const DEFAULT_DRAIN_HISTORY = 5;
+
+/** Steps one reconcile may take while the machine asks to go on at once (start, release). */
+export const MAX_STEPS_PER_RECONCILE = 4;
 
 const keyOf = (o: { metadata: { namespace?: string; name?: string } }) =>
   `${o.metadata.namespace}/${o.metadata.name}`;
@@ -71,7 +88,8 @@ export function drainUpdateNeedsReconcile(oldObj: KubeObject, newObj: KubeObject
     oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion ||
     oldObj.metadata.generation !== newObj.metadata.generation ||
     oldObj.metadata.deletionTimestamp !== newObj.metadata.deletionTimestamp ||
-    (oldObj.metadata.finalizers ?? []).join() !== (newObj.metadata.finalizers ?? []).join()
+    // A finalizer gone (not one added, e.g. our own, whose echo would cost a TiCDC poll).
+    (oldObj.metadata.finalizers ?? []).some((f) => !(newObj.metadata.finalizers ?? []).includes(f))
   );
 }
 
@@ -82,6 +100,12 @@ export class CaptureDrainReconciler {
   private readonly leased = new Map<string, { endpoint: string; me: DrainIdentity }>();
   /** Our last write per drain, used while the cache still shows the object we wrote over. */
   private readonly written = new Map<string, { overRV: string | undefined; obj: CaptureDrainObject }>();
+  /**
+   * The drain's status as last stepped, per drain, with the resourceVersion it was stepped from:
+   * probe bookkeeping not worth a write (status-writes.ts) lives here until the next write. Any
+   * other writer's change (a new resourceVersion) discards it.
+   */
+  private readonly memo = new Map<string, { rv: string | undefined; status: CaptureDrainStatus }>();
   private readonly now: () => number;
 
   constructor(private readonly deps: CaptureDrainReconcilerDeps) {
@@ -94,6 +118,7 @@ export class CaptureDrainReconciler {
     const cached = this.deps.drains.get(namespace, name);
     if (!cached) {
       this.written.delete(`${namespace}/${name}`);
+      this.memo.delete(`${namespace}/${name}`);
       return this.releaseClaims(`${namespace}/${name}`, ctx.signal);
     }
     const obj = this.latest(cached);
@@ -103,7 +128,9 @@ export class CaptureDrainReconciler {
       return;
     }
     const drain = parsed.data;
-    let status: CaptureDrainStatus = drain.status ?? {};
+    const memo = this.memo.get(keyOf(obj));
+    const status: CaptureDrainStatus =
+      memo && memo.rv === obj.metadata.resourceVersion ? memo.status : (drain.status ?? {});
     if (obj.metadata.deletionTimestamp) return this.finalize(obj, drain, ctx.log, ctx.signal);
 
     const { pod, statefulSet } = await this.readPod(namespace, drain.spec.podName);
@@ -132,7 +159,10 @@ export class CaptureDrainReconciler {
           ...(podView ? { pod: podView } : {}),
           slot: { free: true },
         })!;
-        return this.write(obj, drain, status, reopened, ctx.signal);
+        return this.finish(
+          await this.persist(obj, drain, reopened.status, reopened.events, ctx.signal),
+          reopened,
+        );
       }
       await this.removeFinalizer(obj);
       await this.releaseClaims(keyOf(drain), ctx.signal);
@@ -150,7 +180,6 @@ export class CaptureDrainReconciler {
         // Without it a deletion mid-drain goes unrecorded; the drain itself must not wait on it.
         ctx.log.warn({ err }, 'Could not add the CaptureDrain finalizer'),
       );
-    status = drain.status ?? {};
     let settings: DrainSettings | undefined;
     let settingsError: string | undefined;
     try {
@@ -198,10 +227,8 @@ export class CaptureDrainReconciler {
     const working: CaptureDrainStatus = settings
       ? { ...status, clusterEndpoint: settings.cluster.endpoint }
       : status;
-    const dctx: DrainContext = {
-      now: this.now(),
+    const base: Omit<DrainContext, 'now' | 'status'> = {
       ...(obj.metadata.generation !== undefined ? { generation: obj.metadata.generation } : {}),
-      status: working,
       policy: settings?.policy ?? {
         podAction: 'None',
         timeoutMs: 1,
@@ -215,53 +242,105 @@ export class CaptureDrainReconciler {
       slot,
     };
 
-    let action: Action = { type: 'wait' };
-    let outcome: Outcome;
-    if (notACapture) {
-      outcome = { type: 'error', kind: 'NotACapturePod', message: notACapture, retryable: false };
-    } else if (untrusted && !(drain.spec.podName && !pod)) {
-      outcome = { type: 'error', kind: 'Configuration', message: untrusted, retryable: false };
-    } else if (settingsError && !(drain.spec.podName && !pod)) {
-      // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
-      outcome = { type: 'error', kind: 'Configuration', message: settingsError, retryable: false };
-    } else if (clientError?.settings && !slot.free && (!drain.spec.podName || pod)) {
-      // Queued behind another drain with settings that do not resolve (a Secret missing): the
-      // stallTimeout clock runs on, so it fails Configuration in time instead of waiting its turn.
-      outcome = clientError.settings;
-    } else {
-      action = nextAction(dctx);
-      outcome = await this.perform(action, drain, settings!, ctx.log, ctx.signal);
+    // Step the machine until it waits: a start (discover, then the first drain request) and a
+    // release (the confirmed zero, then the pod deletion) each take one reconcile, not a queue
+    // turn per step. The status is written once at the end, and before a pod deletion.
+    let current = obj;
+    let result: StepResult | undefined;
+    let confirmedZero: string | undefined;
+    const events: DrainEvent[] = [];
+    let stepping = working;
+    for (let n = 0; n < MAX_STEPS_PER_RECONCILE; n++) {
+      const dctx: DrainContext = {
+        ...base,
+        now: this.now(),
+        status: stepping,
+        ...(confirmedZero ? { confirmedZero } : {}),
+      };
+      let action: Action = { type: 'wait' };
+      let outcome: Outcome;
+      if (n === 0 && notACapture) {
+        outcome = { type: 'error', kind: 'NotACapturePod', message: notACapture, retryable: false };
+      } else if (n === 0 && untrusted && !(drain.spec.podName && !pod)) {
+        outcome = { type: 'error', kind: 'Configuration', message: untrusted, retryable: false };
+      } else if (n === 0 && settingsError && !(drain.spec.podName && !pod)) {
+        // A missing pod explains a missing StatefulSet: let the machine report PodNotFound.
+        outcome = { type: 'error', kind: 'Configuration', message: settingsError, retryable: false };
+      } else if (n === 0 && clientError?.settings && !slot.free && (!drain.spec.podName || pod)) {
+        // Queued behind another drain with settings that do not resolve (a Secret missing): the
+        // stallTimeout clock runs on, so it fails Configuration in time instead of waiting its turn.
+        outcome = clientError.settings;
+      } else {
+        action = nextAction(dctx);
+        if (action.type === 'deletePod' && (current.status?.phase ?? drain.status?.phase) !== 'Releasing') {
+          // The decision to release is on record before the pod goes: a crash right after the
+          // deletion resumes in Releasing, not as a drain whose pod vanished.
+          current = await this.persist(current, drain, stepping, events.splice(0), ctx.signal, statefulSet);
+        }
+        outcome = await this.perform(action, drain, settings!, ctx.log, ctx.signal);
+      }
+      // Cancelled (leadership lost, stop, timeout): record nothing; the next leader redoes the step.
+      ctx.signal.throwIfAborted();
+      result = advance({ ...dctx, now: this.now() }, action, outcome);
+      events.push(...result.events);
+      ctx.log.debug(
+        { action: action.type, outcome: outcome.type, phase: result.status.phase },
+        'Stepped drain',
+      );
+      stepping = result.status;
+      confirmedZero =
+        action.type === 'drain' && isConfirmedZero(action, outcome) ? action.captureId : undefined;
+      if (result.requeueAfterMs !== 0) break;
     }
-    // Cancelled (leadership lost, stop, timeout): record nothing; the next leader redoes the step.
-    ctx.signal.throwIfAborted();
-    const result = advance({ ...dctx, now: this.now() }, action, outcome);
-    ctx.log.debug(
-      { action: action.type, outcome: outcome.type, phase: result.status.phase },
-      'Stepped drain',
-    );
-    return this.write(obj, drain, status, result, ctx.signal, statefulSet?.metadata.name);
+    const persisted = (current.status ?? {}) as CaptureDrainStatus;
+    if (events.length || statusWriteNeeded(persisted, result!.status, this.now()))
+      current = await this.persist(
+        current,
+        drain,
+        result!.status,
+        events,
+        ctx.signal,
+        statefulSet?.metadata.name,
+      );
+    else this.memo.set(keyOf(obj), { rv: current.metadata.resourceVersion, status: result!.status });
+    return this.finish(current, result!);
   };
 
-  private async write(
+  /** Writes `status` over `obj`'s, then what follows a write (events, slot hand-over, metrics). */
+  private async persist(
     obj: CaptureDrainObject,
     drain: CaptureDrain,
-    before: CaptureDrainStatus,
-    result: StepResult,
+    status: CaptureDrainStatus,
+    events: DrainEvent[],
     signal: AbortSignal,
-    statefulSet?: string,
-  ): Promise<ReconcileResult | void> {
+    statefulSet?: StatefulSet | string,
+  ): Promise<CaptureDrainObject> {
+    const before = (obj.status ?? {}) as CaptureDrainStatus;
     const kube = bindSignal(this.deps.kube, signal);
-    const { object } = await patchStatus(kube, Resources.capturedrains, obj, result.status, {
+    const { object } = await patchStatus(kube, Resources.capturedrains, obj, status, {
       ...(this.deps.fieldManager ? { fieldManager: this.deps.fieldManager } : {}),
     });
-    this.written.set(keyOf(obj), { overRV: obj.metadata.resourceVersion, obj: object as CaptureDrainObject });
-    this.afterWrite(drain, before, result.status, result.events);
-    this.recordKeptCapture(drain, before, result.status, statefulSet);
-    if (isTerminal(result.status.phase)) await this.removeFinalizer(object as CaptureDrainObject);
-    // Our own status write does not re-trigger a reconcile (drainUpdateNeedsReconcile): "now" is 1 ms.
-    return result.requeueAfterMs === undefined
-      ? undefined
-      : { requeueAfterMs: Math.max(1, result.requeueAfterMs) };
+    const written = object as CaptureDrainObject;
+    this.written.set(keyOf(obj), { overRV: obj.metadata.resourceVersion, obj: written });
+    this.memo.set(keyOf(obj), { rv: written.metadata.resourceVersion, status });
+    this.afterWrite(drain, before, status, events);
+    this.recordKeptCapture(
+      drain,
+      before,
+      status,
+      typeof statefulSet === 'string' ? statefulSet : statefulSet?.metadata.name,
+    );
+    if (isTerminal(status.phase)) {
+      this.memo.delete(keyOf(obj));
+      await this.removeFinalizer(written);
+      if (!isTerminal(before.phase)) await this.pruneHistory(drain);
+    }
+    return written;
+  }
+
+  /** The machine's requeue (0 included: the controller honours it; our status writes do not re-enqueue). */
+  private finish(_obj: CaptureDrainObject, result: StepResult): ReconcileResult | void {
+    return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
   }
 
   private async addFinalizer(obj: CaptureDrainObject): Promise<void> {
@@ -275,6 +354,31 @@ export class CaptureDrainReconciler {
     );
     obj.metadata.finalizers = patched.metadata.finalizers ?? finalizers;
     obj.metadata.resourceVersion = patched.metadata.resourceVersion;
+  }
+
+  /**
+   * Once a drain of a StatefulSet's pod finishes, the StatefulSet's older finished drains beyond
+   * the history bound go (only then: never on a hot path). A failure is left for the next one.
+   */
+  private async pruneHistory(drain: CaptureDrain): Promise<void> {
+    const sts = drain.metadata.labels?.[DRAIN_LABELS.statefulSet];
+    if (!sts) return;
+    const ns = drain.metadata.namespace;
+    const pods = this.deps.pods;
+    // Without a pod cache nothing is known to be gone: keep everything.
+    if (!pods) return;
+    const prune = historyToPrune(
+      this.deps.drains.list(ns),
+      sts,
+      this.deps.drainHistory ?? DEFAULT_DRAIN_HISTORY,
+      (name) => pods.get(ns, name)?.metadata.uid,
+    );
+    for (const old of prune)
+      await this.deps.kube
+        .delete(Resources.capturedrains, ns, old.metadata.name, {
+          ...(old.metadata.uid ? { uid: old.metadata.uid } : {}),
+        })
+        .catch(() => undefined);
   }
 
   /** Never wedge a deletion: the finalizer goes on every terminal path and on deletion. */
@@ -371,12 +475,16 @@ export class CaptureDrainReconciler {
     return cached;
   }
 
+  /** The pod and its StatefulSet, from the informer caches where they hold them. */
   private async readPod(namespace: string, podName: string | undefined) {
     if (!podName) return {};
-    const pod = await this.deps.kube.get<Pod>(Resources.pods, namespace, podName);
+    const pod =
+      this.deps.pods?.get(namespace, podName) ??
+      (await this.deps.kube.get<Pod>(Resources.pods, namespace, podName));
     const stsName = ownerStatefulSet(pod)?.name;
     const statefulSet = stsName
-      ? await this.deps.kube.get<StatefulSet>(Resources.statefulsets, namespace, stsName)
+      ? (this.deps.statefulSets?.get(namespace, stsName) ??
+        (await this.deps.kube.get<StatefulSet>(Resources.statefulsets, namespace, stsName)))
       : undefined;
     return { pod, statefulSet };
   }
@@ -472,6 +580,19 @@ export class CaptureDrainReconciler {
   ): Promise<Outcome> {
     const podName = drain.spec.podName!;
     try {
+      // The drain was decided on a cached pod: read it afresh before the deletion. A container
+      // restart since the capture was found means a new capture that may hold work.
+      const fresh = await bindSignal(this.deps.kube, signal).get<Pod>(
+        Resources.pods,
+        drain.metadata.namespace,
+        podName,
+      );
+      const restarts = fresh ? podRestarts(fresh) : undefined;
+      const known = (this.memo.get(keyOf(drain))?.status ?? drain.status)?.podRestarts;
+      if (fresh?.metadata.uid === uid && restarts !== undefined && known !== undefined && restarts > known)
+        return kubeError(
+          new Error(`pod ${podName} restarted a container since its capture was found; not deleting it`),
+        );
       const deleted = await bindSignal(this.deps.kube, signal).delete(
         Resources.pods,
         drain.metadata.namespace,
@@ -522,6 +643,8 @@ export class CaptureDrainReconciler {
       after.completionTime
     )
       m.releaseLag.observe((Date.parse(after.completionTime) - Date.parse(after.drainedTime)) / 1000);
+    // The gauge counts every drain by phase: recounted only when a phase changed (not per write).
+    if (before.phase === after.phase) return;
     m.activeDrains.reset();
     for (const d of this.deps.drains.list()) {
       const p = d.status?.phase ?? 'Pending';

@@ -52,6 +52,12 @@ export interface SlotView {
 
 export interface DrainContext {
   now: number;
+  /**
+   * The capture whose confirmed zero TiCDC answered earlier in this same reconcile (set by the
+   * caller from isConfirmedZero, never from the persisted status): the release may delete the pod
+   * on the strength of that answer instead of asking again.
+   */
+  confirmedZero?: string;
   generation?: number;
   status: CaptureDrainStatus;
   policy: DrainPolicy;
@@ -77,6 +83,13 @@ export interface DrainAction {
   /** The capture's advertise address: its own status (liveness) is read there (not forwarded). */
   address?: string;
   architecture?: Architecture;
+  /**
+   * The counts already fell during this drain: a `1` is the last unit moving, not TiCDC serving
+   * another capture's session, so it needs no read of the target's status (only a 0 does).
+   */
+  progressed?: boolean;
+  /** Within the grace period a fresh session takes to start: a 1 with the target Alive is not yet a previous session. */
+  skipHolderLookup?: boolean;
 }
 
 /** What the target's own status said right after the drain answer. */
@@ -123,9 +136,21 @@ export interface StepResult {
   requeueAfterMs?: number;
 }
 
-/** Poll bounds: never more than one TiCDC request a second per drain. */
+/**
+ * Poll bounds. Far from the predicted zero a drain is polled rarely (up to MAX_POLL_MS apart);
+ * only inside a short window around the predicted completion (FAST_WINDOW_MS either side, or half
+ * a work unit's time when units move slower) does it poll every FAST_POLL_MS. That keeps the
+ * release lag near FAST_POLL_MS at well under a request a second on average. MIN_POLL_MS is the
+ * pace without an estimate, and past the window.
+ */
 export const MIN_POLL_MS = 1000;
 export const MAX_POLL_MS = 15_000;
+export const FAST_POLL_MS = 250;
+export const FAST_WINDOW_MS = 400;
+/** Polls spent across one fast-poll window at most: a wide window (slow units) polls less often. */
+export const FAST_POLLS_PER_WINDOW = 8;
+/** TiCDC answered 0 and the target has not reported Stopping yet: it does within a heartbeat. */
+export const CONFIRM_POLL_MS = 500;
 export const QUEUE_POLL_MS = 5000;
 /** Per-request error backoff: the cap keeps the release lag after a fault clears under 2 s. */
 export const ERROR_BACKOFF_BASE_MS = 500;
@@ -176,8 +201,16 @@ export function nextAction(ctx: DrainContext): Action {
       };
     case 'ResigningOwner':
       return { type: 'resign', captureId: s.captureID!, flavor: s.apiFlavor! };
-    case 'Draining':
-      return drainAction(s);
+    case 'Draining': {
+      // A fresh session answers 1 until the target applied Draining (one heartbeat): the holder of
+      // a previous session is only looked for once that grace is over (it costs a request per capture).
+      const since = ms(
+        s.history?.findLast((h) => h.phase === 'Draining' && h.reason !== 'WaitingForPreviousDrain')?.time ??
+          s.startTime,
+      );
+      const early = s.reason !== 'WaitingForPreviousDrain' && ctx.now - since < PREVIOUS_DRAIN_GRACE_MS;
+      return { ...drainAction(s), ...(early ? { skipHolderLookup: true } : {}) };
+    }
     case 'Drained':
       return { type: 'wait' };
     case 'Releasing':
@@ -186,6 +219,14 @@ export function nextAction(ctx: DrainContext): Action {
         // confirmed zero in this very reconcile. Only a release the spec's policy allows without a
         // drain (onTimeout Release) goes without one.
         const policyRelease = !s.drainedTime && ctx.policy.onTimeout === 'Release';
+        // The confirmed zero read earlier in this reconcile is that fresh answer (the release
+        // happens in the same reconcile that sees it).
+        const freshZero =
+          !!s.drainedTime &&
+          !!s.captureID &&
+          ctx.confirmedZero === s.captureID &&
+          s.drainedCaptureID === s.captureID;
+        if (!policyRelease && freshZero) return { type: 'deletePod', podUID: s.podUID! };
         if (!policyRelease && s.captureID && s.apiFlavor)
           return { type: 'deletePod', podUID: s.podUID!, verify: drainAction(s) };
         if (!policyRelease) return { type: 'wait' };
@@ -205,6 +246,7 @@ function drainAction(s: CaptureDrainStatus): DrainAction {
     flavor: s.apiFlavor!,
     ...(s.captureAddress ? { address: s.captureAddress } : {}),
     ...(s.serverArchitecture ? { architecture: s.serverArchitecture } : {}),
+    ...((totalOf(s.remaining) ?? Infinity) < (totalOf(s.initial) ?? -Infinity) ? { progressed: true } : {}),
   };
 }
 
@@ -329,7 +371,7 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
         s.released = true;
         return step
           .note('Pod deletion requested; waiting for the capture to leave the cluster')
-          .after(MIN_POLL_MS)
+          .after(2 * MIN_POLL_MS)
           .result();
       }
       break;
@@ -730,11 +772,25 @@ export function drainRate(status: CaptureDrainStatus, now: number): number | und
   return moved > 0 ? moved / ((now - since) / 1000) : undefined;
 }
 
-/** Poll fast when the estimate says the drain is about to finish, slower while it is far. */
-export function pollInterval(remaining: number, ratePerSec: number | undefined): number {
-  if (!ratePerSec) return 2 * MIN_POLL_MS;
-  const etaMs = (remaining / ratePerSec) * 1000;
-  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.round(etaMs / 3)));
+/**
+ * When to poll next, from the predicted completion. TiCDC's counts are whole units: `remaining`
+ * was first seen `sinceProgressMs` ago, so the zero is expected (remaining - 1/2) units' time after
+ * that, give or take half a unit. Far from it, the next poll lands ahead of the prediction by a
+ * quarter of the time left (at least the window), so a wrong estimate is corrected on the way;
+ * within the window it polls every FAST_POLL_MS, or spreads FAST_POLLS_PER_WINDOW polls over a
+ * window widened by slow units (at most 2 s apart); a drain overdue past the window (it stopped progressing) goes back
+ * to MIN_POLL_MS.
+ */
+export function pollInterval(remaining: number, ratePerSec: number | undefined, sinceProgressMs = 0): number {
+  // No rate yet (nothing moved): every second at first, up to every 2 s as the wait grows.
+  if (!ratePerSec) return Math.min(2 * MIN_POLL_MS, Math.max(MIN_POLL_MS, Math.round(sinceProgressMs / 2)));
+  const unitMs = 1000 / ratePerSec;
+  const untilZero = (remaining - 0.5) * unitMs - sinceProgressMs;
+  const window = Math.max(FAST_WINDOW_MS, unitMs / 2);
+  if (untilZero - window > FAST_POLL_MS)
+    return Math.min(MAX_POLL_MS, Math.round(untilZero - Math.max(window, untilZero / 4)));
+  if (untilZero + window < 0) return MIN_POLL_MS;
+  return Math.min(2 * MIN_POLL_MS, Math.max(FAST_POLL_MS, Math.round((2 * window) / FAST_POLLS_PER_WINDOW)));
 }
 
 function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult {
@@ -749,7 +805,8 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
   const total = totalOf(next) ?? 0;
   const action = drainAction(s);
   const confirm = zeroNeedsConfirmation(action.flavor, action.architecture);
-  // A `1` while the target is still Alive: TiCDC serves another capture's session (§4.2, §9). A
+  // A `1` while the target is still Alive: TiCDC serves another capture's session (§4.2, §9) (a
+  // drain that progressed does not ask, ticdc-actions.ts). A
   // fresh session also answers 1 until the target applied Draining (one heartbeat): without a
   // known holder, only a target Alive past the grace period counts as waiting.
   if (total > 0 && confirm && action.flavor === 'V1' && o.target?.liveness === 'Alive') {
@@ -791,7 +848,7 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
       .note(
         `TiCDC answered 0; waiting for capture ${s.captureID} to report Stopping (liveness ${o.target?.liveness ?? 'unknown'})`,
       )
-      .after(MIN_POLL_MS)
+      .after(CONFIRM_POLL_MS)
       .result();
   }
   const rate = drainRate(s, ctx.now);
@@ -800,7 +857,7 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
   else delete s.drainRate;
   return step
     .note(`Draining: ${describeCounts(next)} remaining`)
-    .after(pollInterval(total, rate))
+    .after(pollInterval(total, rate, ctx.now - ms(s.lastProgressTime ?? now)))
     .result();
 }
 
@@ -824,6 +881,8 @@ function onDeparture(step: Step, captures: CaptureInfo[]): StepResult {
       `Pod released, but capture ${s.captureID} is still registered`,
       'Warning',
     );
+  // TiCDC lists a stopped capture for seconds after its SIGTERM: a look every 2 s is enough (a
+  // rollout does its own, learned, look for the departure).
   return step
     .note('Pod released; waiting for the capture to leave the cluster')
     .after(2 * MIN_POLL_MS)

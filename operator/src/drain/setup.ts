@@ -8,7 +8,7 @@ import { Controller, watchInto, type ObjectKey } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import { mergedCache, type Informer, type InformerSet } from '../kube/informer.js';
 import { Resources, type Fence, type KubeClient } from '../kube/port.js';
-import type { Pod } from '../kube/objects.js';
+import type { Pod, StatefulSet } from '../kube/objects.js';
 import { MANAGED_SELECTOR } from '../api/names.js';
 import { createDrainMetrics } from '../observability/metrics.js';
 import { podRestarts, releaseVoidedByRestart, type CaptureDrainCache } from './contract.js';
@@ -53,12 +53,23 @@ export function setupDrain(
     resolveCaptureAddress?: (address: string) => string | undefined;
     /** --allowed-endpoints: what a CaptureDrain's spec.cluster.endpoint may name. */
     allowedEndpoints?: readonly EndpointPattern[];
+    /** --drain-history: finished operator-created drains kept per StatefulSet. */
+    drainHistory?: number;
   },
 ): DrainFeature {
   const drainInformers = ctx.scopes.map((s) =>
     ctx.informers.informer<CaptureDrainObject>(Resources.capturedrains, s),
   );
   const drains: CaptureDrainCache = mergedCache(drainInformers);
+  // Managed pods and StatefulSets come from informer caches (shared with the rollout, gate and
+  // cordon features); a pod outside them (a manual drain of an unmanaged pod) is read live.
+  const managed = { labelSelector: MANAGED_SELECTOR };
+  const podInformers = ctx.scopes.map((s) =>
+    ctx.informers.informer<Pod>(Resources.pods, { ...s, ...managed }),
+  );
+  const stsInformers = ctx.scopes.map((s) =>
+    ctx.informers.informer<StatefulSet>(Resources.statefulsets, { ...s, ...managed }),
+  );
   const metrics = createDrainMetrics(ctx.registry);
   const clients = new TicdcClientPool(ctx.kube, {
     metrics,
@@ -78,6 +89,9 @@ export function setupDrain(
     enqueue: (key) => controller?.enqueue(key),
     fieldManager: ctx.fieldManager,
     slotClaims: new SlotClaims(opts.slotNamespace, ctx.logger),
+    pods: mergedCache(podInformers),
+    statefulSets: mergedCache(stsInformers),
+    ...(opts.drainHistory !== undefined ? { drainHistory: opts.drainHistory } : {}),
   });
   controller = new Controller({
     name: 'capturedrain',
@@ -91,15 +105,11 @@ export function setupDrain(
     watchInto(inf, controller, { updatePredicate: drainUpdateNeedsReconcile });
   // A container restart of a drained pod voids its release (a new capture, maybe with work): the
   // drain starts over at once rather than at its next periodic recheck.
-  for (const s of ctx.scopes)
-    watchInto(
-      ctx.informers.informer<Pod>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR }),
-      controller,
-      {
-        map: (pod) => voidedDrainsOf(pod, drains),
-        updatePredicate: (a, b) => a === b || podRestarts(a) !== podRestarts(b),
-      },
-    );
+  for (const inf of podInformers)
+    watchInto(inf, controller, {
+      map: (pod) => voidedDrainsOf(pod, drains),
+      updatePredicate: (a, b) => a === b || podRestarts(a) !== podRestarts(b),
+    });
   return { controller, drains, drainInformers, clients, defaults: opts.defaults };
 }
 

@@ -129,12 +129,14 @@ async function drain(client: TicdcClient, action: DrainAction): Promise<Outcome>
   const total = (counts.maintainers ?? 0) + (counts.dispatchers ?? 0) + (counts.tables ?? 0);
   if (!zeroNeedsConfirmation(action.flavor, action.architecture) || total > 1 || !action.address)
     return { type: 'drain', counts };
+  // The last unit of a drain whose counts already fell: only a 0 needs the target's own status.
+  if (total === 1 && action.progressed) return { type: 'drain', counts };
   const own = await client.serverStatus(action.address);
   const view: TargetView = {
     id: own.id,
     liveness: livenessState(action.flavor, action.architecture, own.liveness),
   };
-  if (total === 0 || view.liveness !== 'Alive' || action.flavor !== 'V1')
+  if (total === 0 || view.liveness !== 'Alive' || action.flavor !== 'V1' || action.skipHolderLookup)
     return { type: 'drain', counts, target: view };
   const blocker = await findSessionHolder(client, action).catch(() => undefined);
   return { type: 'drain', counts, target: view, ...(blocker ? { blocker } : {}) };

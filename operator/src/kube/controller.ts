@@ -3,7 +3,9 @@
 // reconcileHandler (pkg/internal/controller/controller.go):
 //   error            → addRateLimited, result="error" (a requeueAfter returned with it is ignored)
 //   TerminalError    → no requeue, result="error", counted in terminal_reconcile_errors_total
-//   {requeueAfterMs} → forget + addAfter, result="requeue_after"
+//   {requeueAfterMs} → forget + addAfter, result="requeue_after" ("requeue" for 0: again at once;
+//                      controller-runtime drops a 0 here, we honour it, as a filtered status write
+//                      no longer re-enqueues the key)
 //   otherwise        → forget, result="success"
 // A throw of a non-Error value is a "panic": recovered, counted, and treated as an error.
 import { randomUUID } from 'node:crypto';
@@ -287,11 +289,13 @@ export class Controller {
       return;
     }
 
-    const after = result?.requeueAfterMs ?? 0;
-    if (after > 0) {
+    // A requested requeue is honoured whatever its delay: 0 means "again, now" (the key is still
+    // being processed, so add() marks it dirty and done() queues it again).
+    const after = result?.requeueAfterMs;
+    if (after !== undefined) {
       this.queue.forget(keyString);
-      this.queue.addAfter(keyString, after);
-      this.metrics.total.inc({ controller: this.name, result: 'requeue_after' });
+      this.queue.addAfter(keyString, Math.max(0, after));
+      this.metrics.total.inc({ controller: this.name, result: after > 0 ? 'requeue_after' : 'requeue' });
       return;
     }
     this.queue.forget(keyString);

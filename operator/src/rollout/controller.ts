@@ -40,15 +40,67 @@ export interface RolloutReconcilerDeps {
 }
 
 /** Poll TiCDC this often while waiting on it (captures registering or leaving). */
-const TICDC_POLL_MS = 2000;
+export const TICDC_POLL_MS = 1000;
 /** Safety net while a rollout is under way; informer events usually come first. */
 const ACTIVE_POLL_MS = 5000;
 const BLOCKED_POLL_MS = 30_000;
 /** Rewrite the ETA annotation only when it moved by more than this. */
 const ETA_SLACK_MS = 15_000;
+/** A capture list read this recently stands for a burst of events whatever the reconcile did next. */
+export const CAPTURES_BURST_MS = 150;
+/** Around a capture's predicted registration or departure, look this often, from this long before. */
+export const CAPTURE_FAST_POLL_MS = 200;
+export const CAPTURE_LEAD_MS = 300;
+export const CAPTURE_WINDOW_MS = 1000;
+
+/** What the rollout waits for in TiCDC's capture list, and since when (ms). */
+export interface CaptureWait {
+  kind: 'CaptureDeparted' | 'CaptureRegistered';
+  /** The capture that must leave (departure), or the pod whose capture must appear (registration). */
+  subject: string;
+  /** Departure: the drain's release; registration: the pod became Ready. */
+  since: number;
+}
+
+/**
+ * When to read TiCDC's capture list again while the rollout waits on it (pure). A released
+ * capture leaves the list some time after its pod's SIGTERM, and a replacement registers some time
+ * after its pod is Ready (TiCDC's own timings); once one of each was seen for this StatefulSet, the
+ * next is predicted from it: one look just before the predicted moment, fast looks through a short
+ * window, then the plain pace again.
+ */
+export function captureWaitDelay(opts: {
+  now: number;
+  wait?: CaptureWait;
+  /** The shortest since -> seen for this kind of wait on this StatefulSet (ms). */
+  learnedMs?: number;
+}): number {
+  const { now, wait, learnedMs } = opts;
+  if (!wait || learnedMs === undefined) return TICDC_POLL_MS;
+  const predicted = wait.since + learnedMs;
+  if (now < predicted - CAPTURE_LEAD_MS)
+    return Math.min(TICDC_POLL_MS * 15, predicted - CAPTURE_LEAD_MS - now);
+  if (now < predicted + CAPTURE_WINDOW_MS) return CAPTURE_FAST_POLL_MS;
+  return TICDC_POLL_MS;
+}
 
 export class RolloutReconciler {
   private readonly now: () => number;
+  /**
+   * Per StatefulSet: the last capture list read from TiCDC, when, and until when it stands for
+   * "nothing changed" (the next look the rollout asked for): events in between reuse it.
+   */
+  private readonly lists = new Map<string, { at: number; validUntil: number; captures: CaptureInfo[] }>();
+  /** Per StatefulSet: the capture wait under way, and the shortest since -> seen per kind. */
+  private readonly learned = new Map<
+    string,
+    {
+      waiting?: CaptureWait;
+      /** When a capture list last showed the wait still on (a lower bound of its end). */
+      stillOnAt?: number;
+      ms: Partial<Record<CaptureWait['kind'], number>>;
+    }
+  >();
 
   constructor(private readonly deps: RolloutReconcilerDeps) {
     this.now = deps.now ?? Date.now;
@@ -59,6 +111,8 @@ export class RolloutReconciler {
     const sts = this.deps.statefulSets.get(ns, key.name);
     if (!sts || sts.metadata.labels?.[MANAGED_LABEL] !== 'true' || sts.metadata.deletionTimestamp) {
       this.forget(ns, key.name);
+      this.lists.delete(`${ns}/${key.name}`);
+      this.learned.delete(`${ns}/${key.name}`);
       return;
     }
     const pods = this.deps.pods.list(ns);
@@ -70,7 +124,8 @@ export class RolloutReconciler {
       const captures = await this.captures(sts, ctx.log);
       input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
       p = plan(input);
-    }
+    } else this.lists.delete(`${ns}/${key.name}`);
+    const waited = this.trackCaptureWait(`${ns}/${key.name}`, p, input);
 
     let acted: boolean;
     ctx.signal.throwIfAborted(); // the TiCDC answers may have come after the term ended
@@ -95,8 +150,62 @@ export class RolloutReconciler {
     if (acted) return { requeueAfterMs: 1000 };
     const ticdcWait =
       p.step.type === 'Wait' && ['Captures', 'CaptureRegistered', 'CaptureDeparted'].includes(p.step.reason);
-    return { requeueAfterMs: ticdcWait ? TICDC_POLL_MS : ACTIVE_POLL_MS };
+    if (!ticdcWait) return { requeueAfterMs: ACTIVE_POLL_MS };
+    const delay = captureWaitDelay({ now: this.now(), ...waited });
+    // Until that look, the list read now stands: pod and drain events in between reuse it.
+    const list = this.lists.get(`${ns}/${key.name}`);
+    if (list) list.validUntil = Math.min(list.at + TICDC_POLL_MS, this.now() + delay - 10);
+    return { requeueAfterMs: delay };
   };
+
+  /**
+   * Learns TiCDC's timings for this StatefulSet: how long a released capture takes to leave the
+   * list, and a Ready replacement's capture to appear in it. The wait under way is remembered; when
+   * a fresh list shows it over, the time since its start is kept (the shortest seen).
+   */
+  private trackCaptureWait(
+    key: string,
+    p: Plan,
+    input: PlanInput,
+  ): { wait?: CaptureWait; learnedMs?: number } {
+    const l = this.learned.get(key) ?? { ms: {} };
+    this.learned.set(key, l);
+    const listAt = this.lists.get(key)?.at ?? this.now();
+    const wait = this.captureWaitOf(p, input);
+    const w = l.waiting;
+    // The plan, on a capture list, no longer waits for this: the capture left, or registered.
+    const same = !!w && !!wait && wait.kind === w.kind && wait.subject === w.subject;
+    if (w && input.captures && !same) {
+      // It ended between the last list that still showed it and this one: keep the earlier
+      // bound, so the next prediction looks before the moment rather than after it.
+      const took = (l.stillOnAt ?? listAt) - w.since;
+      if (took > 0) l.ms[w.kind] = Math.min(l.ms[w.kind] ?? Infinity, took);
+      delete l.waiting;
+      delete l.stillOnAt;
+    }
+    if (!wait) return {};
+    if (!same) delete l.stillOnAt;
+    l.waiting = wait;
+    if (input.captures) l.stillOnAt = listAt;
+    const learnedMs = l.ms[wait.kind];
+    return { wait, ...(learnedMs !== undefined ? { learnedMs } : {}) };
+  }
+
+  private captureWaitOf(p: Plan, input: PlanInput): CaptureWait | undefined {
+    if (p.step.type !== 'Wait' || !p.step.pod) return undefined;
+    const podName = p.step.pod;
+    if (p.step.reason === 'CaptureDeparted') {
+      const d = input.drains.find(
+        (x) => x.podName === podName && x.state === 'Released' && x.releaseTime !== undefined && x.captureId,
+      );
+      return d ? { kind: 'CaptureDeparted', subject: d.captureId!, since: d.releaseTime! } : undefined;
+    }
+    if (p.step.reason === 'CaptureRegistered') {
+      const pod = input.pods.find((x) => x.name === podName && x.ready);
+      return pod ? { kind: 'CaptureRegistered', subject: podName, since: pod.since } : undefined;
+    }
+    return undefined;
+  }
 
   private async captures(
     sts: StatefulSet,
@@ -109,8 +218,15 @@ export class RolloutReconciler {
         statefulSet: sts,
         defaults: this.deps.defaults,
       });
+      const key = `${sts.metadata.namespace}/${sts.metadata.name}`;
+      const last = this.lists.get(key);
+      if (last && this.now() < last.validUntil) return { captures: last.captures };
       const client = await this.deps.clients.get(sts.metadata.namespace!, settings.cluster);
-      return { captures: await client.listCaptures() };
+      const at = this.now();
+      const captures = await client.listCaptures();
+      // Valid for a burst of events until the reconcile says when it looks next (reconcile()).
+      this.lists.set(key, { at, validUntil: at + CAPTURES_BURST_MS, captures });
+      return { captures };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (!(err instanceof SettingsError))

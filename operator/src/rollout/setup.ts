@@ -6,6 +6,7 @@ import { Controller, watchInto } from '../kube/controller.js';
 import { mergedCache } from '../kube/informer.js';
 import type { Pod, StatefulSet } from '../kube/objects.js';
 import { Resources } from '../kube/port.js';
+import type { CaptureDrainObject } from '../api/capturedrain.js';
 import { RolloutReconciler, statefulSetKeysOf } from './controller.js';
 import { createRolloutMetrics } from './metrics.js';
 
@@ -36,6 +37,28 @@ export function setupRollout(ctx: LeaderContext, drain: DrainFeature): Controlle
   });
   for (const inf of stsInformers) watchInto(inf, rollout);
   for (const inf of podInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
-  for (const inf of drain.drainInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
+  // A drain matters to its StatefulSet's rollout when its phase or release changes (or it is
+  // created, deleted, relabelled), not on each probe's status write.
+  for (const inf of drain.drainInformers)
+    watchInto(inf, rollout, { map: statefulSetKeysOf, updatePredicate: drainStepChanged });
   return rollout;
+}
+
+/** The parts of a drain the rollout planner acts on (rollout/view.ts drainView). */
+export function drainStepChanged(oldObj: CaptureDrainObject, newObj: CaptureDrainObject): boolean {
+  const a = oldObj.status ?? {};
+  const b = newObj.status ?? {};
+  return (
+    oldObj === newObj ||
+    oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion ||
+    a.phase !== b.phase ||
+    a.reason !== b.reason ||
+    a.released !== b.released ||
+    a.releaseTime !== b.releaseTime ||
+    a.captureID !== b.captureID ||
+    a.podUID !== b.podUID ||
+    a.podRestarts !== b.podRestarts ||
+    oldObj.metadata.deletionTimestamp !== newObj.metadata.deletionTimestamp ||
+    JSON.stringify(oldObj.metadata.labels ?? {}) !== JSON.stringify(newObj.metadata.labels ?? {})
+  );
 }

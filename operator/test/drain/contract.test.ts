@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainObject, CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import { DRAIN_LABELS } from '../../src/api/names.js';
-import { drainsOfPod, podDrainName, podDrainOf } from '../../src/drain/contract.js';
+import { drainsOfPod, historyToPrune, podDrainName, podDrainOf } from '../../src/drain/contract.js';
 
 const drain = (
   name: string,
@@ -61,5 +61,52 @@ describe('drains of a pod incarnation, whatever their name', () => {
     expect(drainsOfPod([refused], 'ticdc-1', 'uid-1')).toEqual([]);
     expect(podDrainOf([refused, ownRefused], 'ticdc-1', 'uid-1')?.metadata.name).toBe(OWN);
     expect(podDrainOf([refused, startedHeld], 'ticdc-1', 'uid-1')?.metadata.name).toBe('held');
+  });
+});
+
+describe('historyToPrune: the bounded history of operator-created drains per StatefulSet', () => {
+  const drain = (
+    n: number,
+    over: { phase?: string; sts?: string; trigger?: string; pod?: string; uid?: string } = {},
+  ): CaptureDrainObject =>
+    ({
+      apiVersion: 'drain.ticdc.io/v1alpha1',
+      kind: 'CaptureDrain',
+      metadata: {
+        name: `d${n}`,
+        namespace: 'ns',
+        creationTimestamp: `2026-01-01T00:00:${String(n).padStart(2, '0')}Z`,
+        labels: {
+          'drain.ticdc.io/statefulset': over.sts ?? 'ticdc',
+          'drain.ticdc.io/pod': over.pod ?? 'ticdc-1',
+          'drain.ticdc.io/pod-uid': over.uid ?? `uid-${n}`,
+          ...(over.trigger !== '' ? { 'drain.ticdc.io/trigger': over.trigger ?? 'RollingUpdate' } : {}),
+        },
+      },
+      spec: { podName: over.pod ?? 'ticdc-1' },
+      status: {
+        phase: over.phase ?? 'Completed',
+        completionTime: `2026-01-01T00:01:${String(n).padStart(2, '0')}Z`,
+      },
+    }) as unknown as CaptureDrainObject;
+  const gone = () => undefined;
+
+  test('finished drains beyond the newest N go, oldest first', () => {
+    const drains = [1, 2, 3, 4, 5, 6, 7].map((n) => drain(n));
+    expect(historyToPrune(drains, 'ticdc', 5, gone).map((d) => d.metadata.name)).toEqual(['d2', 'd1']);
+    expect(historyToPrune(drains, 'ticdc', 0, gone)).toHaveLength(7);
+  });
+
+  test('running, hand-made, other StatefulSets and drains whose pod incarnation still runs are kept', () => {
+    const drains = [
+      drain(1, { phase: 'Draining' }),
+      drain(2, { trigger: '' }),
+      drain(3, { trigger: 'Manual' }),
+      drain(4, { sts: 'other' }),
+      drain(5, { pod: 'ticdc-2', uid: 'live' }),
+      drain(6),
+    ];
+    const now = (pod: string) => (pod === 'ticdc-2' ? 'live' : undefined);
+    expect(historyToPrune(drains, 'ticdc', 0, now).map((d) => d.metadata.name)).toEqual(['d6']);
   });
 });

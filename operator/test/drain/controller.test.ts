@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import type { TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
+import type { SimRequestRecord, TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
@@ -56,13 +56,19 @@ afterEach(async () => {
 });
 
 async function harness(
-  opts: { replicas?: number; moveRatePerSec?: number; annotations?: Record<string, string> } = {},
+  opts: {
+    replicas?: number;
+    moveRatePerSec?: number;
+    annotations?: Record<string, string>;
+    onRequest?: (r: SimRequestRecord) => void;
+  } = {},
 ) {
   const kube = new FakeKube({ gracefulPodDeletion: false });
   const replicas = opts.replicas ?? 4;
   const sim = await startFakeKubeSimulator(kube, NS, {
     seed: 3,
     ...(opts.moveRatePerSec !== undefined ? { moveRatePerSec: opts.moveRatePerSec } : {}),
+    ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
   });
   const sts = await kube.create<KubeObject>(Resources.statefulsets, {
     apiVersion: 'apps/v1',
@@ -176,6 +182,41 @@ describe('CaptureDrain controller', () => {
     expect(conds).toMatchObject({ Complete: 'True', Drained: 'True', Failed: 'False' });
     const events = (await h.kube.list(Resources.events, { namespace: NS })).items.map((e) => e.reason);
     expect(events).toEqual(expect.arrayContaining(['Started', 'DrainRequested', 'CountsZero', 'Drained']));
+  });
+
+  test('the start and the release each take one reconcile: no status write between, no second zero read', async () => {
+    const log: string[] = [];
+    const h = await harness({
+      moveRatePerSec: 4,
+      onRequest: (r) => {
+        if (r.method === 'PUT' && r.path.endsWith('/captures/drain')) log.push('drain');
+      },
+    });
+    h.sim.on((e) => {
+      if (e.type === 'drain' && e.phase === 'completed') log.push('completed');
+    });
+    const target = h.sim.captures().find((c) => !c.isOwner)!;
+    const podName = target.podName!;
+    h.startOperator();
+    await h.createDrain('one', { podName, podAction: 'Delete' });
+    const recreated = recreateWhenDeleted(h, podName, Number(podName.split('-')[1]));
+    await h.waitFor('one', (st) => st.phase === 'Completed');
+    await recreated;
+    // The poll that read the confirmed zero deleted the pod: no verifying request after it.
+    const zeroAt = log.indexOf('completed');
+    expect(zeroAt).toBeGreaterThan(0);
+    expect(log.slice(zeroAt).filter((x) => x === 'drain')).toEqual(['drain']);
+    const writes = h.kube
+      .callsOf('patch')
+      .filter((c) => c.subresource === 'status' && c.type?.includes('capturedrains') && c.name === 'one')
+      .map((c) => (c.body as { status: CaptureDrainStatus }).status);
+    // Discovery and the first drain request in one reconcile: the first write already shows Draining
+    // with its counts; Releasing is written (before the deletion), then released.
+    expect(writes[0]).toMatchObject({ phase: 'Draining' });
+    expect(writes[0]!.remaining).toBeDefined();
+    const releasing = writes.findIndex((w) => w.phase === 'Releasing');
+    expect(writes[releasing + 1]).toMatchObject({ released: true });
+    expect(h.kube.callsOf('delete').filter((c) => c.type?.includes('pods'))).toHaveLength(1);
   });
 
   test('the coordinator is resigned first', async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import {
+  FAST_POLL_MS,
+  FAST_WINDOW_MS,
   HISTORY_LIMIT,
   MAX_POLL_MS,
   MIN_POLL_MS,
@@ -36,7 +38,16 @@ describe('happy paths', () => {
     for (const [i, n] of counts.entries()) {
       c = ctx(r.status, { now: T0 + (i + 1) * 2000 });
       r = step(c, (a) => {
-        expect(a).toEqual({ type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR });
+        // Once the counts fell, a 1 is the last unit moving (no read of the target's status).
+        expect(a).toEqual({
+          type: 'drain',
+          captureId: 'c1',
+          flavor: 'V2',
+          address: ADDR,
+          ...(i >= 2 ? { progressed: true } : {}),
+          // Within the first 5 s a 1 cannot be a previous session yet: no holder lookup.
+          ...(i < 2 ? { skipHolderLookup: true } : {}),
+        });
         return { type: 'drain', counts: n, target: { id: 'c1', liveness: 'Stopping' } };
       });
     }
@@ -51,7 +62,7 @@ describe('happy paths', () => {
       expect(a).toEqual({
         type: 'deletePod',
         podUID: 'uid-1',
-        verify: { type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR },
+        verify: { type: 'drain', captureId: 'c1', flavor: 'V2', address: ADDR, progressed: true },
       });
       return { type: 'podDeleted' };
     });
@@ -293,11 +304,85 @@ describe('failures and the timeout policy', () => {
 });
 
 describe('polling and estimates', () => {
-  test('poll interval is bounded and shrinks as the estimate nears completion', () => {
-    expect(pollInterval(100, undefined)).toBe(2000);
+  test('poll interval is bounded, aims ahead of the predicted zero, and polls fast only near it', () => {
+    // No rate yet: a second, to learn one; up to 2 s while nothing moves.
+    expect(pollInterval(100, undefined)).toBe(MIN_POLL_MS);
+    expect(pollInterval(100, undefined, 3000)).toBe(1500);
+    expect(pollInterval(100, undefined, 60_000)).toBe(2 * MIN_POLL_MS);
     expect(pollInterval(1000, 1)).toBe(MAX_POLL_MS);
-    expect(pollInterval(6, 1)).toBe(2000);
-    expect(pollInterval(1, 10)).toBe(MIN_POLL_MS);
+    // 6 units at 1/s, the 6 just seen: zero expected in 5.5 s; look again a quarter of it ahead.
+    expect(pollInterval(6, 1)).toBe(4125);
+    // 2 units at 1/s: zero in 1.5 s, give or take half a unit: land at the window's start.
+    expect(pollInterval(2, 1)).toBe(1000);
+    expect(pollInterval(2, 1, 800)).toBe(FAST_POLL_MS);
+    // Within the window: fast polls.
+    expect(pollInterval(1, 10)).toBe(FAST_POLL_MS);
+    expect(pollInterval(1, 1000 / (2 * FAST_WINDOW_MS), 2 * FAST_WINDOW_MS)).toBe(FAST_POLL_MS);
+    // Slow units widen the window: its polls are spread (8 across it), at most 2 s apart.
+    expect(pollInterval(1, 1 / 6)).toBe(750);
+    expect(pollInterval(1, 1 / 10)).toBe(1250);
+    expect(pollInterval(1, 1 / 60)).toBe(2 * MIN_POLL_MS);
+    // Overdue past the window: back to the slow pace.
+    expect(pollInterval(1, 1, 5000)).toBe(MIN_POLL_MS);
+  });
+
+  /**
+   * Drives the machine on a drain whose work falls linearly to zero at `durMs` (TiCDC answers
+   * `ceil` of what is left; the confirmed zero comes with the target Stopping), polling when the
+   * machine asks. Returns the lag from zero to the poll that saw it and the requests per second.
+   */
+  function replayLinear(durMs: number, work: number) {
+    let r = step(ctx({}, { now: T0 }), () => ({ type: 'discovered', captures: captures(), flavor: 'V2' }));
+    expect(r.status.phase).toBe('Draining');
+    let now = T0;
+    let polls = 0;
+    for (;;) {
+      const left = Math.max(0, Math.ceil(work * (1 - (now - T0) / durMs)));
+      polls++;
+      r = step(ctx(r.status, { now }), () => ({
+        type: 'drain',
+        counts: { dispatchers: left },
+        target: { id: 'c1', liveness: left === 0 ? 'Stopping' : 'Draining' },
+      }));
+      if (r.status.phase !== 'Draining') break;
+      now += r.requeueAfterMs!;
+    }
+    expect(r.status.phase).toBe('Releasing');
+    return { lag: now - (T0 + durMs), rate: polls / (durMs / 1000) };
+  }
+
+  test('ETA-based polling: the zero is seen within the fast-poll window at under a request a second', () => {
+    const runs = [4000, 7000, 12_000, 30_000, 60_000, 120_000].map((d) => replayLinear(d, 24));
+    // Few, slow units (a capture holding 3 of them over 20 s): the zero within a second, few polls.
+    const slow = replayLinear(20_000, 3);
+    expect(slow.lag).toBeLessThanOrEqual(MIN_POLL_MS);
+    expect(slow.rate).toBeLessThan(0.7);
+    for (const r of runs) {
+      expect(r.lag).toBeGreaterThanOrEqual(0);
+      // Within one window poll: FAST_POLL_MS, or an eighth of the window slow units widen.
+      expect(r.lag).toBeLessThanOrEqual(MIN_POLL_MS);
+    }
+    const lags = runs.map((r) => r.lag).sort((a, b) => a - b);
+    expect(lags[Math.floor(lags.length / 2)]).toBeLessThanOrEqual(FAST_POLL_MS);
+    const mean = runs.reduce((a, r) => a + r.rate, 0) / runs.length;
+    expect(mean).toBeLessThan(1);
+    // The longest drains poll rarely: at most a request every 4 s on average.
+    expect(runs.at(-1)!.rate).toBeLessThan(0.25);
+  });
+
+  test('a drain that stops progressing backs off instead of polling fast for ever', () => {
+    let r = step(ctx({}, { now: T0 }), () => ({ type: 'discovered', captures: captures(), flavor: 'V2' }));
+    const at = (ms: number, left: number) =>
+      (r = step(ctx(r.status, { now: T0 + ms }), () => ({ type: 'drain', counts: { dispatchers: left } })));
+    at(0, 20);
+    at(1000, 10);
+    at(1500, 1);
+    expect(r.requeueAfterMs).toBe(FAST_POLL_MS);
+    // Stuck at 1 well past the window: a second apart, not FAST_POLL_MS.
+    at(10_000, 1);
+    expect(r.requeueAfterMs).toBe(MIN_POLL_MS);
+    at(40_000, 1);
+    expect(r.requeueAfterMs).toBe(MIN_POLL_MS);
   });
 
   test('ETA comes from the observed drain rate', () => {
@@ -328,6 +413,56 @@ describe('polling and estimates', () => {
       })).status;
     }
     expect(s.history!.length).toBe(HISTORY_LIMIT);
+  });
+});
+
+describe('release in the reconcile that sees the confirmed zero', () => {
+  const zero = (over: Partial<DrainContext> = {}) => {
+    const c = ctx(statusIn('Draining'), { now: T0 + 9000, ...over });
+    return step(c, () => ({
+      type: 'drain',
+      counts: { maintainers: 0, dispatchers: 0 },
+      target: { id: 'c1', liveness: 'Stopping' },
+    }));
+  };
+
+  test('the confirmed zero moves to Releasing and asks to go on at once', () => {
+    const r = zero();
+    expect(r.status).toMatchObject({ phase: 'Releasing', drainedCaptureID: 'c1' });
+    expect(r.requeueAfterMs).toBe(0);
+  });
+
+  test('with that zero read in this reconcile the pod is deleted without asking again', () => {
+    const r = zero();
+    expect(nextAction(ctx(r.status, { confirmedZero: 'c1' }))).toEqual({
+      type: 'deletePod',
+      podUID: 'uid-1',
+    });
+  });
+
+  test('without it (a later reconcile, a resume, another capture) a fresh confirmed zero is asked for', () => {
+    const r = zero();
+    for (const c of [ctx(r.status), ctx(r.status, { confirmedZero: 'c2' })])
+      expect(nextAction(c)).toMatchObject({ type: 'deletePod', verify: { type: 'drain', captureId: 'c1' } });
+    // A policy release (timed out under Release) has no drained capture: the flag never stands in.
+    const rel = step(
+      ctx(statusIn('Draining'), { now: T0 + 601_000, policy: policy({ onTimeout: 'Release' }) }),
+      () => ({ type: 'none' }),
+    );
+    expect(nextAction(ctx(rel.status, { confirmedZero: 'c1' }))).toMatchObject({
+      type: 'deletePod',
+      verify: { type: 'drain' },
+    });
+  });
+
+  test('a zero TiCDC gives before the target reports Stopping is re-read soon, not released', () => {
+    const r = step(ctx(statusIn('Draining'), { now: T0 + 9000 }), () => ({
+      type: 'drain',
+      counts: { maintainers: 0, dispatchers: 0 },
+      target: { id: 'c1', liveness: 'Draining' },
+    }));
+    expect(r.status.phase).toBe('Draining');
+    expect(r.requeueAfterMs).toBeLessThan(MIN_POLL_MS);
   });
 });
 

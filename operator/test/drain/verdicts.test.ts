@@ -59,6 +59,7 @@ describe('case 1: a zero is drained only when TiCDC confirms it', () => {
       flavor: 'V1',
       address: ADDR,
       architecture: 'NewArch',
+      progressed: true,
     });
     expect(r.status).toMatchObject({ phase: 'Releasing', reason: 'Drained', drainedCaptureID: 'c1' });
   });
@@ -131,6 +132,23 @@ describe('case 1: a zero is drained only when TiCDC confirms it', () => {
     const o = await performTicdcAction(client, drainOf(), { addresses: [] });
     expect(o).toEqual({ type: 'drain', counts: { tables: 0 }, target: { id: 'c1', liveness: 'Alive' } });
     expect(client.calls).toContain(`serverStatus ${ADDR}`);
+  });
+
+  test('a 1 is checked against the target status only while the drain has not progressed', async () => {
+    // Not progressed yet: a 1 may be another capture's session, so the target's status is read.
+    const fresh = scripted({ counts: [1], own: { c1: 1 } });
+    await performTicdcAction(fresh, drainOf(), { addresses: [] });
+    expect(fresh.calls).toContain(`serverStatus ${ADDR}`);
+    // Progressed: a 1 is the last unit moving; only a 0 needs the read.
+    const late = scripted({ counts: [1, 0], own: { c1: 2 } });
+    expect(await performTicdcAction(late, { ...drainOf(), progressed: true }, { addresses: [] })).toEqual({
+      type: 'drain',
+      counts: { tables: 1 },
+    });
+    expect(late.calls).not.toContain(`serverStatus ${ADDR}`);
+    const zero = await performTicdcAction(late, { ...drainOf(), progressed: true }, { addresses: [] });
+    expect(zero).toMatchObject({ target: { id: 'c1', liveness: 'Stopping' } });
+    expect(late.calls).toContain(`serverStatus ${ADDR}`);
   });
 });
 
@@ -345,6 +363,16 @@ describe('case 6: waiting for TiCDC previous drain session', () => {
     const client = scripted({ counts: [1], own: { c1: 0, c0: 0, c2: 2 } });
     const o = await performTicdcAction(client, drainOf(), { addresses: [] });
     expect(o).toMatchObject({ blocker: { id: 'c2', address: 'ticdc-2.ticdc-peer.ns.svc:8300' } });
+  });
+
+  test('within the grace a fresh session takes, a 1 with the target Alive looks up no holder', async () => {
+    const client = scripted({ counts: [1], own: { c1: 0, c0: 0, c2: 2 } });
+    const o = await performTicdcAction(client, { ...drainOf(), skipHolderLookup: true }, { addresses: [] });
+    expect(o).toEqual({ type: 'drain', counts: { tables: 1 }, target: { id: 'c1', liveness: 'Alive' } });
+    expect(client.calls.filter((c) => c.startsWith('serverStatus'))).toEqual([`serverStatus ${ADDR}`]);
+    // The machine asks for the lookup only once the grace is over.
+    expect(nextAction(ctx(v1NewArch(), { now: T0 + 1000 }))).toMatchObject({ skipHolderLookup: true });
+    expect(nextAction(ctx(v1NewArch(), { now: T0 + 6000 }))).not.toHaveProperty('skipHolderLookup');
   });
 });
 

@@ -116,6 +116,20 @@ describe('Controller', () => {
     await h.ctrl.stop();
   });
 
+  it('honours requeueAfterMs 0: the key is reconciled again at once, with result requeue', async () => {
+    let calls = 0;
+    const h = harness(async () => {
+      calls++;
+      return calls < 3 ? { requeueAfterMs: 0 } : undefined;
+    });
+    h.ctrl.enqueue('a');
+    // Nothing else enqueues the key: only the requeue of 0 can bring it back.
+    await waitFor(() => calls === 3);
+    expect(await value(h.registry, 'controller_runtime_reconcile_total', { result: 'requeue' })).toBe(2);
+    expect(await value(h.registry, 'controller_runtime_reconcile_total', { result: 'success' })).toBe(1);
+    await h.ctrl.stop();
+  });
+
   it('recovers "panics" (throws of non-Error values) and retries', async () => {
     let calls = 0;
     const h = harness(async () => {

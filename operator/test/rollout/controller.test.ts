@@ -3,7 +3,15 @@
 // writes, and that a cache lagging behind its own writes never starts a second drain.
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
-import { RolloutReconciler, statefulSetKeysOf } from '../../src/rollout/controller.js';
+import {
+  CAPTURE_FAST_POLL_MS,
+  CAPTURE_LEAD_MS,
+  RolloutReconciler,
+  TICDC_POLL_MS,
+  captureWaitDelay,
+  statefulSetKeysOf,
+} from '../../src/rollout/controller.js';
+import { drainStepChanged } from '../../src/rollout/setup.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createRolloutMetrics } from '../../src/rollout/metrics.js';
@@ -305,9 +313,61 @@ describe('rollout controller', () => {
           }) as unknown as TicdcClient,
       },
     });
-    expect(await failing.reconcile({ namespace: NS, name: 'ticdc' }, ctx)).toEqual({ requeueAfterMs: 2000 });
+    expect(await failing.reconcile({ namespace: NS, name: 'ticdc' }, ctx)).toEqual({
+      requeueAfterMs: TICDC_POLL_MS,
+    });
     expect(drains()).toHaveLength(0);
     expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(/ECONNREFUSED/);
+  });
+
+  test('a burst of reconciles asks TiCDC for its capture list once', async () => {
+    kube.seed(Resources.statefulsets, sts());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    await reconcile();
+    const first = listCalls;
+    expect(first).toBeGreaterThan(0);
+    await reconcile();
+    await reconcile();
+    expect(listCalls).toBe(first);
+    now += TICDC_POLL_MS;
+    await reconcile();
+    expect(listCalls).toBe(first + 1);
+  });
+
+  test('the pace of capture-list reads while waiting on TiCDC', () => {
+    // Nothing learned yet: the plain pace.
+    expect(captureWaitDelay({ now: 0 })).toBe(TICDC_POLL_MS);
+    const wait = { kind: 'CaptureDeparted' as const, subject: 'cap-2', since: 1000 };
+    expect(captureWaitDelay({ now: 1000, wait })).toBe(TICDC_POLL_MS);
+    // Learned: 5 s from release to departure. One look just before the predicted moment...
+    const learned = { wait, learnedMs: 5000 };
+    expect(captureWaitDelay({ ...learned, now: 1000 })).toBe(5000 - CAPTURE_LEAD_MS);
+    // ...then fast looks through the window...
+    expect(captureWaitDelay({ ...learned, now: 6000 - CAPTURE_LEAD_MS })).toBe(CAPTURE_FAST_POLL_MS);
+    expect(captureWaitDelay({ ...learned, now: 6500 })).toBe(CAPTURE_FAST_POLL_MS);
+    // ...and long past the prediction, back to the plain pace.
+    expect(captureWaitDelay({ ...learned, now: 60_000 })).toBe(TICDC_POLL_MS);
+    // A registration is predicted the same way, from its pod becoming Ready.
+    const reg = { kind: 'CaptureRegistered' as const, subject: 'ticdc-2', since: 2000 };
+    expect(captureWaitDelay({ wait: reg, learnedMs: 800, now: 2000 })).toBe(800 - CAPTURE_LEAD_MS);
+  });
+
+  test('a drain wakes the rollout when its phase or release changes, not on a probe write', () => {
+    const d = (rv: string, status: Record<string, unknown>) =>
+      ({
+        apiVersion: 'drain.ticdc.io/v1alpha1',
+        kind: 'CaptureDrain',
+        metadata: { name: 'd', namespace: NS, resourceVersion: rv, labels: { a: 'b' } },
+        spec: {},
+        status,
+      }) as unknown as CaptureDrainObject;
+    const a = d('1', { phase: 'Draining', remaining: { tables: 3 }, lastProbeTime: 'x' });
+    expect(
+      drainStepChanged(a, d('2', { phase: 'Draining', remaining: { tables: 2 }, lastProbeTime: 'y' })),
+    ).toBe(false);
+    expect(drainStepChanged(a, d('2', { phase: 'Releasing' }))).toBe(true);
+    expect(drainStepChanged(a, d('2', { phase: 'Draining', released: true }))).toBe(true);
+    expect(drainStepChanged(a, a)).toBe(true); // a resync
   });
 
   test('event mapping: pods by owner, drains by label', () => {

@@ -24,6 +24,7 @@ export function testConfig(namespace: string, over: Partial<OperatorConfig> = {}
     httpPort: 0,
     logLevel: 'silent',
     workers: 2,
+    drainHistory: 5,
     defaultTimeout: '10m',
     defaultStallTimeout: '3m',
     defaultOnTimeout: 'Hold',

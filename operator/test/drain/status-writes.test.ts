@@ -1,0 +1,63 @@
+import { describe, expect, test } from '@jest/globals';
+import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
+import { PROBE_WRITE_MS, etaMoved, statusWriteNeeded } from '../../src/drain/status-writes.js';
+
+const T0 = Date.parse('2026-11-21T10:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const base: CaptureDrainStatus = {
+  phase: 'Draining',
+  reason: 'DrainRequested',
+  message: 'Draining: 10 tables remaining',
+  captureID: 'c1',
+  remaining: { tables: 10 },
+  lastProbeTime: iso(T0),
+  attempts: 3,
+  targetLiveness: 'Draining',
+  estimatedCompletionTime: iso(T0 + 60_000),
+  conditions: [
+    { type: 'Progressing', status: 'True', reason: 'Draining', message: 'a', lastTransitionTime: iso(T0) },
+  ],
+};
+
+describe('statusWriteNeeded', () => {
+  test('probe bookkeeping alone is not written before PROBE_WRITE_MS', () => {
+    const next: CaptureDrainStatus = {
+      ...base,
+      lastProbeTime: iso(T0 + 1000),
+      attempts: 4,
+      message: 'Draining: 10 tables remaining (again)',
+      estimatedCompletionTime: iso(T0 + 61_000),
+      conditions: [{ ...base.conditions![0]!, message: 'b' }],
+    };
+    expect(statusWriteNeeded(base, next, T0 + 1000)).toBe(false);
+    expect(
+      statusWriteNeeded(base, { ...next, lastProbeTime: iso(T0 + PROBE_WRITE_MS) }, T0 + PROBE_WRITE_MS),
+    ).toBe(true);
+    // Nothing changed at all: never written.
+    expect(statusWriteNeeded(base, base, T0 + 10 * PROBE_WRITE_MS)).toBe(false);
+  });
+
+  test('what a user sees is written at once: phase, reason, counts, conditions, errors, bindings', () => {
+    const now = T0 + 1000;
+    const changes: Partial<CaptureDrainStatus>[] = [
+      { phase: 'Releasing' },
+      { reason: 'WaitingForPreviousDrain' },
+      { remaining: { tables: 9 } },
+      { conditions: [{ ...base.conditions![0]!, status: 'False' }] },
+      { lastError: 'Transient: 503' },
+      { released: true },
+      { drainedTime: iso(now) },
+    ];
+    for (const c of changes) expect(statusWriteNeeded(base, { ...base, ...c }, now)).toBe(true);
+  });
+
+  test('an ETA is written when it appears, goes, or leaves its bucket', () => {
+    const now = T0 + 1000;
+    const { estimatedCompletionTime: _eta, ...noEta } = base;
+    expect(etaMoved(noEta, base, now)).toBe(true);
+    expect(etaMoved(base, noEta, now)).toBe(true);
+    expect(etaMoved(base, { ...base, estimatedCompletionTime: iso(T0 + 70_000) }, now)).toBe(false);
+    expect(etaMoved(base, { ...base, estimatedCompletionTime: iso(T0 + 90_000) }, now)).toBe(true);
+    expect(statusWriteNeeded(base, { ...base, estimatedCompletionTime: iso(T0 + 90_000) }, now)).toBe(true);
+  });
+});
