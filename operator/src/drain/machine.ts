@@ -473,6 +473,9 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>, action: A
         .after(0)
         .result();
     case 'CaptureNotFound':
+      // The capture crashed and kubelet restarted its container: the pod runs a new capture that
+      // may hold work (found by the next discovery), so drain that one rather than fail.
+      if (s.captureID && containerRestarted(step.ctx)) return captureRestarted(step);
       if (s.captureID)
         return step
           .to(
@@ -538,8 +541,15 @@ function onReleaseNotConfirmed(step: Step, o: Extract<Outcome, { type: 'drain' }
   return onDrain(step, o);
 }
 
-/** Another capture now answers at the target's address: the pod's container restarted. */
-function captureRestarted(step: Step, newId: string): StepResult {
+/** The drained pod incarnation's container restarted since its capture was found. */
+function containerRestarted(ctx: DrainContext): boolean {
+  const s = ctx.status;
+  if (!ctx.pod || ctx.pod.terminating || ctx.pod.uid !== s.podUID) return false;
+  return ctx.pod.restarts !== undefined && s.podRestarts !== undefined && ctx.pod.restarts > s.podRestarts;
+}
+
+/** Another capture now answers at the target's address (newId), or will: the pod's container restarted. */
+function captureRestarted(step: Step, newId?: string): StepResult {
   const s = step.status;
   const old = s.captureID;
   delete s.captureID;
@@ -552,7 +562,9 @@ function captureRestarted(step: Step, newId: string): StepResult {
     .to(
       'Pending',
       'CaptureRestarted',
-      `Capture ${old} was replaced by ${newId} at the same address (container restart); draining the new capture`,
+      newId
+        ? `Capture ${old} was replaced by ${newId} at the same address (container restart); draining the new capture`
+        : `Capture ${old} left the cluster after the pod's container restarted; draining the new capture`,
       'Warning',
     )
     .after(0)

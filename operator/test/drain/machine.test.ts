@@ -290,6 +290,24 @@ describe('failures and the timeout policy', () => {
     expect(r.status).toMatchObject({ phase: 'Failed', reason: 'CaptureGone' });
     expect(r.status.drainedTime).toBeUndefined();
   });
+
+  test('capture gone after its container restarted (crash, kubelet restart): the new capture is drained', () => {
+    const s = { ...statusIn('Draining'), podRestarts: 0 };
+    const gone = () =>
+      ({ type: 'error', kind: 'CaptureNotFound', message: 'capture not exists', retryable: false }) as const;
+    // Same pod incarnation, one more container restart than when the capture was found.
+    const r = step(ctx(s, { pod: { uid: 'uid-1', terminating: false, restarts: 1 } }), gone);
+    expect(r.status).toMatchObject({ phase: 'Pending', reason: 'CaptureRestarted', podUID: 'uid-1' });
+    expect(r.status.captureID).toBeUndefined();
+    expect(r.requeueAfterMs).toBe(0);
+    // No restart, another incarnation, or a terminating pod: the capture really is gone.
+    for (const pod of [
+      { uid: 'uid-1', terminating: false, restarts: 0 },
+      { uid: 'uid-2', terminating: false, restarts: 1 },
+      { uid: 'uid-1', terminating: true, restarts: 1 },
+    ])
+      expect(step(ctx(s, { pod }), gone).status).toMatchObject({ phase: 'Failed', reason: 'CaptureGone' });
+  });
 });
 
 describe('polling and estimates', () => {
