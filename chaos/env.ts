@@ -275,10 +275,13 @@ export class ChaosEnv {
     >,
     seq: { events: number; violations: number },
     expectedReplicas: number,
+    /** Drains of the scenario deleted meanwhile (the human's step), as last read. */
+    removed?: Drain[],
   ): Promise<ScenarioObservation> {
     const [sts, pods, drains] = await Promise.all([this.sts(), this.pods(), this.drains()]);
     const now = Date.now();
-    const drainObs: DrainObs[] = drains
+    const seen = new Set(drains.map((d) => d.metadata.uid));
+    const drainObs: DrainObs[] = [...drains, ...(removed ?? []).filter((d) => !seen.has(d.metadata.uid))]
       .filter((d) => Date.parse(d.metadata.creationTimestamp!) >= base.start - 1000)
       .map((d) => ({
         namespace: d.metadata.namespace!,

@@ -21,11 +21,11 @@ import {
 } from './scenarios.js';
 
 const USAGE = `Usage: node dist/chaos/main.js [flags]   (make chaos ARGS="...")
-  --long                   the long run: 20 rollouts with 5 operator kills each (100 kills), every
-                           other scenario twice
-  --kill-rollouts N        rollouts with operator kills (default 2; --long 20)
-  --kills-per-rollout N    SIGKILLs per such rollout, at uniformly random moments (default 3; --long 5)
-  --repeat N               runs of every other scenario (default 1; --long 2)
+  --long                   the long run: 20 rollouts with 5 operator kills each (100 kills), then
+                           every other scenario once
+  --kill-rollouts N        rollouts with operator kills (default 1; --long 20)
+  --kills-per-rollout N    SIGKILLs per such rollout, at uniformly random moments (default 4; --long 5)
+  --repeat N               runs of every other scenario (default 1)
   --only LIST              groups: operator,ticdc,kubernetes,operations (default all)
   --replicas N             captures of the release (default 3)
   --operators N            operator replicas (default 2)
@@ -59,9 +59,9 @@ if (flags.help) {
 }
 const n = (v: string | undefined, short: number, long: number) =>
   v !== undefined ? Number(v) : flags.long ? long : short;
-const killRollouts = n(flags['kill-rollouts'], 2, 20);
-const killsPer = n(flags['kills-per-rollout'], 3, 5);
-const repeat = n(flags.repeat, 1, 2);
+const killRollouts = n(flags['kill-rollouts'], 1, 20);
+const killsPer = n(flags['kills-per-rollout'], 4, 5);
+const repeat = n(flags.repeat, 1, 1);
 const replicas = Number(flags.replicas);
 const only = new Set(flags.only.split(','));
 const STATE_DIR = process.env.CDO_CHAOS_STATE ?? join(REPO, 'e2e/controlplane/.state-chaos');

@@ -2,7 +2,7 @@
 // when a drain failed closed (fix the cause, delete the failed drain, as the README says), a settle
 // period, then the observation judged by checks.ts.
 import { checkScenario, type CheckOptions, type ScenarioResult } from './checks.js';
-import type { ChaosEnv } from './env.js';
+import type { ChaosEnv, Drain } from './env.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,6 +20,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
   const faults: string[] = [];
   const failoversMs: number[] = [];
   const human: string[] = [];
+  const removed: Drain[] = [];
   let kills = 0;
   const ctx: ScenarioContext = {
     env,
@@ -58,6 +59,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
       const what = s.fix ? await s.fix(ctx) : 'deleted the failed drain';
       env.sim.clearFaults();
       const failed = (await env.drains()).filter((d) => d.status?.phase === 'Failed');
+      removed.push(...failed);
       for (const d of failed)
         await env.cluster.kubectl(['delete', 'capturedrain', d.metadata.name!, '-n', env.ns, '--wait=false']);
       human.push(`${what} (${failed.map((d) => `${d.metadata.name} ${d.status?.reason}`).join(', ')})`);
@@ -73,6 +75,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
     { scenario: s.name, start, human, rolloutFinished: finished, kills, faults, failoversMs },
     seq,
     replicas,
+    removed,
   );
   const result = checkScenario(obs, opts);
   const broken = result.findings.filter((f) => f.breaks);

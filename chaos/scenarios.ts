@@ -187,9 +187,18 @@ export function ticdcScenarios(): Scenario[] {
         if (!peer) return;
         ctx.env.sim.holdDrainSession(peer.id);
         ctx.fault(`another tool drains ${peer.podName}`);
-        // That tool restarts the capture it drained (its process, not the pod).
-        await sleep(15_000);
-        if (peer.podName) await ctx.env.restartContainer(peer.podName);
+        // That tool restarts the capture it drained (its process, not the pod) once TiCDC moved all
+        // of its work, as TiUP does; until then the operator's drains wait for its session.
+        await sleep(8000);
+        for (let i = 0; i < 600; i++) {
+          const c = ctx.env.sim.capture(peer.id);
+          if (!c || c.exit || c.maintainers + c.dispatchers === 0) break;
+          await sleep(100);
+        }
+        const now = ctx.env.sim.capture(peer.id);
+        if (now && !now.exit && now.maintainers + now.dispatchers > 0)
+          return ctx.fault(`the other tool's drain of ${peer.podName} did not finish in 60 s: not restarted`);
+        if (peer.podName && now && !now.exit) await ctx.env.restartContainer(peer.podName);
       },
     },
   ];
