@@ -161,7 +161,10 @@ export function nextAction(ctx: DrainContext): Action {
   const s = ctx.status;
   const phase = s.phase ?? 'Pending';
   if (isTerminal(phase)) return { type: 'wait' };
-  if (limitReached(ctx)) return { type: 'wait' };
+  // A stall is judged on a fresh answer (see advance): the last progress persisted may be stale
+  // when no reconcile ran for a while (leader failover, API server outage).
+  const limit = limitReached(ctx);
+  if (limit && !(limit.reason === 'Stalled' && phase === 'Draining')) return { type: 'wait' };
   if (ctx.policy.trackPod && podChanged(ctx) && phase !== 'Releasing') return { type: 'wait' };
   switch (phase) {
     case 'Pending':
@@ -301,7 +304,9 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
   // Guards that apply whatever was observed: the pod went away, or time ran out.
   if (ctx.policy.trackPod && s.phase !== 'Releasing' && podChanged(ctx)) return podGone(step);
   const limit = limitReached(ctx);
-  if (limit) return giveUp(step, limit.reason, limit.message);
+  // Stalled by the persisted progress, but TiCDC answered the drain afresh: judge that answer first.
+  const freshStall = limit?.reason === 'Stalled' && action.type === 'drain' && outcome.type === 'drain';
+  if (limit && !freshStall) return giveUp(step, limit.reason, limit.message);
 
   if (outcome.type === 'error') return onError(step, outcome, action);
   if (s.consecutiveErrors || s.errorSince) {
@@ -320,7 +325,11 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
       if (outcome.type === 'resign') return onResign(step, outcome);
       break;
     case 'drain':
-      if (outcome.type === 'drain') return onDrain(step, outcome);
+      if (outcome.type === 'drain') {
+        const r = onDrain(step, outcome);
+        const still = freshStall ? limitReached({ ...ctx, status: step.status }) : undefined;
+        return still ? giveUp(step, still.reason, still.message) : r;
+      }
       break;
     case 'deletePod':
       // The fresh answer was not a confirmed zero: the persisted release does not stand.
