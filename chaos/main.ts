@@ -118,7 +118,7 @@ async function main(): Promise<number> {
     });
     results.push(first);
     const baselineMs = first.durationMs;
-    for (const s of plan())
+    for (const s of plan()) {
       results.push(
         await runScenario(env, s, {
           ...opts,
@@ -127,6 +127,9 @@ async function main(): Promise<number> {
           log,
         }),
       );
+      // The table so far, in case the run is cut short.
+      if (flags.out) writeFileSync(flags.out, `${table(results, opts)}\n\n(partial)\n`);
+    }
   } finally {
     await env?.close().catch((err: unknown) => log(`close: ${(err as Error).message}`));
     if (!flags.keep) await stopCluster(STATE_DIR);

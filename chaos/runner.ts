@@ -56,10 +56,21 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
     if (state === 'failed') {
       // The human: waits for the scenario's faults to end, fixes the cause, deletes the failed drains.
       await acting;
-      const what = s.fix ? await s.fix(ctx) : 'deleted the failed drain';
+      let what = s.fix ? await s.fix(ctx) : 'deleted the failed drain';
       env.sim.clearFaults();
       const failed = (await env.drains()).filter((d) => d.status?.phase === 'Failed');
       removed.push(...failed);
+      // A capture a failed drain left draining keeps TiCDC's drain session: restart its pod, as the
+      // DrainedCaptureKept event says.
+      for (const d of failed) {
+        const kept = env.sim
+          .captures()
+          .find((c) => c.podName === d.spec.podName && !c.exit && c.liveness !== 'alive');
+        if (kept?.podName) {
+          await env.restartContainer(kept.podName);
+          what = `${what}, restarted ${kept.podName} (drain session kept)`;
+        }
+      }
       for (const d of failed)
         await env.cluster.kubectl(['delete', 'capturedrain', d.metadata.name!, '-n', env.ns, '--wait=false']);
       human.push(`${what} (${failed.map((d) => `${d.metadata.name} ${d.status?.reason}`).join(', ')})`);
