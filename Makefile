@@ -5,7 +5,7 @@ SHELL := bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: install build lint format test test-unit test-e2e controlplane demo bench bench-scale clean
+.PHONY: install build lint format test test-unit test-e2e controlplane demo bench bench-scale chaos clean
 
 # Install when the lock file changed since the last install. `npm ci`: exactly the committed lock,
 # which never rewrites it (the lock lists every platform's optional binaries, e.g.
@@ -49,6 +49,12 @@ bench: build
 ARGS ?=
 bench-scale: build controlplane
 	node dist/bench/scale/main.js $(ARGS)
+
+# Fault injection on the real control plane (not part of `make test`): operator SIGKILLs, TiCDC
+# faults, API server/etcd outages and cluster operations during drained rollouts; one table, exit
+# code 1 when an invariant breaks. The short run takes ~15 min; make chaos ARGS="--long" (or --help).
+chaos: build controlplane
+	node dist/chaos/main.js $(ARGS)
 
 clean:
 	rm -rf dist

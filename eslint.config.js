@@ -49,6 +49,8 @@ const layering = [
   ),
   // The image runs operator/src only: nothing there may load the simulator or the test harness.
   zone(SRC, ['e2e', 'bench', 'operator/test'], 'the operator does not import e2e, bench or test code'),
+  // The chaos suite sits on top: it uses the harness, the simulator and the operator; nothing uses it.
+  zone(['operator', 'e2e', 'bench'], ['chaos'], 'nothing imports the chaos suite'),
 ];
 
 // Pure decision modules: values only from api, the drain's pure modules and kube's pure helpers;

@@ -17,12 +17,15 @@ export default {
         '<rootDir>/dist/operator/test/**/*.test.js',
         '<rootDir>/dist/e2e/ticdc-sim/**/*.test.js',
         '<rootDir>/dist/bench/**/*.test.js',
+        '<rootDir>/dist/chaos/**/*.test.js',
       ],
+      testPathIgnorePatterns: ['\\.e2e\\.test\\.js$'],
     },
     {
       ...common,
       displayName: 'e2e',
-      testMatch: ['<rootDir>/dist/e2e/specs/**/*.test.js'],
+      // chaos/smoke.e2e.test.ts: the chaos suite's smoke subset (it lives in chaos/: nothing imports chaos).
+      testMatch: ['<rootDir>/dist/e2e/specs/**/*.test.js', '<rootDir>/dist/chaos/**/*.e2e.test.js'],
       globalSetup: '<rootDir>/dist/e2e/specs/support/global-setup.js',
       globalTeardown: '<rootDir>/dist/e2e/specs/support/global-teardown.js',
       setupFilesAfterEnv: ['<rootDir>/dist/e2e/specs/support/timeout.js'],

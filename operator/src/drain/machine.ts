@@ -186,7 +186,10 @@ export function nextAction(ctx: DrainContext): Action {
   const s = ctx.status;
   const phase = s.phase ?? 'Pending';
   if (isTerminal(phase)) return { type: 'wait' };
-  if (limitReached(ctx)) return { type: 'wait' };
+  // A stall is judged on a fresh answer (see advance): the last progress persisted may be stale
+  // when no reconcile ran for a while (leader failover, API server outage).
+  const limit = limitReached(ctx);
+  if (limit && !(limit.reason === 'Stalled' && phase === 'Draining')) return { type: 'wait' };
   if (ctx.policy.trackPod && podChanged(ctx) && phase !== 'Releasing') return { type: 'wait' };
   switch (phase) {
     case 'Pending':
@@ -343,7 +346,9 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
   // Guards that apply whatever was observed: the pod went away, or time ran out.
   if (ctx.policy.trackPod && s.phase !== 'Releasing' && podChanged(ctx)) return podGone(step);
   const limit = limitReached(ctx);
-  if (limit) return giveUp(step, limit.reason, limit.message);
+  // Stalled by the persisted progress, but TiCDC answered the drain afresh: judge that answer first.
+  const freshStall = limit?.reason === 'Stalled' && action.type === 'drain' && outcome.type === 'drain';
+  if (limit && !freshStall) return giveUp(step, limit.reason, limit.message);
 
   if (outcome.type === 'error') return onError(step, outcome, action);
   if (s.consecutiveErrors || s.errorSince) {
@@ -362,7 +367,11 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
       if (outcome.type === 'resign') return onResign(step, outcome);
       break;
     case 'drain':
-      if (outcome.type === 'drain') return onDrain(step, outcome);
+      if (outcome.type === 'drain') {
+        const r = onDrain(step, outcome);
+        const still = freshStall ? limitReached({ ...ctx, status: step.status }) : undefined;
+        return still ? giveUp(step, still.reason, still.message) : r;
+      }
       break;
     case 'deletePod':
       // The fresh answer was not a confirmed zero: the persisted release does not stand.
@@ -515,6 +524,9 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>, action: A
         .after(0)
         .result();
     case 'CaptureNotFound':
+      // The capture crashed and kubelet restarted its container: the pod runs a new capture that
+      // may hold work (found by the next discovery), so drain that one rather than fail.
+      if (s.captureID && containerRestarted(step.ctx)) return captureRestarted(step);
       if (s.captureID)
         return step
           .to(
@@ -580,8 +592,15 @@ function onReleaseNotConfirmed(step: Step, o: Extract<Outcome, { type: 'drain' }
   return onDrain(step, o);
 }
 
-/** Another capture now answers at the target's address: the pod's container restarted. */
-function captureRestarted(step: Step, newId: string): StepResult {
+/** The drained pod incarnation's container restarted since its capture was found. */
+function containerRestarted(ctx: DrainContext): boolean {
+  const s = ctx.status;
+  if (!ctx.pod || ctx.pod.terminating || ctx.pod.uid !== s.podUID) return false;
+  return ctx.pod.restarts !== undefined && s.podRestarts !== undefined && ctx.pod.restarts > s.podRestarts;
+}
+
+/** Another capture now answers at the target's address (newId), or will: the pod's container restarted. */
+function captureRestarted(step: Step, newId?: string): StepResult {
   const s = step.status;
   const old = s.captureID;
   delete s.captureID;
@@ -594,7 +613,9 @@ function captureRestarted(step: Step, newId: string): StepResult {
     .to(
       'Pending',
       'CaptureRestarted',
-      `Capture ${old} was replaced by ${newId} at the same address (container restart); draining the new capture`,
+      newId
+        ? `Capture ${old} was replaced by ${newId} at the same address (container restart); draining the new capture`
+        : `Capture ${old} left the cluster after the pod's container restarted; draining the new capture`,
       'Warning',
     )
     .after(0)

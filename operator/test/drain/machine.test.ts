@@ -218,6 +218,37 @@ describe('failures and the timeout policy', () => {
     });
   });
 
+  test('a stall by the persisted progress is judged on a fresh drain answer (no reconcile ran meanwhile)', () => {
+    // Progress last persisted at T0 + 10 s; no reconcile ran for 181 s (leader failovers, API outage).
+    const s: CaptureDrainStatus = {
+      ...statusIn('Draining'),
+      lastProgressTime: new Date(T0 + 10_000).toISOString(),
+    };
+    const c = ctx(s, { now: T0 + 191_000 });
+    expect(nextAction(c)).toMatchObject({ type: 'drain', captureId: 'c1' });
+    // TiCDC moved the work meanwhile: drained, not Stalled.
+    const moved = step(c, () => ({
+      type: 'drain',
+      counts: { maintainers: 0, dispatchers: 0 },
+      target: { id: 'c1', liveness: 'Stopping' },
+    }));
+    expect(moved.status.phase).not.toBe('Failed');
+    expect(moved.status.drainedTime).toBeDefined();
+    // Some progress: the stall clock restarts.
+    const some = step(c, () => ({ type: 'drain', counts: { maintainers: 1, dispatchers: 4 } }));
+    expect(some.status).toMatchObject({ phase: 'Draining', remaining: { maintainers: 1, dispatchers: 4 } });
+    // The same counts as persisted: Stalled; so is an error instead of an answer.
+    expect(
+      step(c, () => ({ type: 'drain', counts: { maintainers: 2, dispatchers: 10 } })).status,
+    ).toMatchObject({
+      phase: 'Failed',
+      reason: 'Stalled',
+    });
+    expect(
+      step(c, () => ({ type: 'error', kind: 'Transient', message: '503', retryable: true })).status,
+    ).toMatchObject({ phase: 'Failed', reason: 'Stalled' });
+  });
+
   test('progress resets the stall clock', () => {
     const s: CaptureDrainStatus = { ...statusIn('Draining') };
     const r = step(ctx(s, { now: T0 + 170_000 }), () => ({
@@ -300,6 +331,24 @@ describe('failures and the timeout policy', () => {
     }));
     expect(r.status).toMatchObject({ phase: 'Failed', reason: 'CaptureGone' });
     expect(r.status.drainedTime).toBeUndefined();
+  });
+
+  test('capture gone after its container restarted (crash, kubelet restart): the new capture is drained', () => {
+    const s = { ...statusIn('Draining'), podRestarts: 0 };
+    const gone = () =>
+      ({ type: 'error', kind: 'CaptureNotFound', message: 'capture not exists', retryable: false }) as const;
+    // Same pod incarnation, one more container restart than when the capture was found.
+    const r = step(ctx(s, { pod: { uid: 'uid-1', terminating: false, restarts: 1 } }), gone);
+    expect(r.status).toMatchObject({ phase: 'Pending', reason: 'CaptureRestarted', podUID: 'uid-1' });
+    expect(r.status.captureID).toBeUndefined();
+    expect(r.requeueAfterMs).toBe(0);
+    // No restart, another incarnation, or a terminating pod: the capture really is gone.
+    for (const pod of [
+      { uid: 'uid-1', terminating: false, restarts: 0 },
+      { uid: 'uid-2', terminating: false, restarts: 1 },
+      { uid: 'uid-1', terminating: true, restarts: 1 },
+    ])
+      expect(step(ctx(s, { pod }), gone).status).toMatchObject({ phase: 'Failed', reason: 'CaptureGone' });
   });
 });
 
