@@ -8,7 +8,7 @@ import { Controller, watchInto, type ObjectKey } from '../kube/controller.js';
 import type { EventRecorder } from '../kube/events.js';
 import { mergedCache, type Informer, type InformerSet } from '../kube/informer.js';
 import { Resources, type Fence, type KubeClient } from '../kube/port.js';
-import type { Pod } from '../kube/objects.js';
+import type { Pod, StatefulSet } from '../kube/objects.js';
 import { MANAGED_SELECTOR } from '../api/names.js';
 import { createDrainMetrics } from '../observability/metrics.js';
 import { podRestarts, releaseVoidedByRestart, type CaptureDrainCache } from './contract.js';
@@ -17,6 +17,7 @@ import type { OperatorDefaults } from './settings.js';
 import { TicdcClientPool } from './ticdc-clients.js';
 import { SlotClaims } from './slot-claims.js';
 import type { EndpointPattern } from './tenancy.js';
+import { exportDrainState } from './state-metrics.js';
 
 /** What every leader-side feature setup gets from the manager. */
 export interface LeaderContext {
@@ -100,6 +101,30 @@ export function setupDrain(
         updatePredicate: (a, b) => a === b || podRestarts(a) !== podRestarts(b),
       },
     );
+  // Drains by phase and cluster, age vs timeout, ETA: read from the cache at scrape time. The
+  // managed StatefulSets' cache (shared with the rollout feature) gives their timeout annotation.
+  const stsCaches = ctx.scopes.map((s) =>
+    ctx.informers.informer<StatefulSet>(Resources.statefulsets, { ...s, labelSelector: MANAGED_SELECTOR }),
+  );
+  exportDrainState(ctx.registry, {
+    drains,
+    statefulSet: (namespace, name) => {
+      for (const c of stsCaches) {
+        const sts = c.get(namespace, name);
+        if (sts) return sts;
+      }
+      return undefined;
+    },
+    defaults: opts.defaults,
+    live: () => {
+      try {
+        ctx.fence.check();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
   return { controller, drains, drainInformers, clients, defaults: opts.defaults };
 }
 

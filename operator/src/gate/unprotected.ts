@@ -1,5 +1,5 @@
-// Leader-side safety net for the gate: a managed pod that starts terminating although the gate
-// would have denied its deletion right now (drain not released, no skip annotation, namespace and
+// Leader-side safety net for the gate: a managed pod that starts terminating (or vanishes at once,
+// force-deleted) although the gate would have denied its deletion right now (drain not released, no skip annotation, namespace and
 // StatefulSet alive) was deleted ungated: the webhook was down under failurePolicy Ignore, timed out,
 // or was bypassed (e.g. removed). It cannot be undone; it is counted, logged and reported as a
 // Warning event on the pod so the gap is visible.
@@ -42,6 +42,15 @@ export class UnprotectedDeleteWatcher {
     );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
+  };
+
+  /**
+   * Informer delete handler: a pod removed at once (grace period 0, `--force`) never shows a
+   * deletionTimestamp in an update; its last known state had none, so judge that state.
+   */
+  readonly onDelete = (pod: KubeObject): void => {
+    if (pod.metadata.deletionTimestamp) return;
+    this.onUpdate(pod, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: 'deleted' } });
   };
 
   /**
