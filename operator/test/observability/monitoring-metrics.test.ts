@@ -191,12 +191,12 @@ describe('webhook certificate expiry', () => {
       policy: DEFAULT_CERT_POLICY,
       commonName: 'test',
     });
-    let pair: KeyPairPem | undefined;
+    const loaded: { pair?: KeyPairPem } = {};
     const source: CertSource = {
       description: 'memory',
       load: async () => {
-        if (!pair) throw new Error('none yet');
-        return pair;
+        if (!loaded.pair) throw new Error('none yet');
+        return loaded.pair;
       },
     };
     const registry = createRegistry({ defaultMetrics: false });
@@ -212,7 +212,7 @@ describe('webhook certificate expiry', () => {
     expect(await registry.metrics()).not.toMatch(
       /^capture_drain_webhook_certificate_expires_in_seconds[{ ]/m,
     );
-    pair = pki.serving;
+    loaded.pair = pki.serving;
     expect(await server.refresh()).toBe(true);
     expect(await registry.metrics()).toMatch(
       /^capture_drain_webhook_certificate_expires_in_seconds\{certificate="serving"\} 86400$/m,
