@@ -1,5 +1,5 @@
-// Leader-side safety net for the gate: a managed pod that starts terminating (or vanishes at once,
-// force-deleted) although the gate would have denied its deletion right now (drain not released, no skip annotation, namespace and
+// Leader-side safety net for the gate: a managed pod that starts terminating (or is found gone
+// without being seen terminating) although the gate would have denied its deletion right now (drain not released, no skip annotation, namespace and
 // StatefulSet alive) was deleted ungated: the webhook was down under failurePolicy Ignore, timed out,
 // or was bypassed (e.g. removed). It cannot be undone; it is counted, logged and reported as a
 // Warning event on the pod so the gap is visible.
@@ -45,8 +45,9 @@ export class UnprotectedDeleteWatcher {
   };
 
   /**
-   * Informer delete handler: a pod removed at once (grace period 0, `--force`) never shows a
-   * deletionTimestamp in an update; its last known state had none, so judge that state.
+   * Informer delete handler: a pod that vanished without this watcher seeing it terminate (the
+   * terminating update fell into a watch gap and a relist found the pod gone) is judged by its last
+   * known state. Pods seen terminating were judged then and are skipped here.
    */
   readonly onDelete = (pod: KubeObject): void => {
     if (pod.metadata.deletionTimestamp) return;

@@ -111,7 +111,7 @@ describe('unprotected-delete watcher', () => {
     expect(await unprotected()).toBe(0);
   });
 
-  test('a pod removed at once (force delete, no terminating update) is judged by its last state', async () => {
+  test('a pod found gone without a terminating update (watch gap, relist) is judged by its last state', async () => {
     const { kube, sts, mkPod, watcher, unprotected } = setup();
     const forced = mkPod('ticdc-0');
     watcher.onDelete(forced);
