@@ -1,8 +1,8 @@
 // Leader-side safety net for the gate: a managed pod that starts terminating (or is found gone
 // without being seen terminating) although the gate would have denied its deletion right now (drain
 // not released, no skip annotation, namespace and StatefulSet alive) was deleted ungated: the webhook
-// was down under failurePolicy Ignore, timed out, or was bypassed (e.g. removed). It cannot be undone; it is counted, logged and reported as a
-// Warning event on the pod so the gap is visible.
+// was down under failurePolicy Ignore, timed out, or was bypassed (e.g. removed). It cannot be
+// undone; it is counted, logged and reported as a Warning event on the pod so the gap is visible.
 import type { Logger } from 'pino';
 import type { KubeClient, KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
