@@ -29,8 +29,10 @@ format: install
 test-unit: build
 	$(JEST) --selectProjects unit
 
+# The control plane and the Prometheus the monitoring tests use (both cached outside the repo).
 controlplane:
 	bash e2e/controlplane/build.sh
+	bash e2e/controlplane/build-prometheus.sh
 
 test-e2e: build controlplane
 	$(JEST) --selectProjects e2e --runInBand

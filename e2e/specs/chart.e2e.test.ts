@@ -391,7 +391,10 @@ describe('chart: optional parts', () => {
     expect(sm.metadata.labels.release).toBe('prom');
     expect(sm.spec.namespaceSelector).toEqual({ matchNames: [NS] });
     for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) expect(svc.metadata.labels[k]).toBe(v);
-    expect(sm.spec.endpoints).toEqual([{ port: svc.spec.ports[0].name, path: '/metrics', interval: '15s' }]);
+    // honorLabels: the operator's namespace/pod/statefulset labels name the objects (docs/metrics.md).
+    expect(sm.spec.endpoints).toEqual([
+      { port: svc.spec.ports[0].name, path: '/metrics', interval: '15s', honorLabels: true },
+    ]);
     expect(svc.spec.ports[0].targetPort).toBe('http');
   });
 

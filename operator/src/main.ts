@@ -114,6 +114,7 @@ export async function operatorCommand(
       source,
       review: (req) => gate.review(req),
       logger,
+      registry,
       // Files: pick up a renewed mounted Secret soon; operator mode: renewal is months ahead.
       refreshMs: w.certMode === 'files' ? 10_000 : 60_000,
     });

@@ -17,6 +17,7 @@ import type { OperatorDefaults } from './settings.js';
 import { TicdcClientPool } from './ticdc-clients.js';
 import { SlotClaims } from './slot-claims.js';
 import type { EndpointPattern } from './tenancy.js';
+import { exportDrainState } from './state-metrics.js';
 
 /** What every leader-side feature setup gets from the manager. */
 export interface LeaderContext {
@@ -110,6 +111,27 @@ export function setupDrain(
       map: (pod) => voidedDrainsOf(pod, drains),
       updatePredicate: (a, b) => a === b || podRestarts(a) !== podRestarts(b),
     });
+  // Drains by phase and cluster, age vs timeout, ETA: read from the cache at scrape time. The
+  // managed StatefulSets' cache (shared with the rollout feature) gives their timeout annotation.
+  exportDrainState(ctx.registry, {
+    drains,
+    statefulSet: (namespace, name) => {
+      for (const c of stsInformers) {
+        const sts = c.get(namespace, name);
+        if (sts) return sts;
+      }
+      return undefined;
+    },
+    defaults: opts.defaults,
+    live: () => {
+      try {
+        ctx.fence.check();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
   return { controller, drains, drainInformers, clients, defaults: opts.defaults };
 }
 

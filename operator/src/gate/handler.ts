@@ -76,8 +76,10 @@ export class GateHandler {
     );
     const signal = deadline.signal;
     let verdict: AdmissionVerdict;
+    let dryRun = !!req.dryRun;
     try {
       const { decision, request } = await this.decideRequest(req, op, signal);
+      dryRun = request.dryRun;
       verdict = await this.act(decision, request, req, op, signal);
       this.opts.metrics.decisions.inc({ operation: op, reason: decision.reason });
     } catch (err) {
@@ -93,6 +95,8 @@ export class GateHandler {
       clearTimeout(timer);
     }
     this.opts.metrics.requests.inc({ operation: op, decision: verdict.allowed ? 'allowed' : 'denied' });
+    if (req.namespace && req.name && !dryRun)
+      this.opts.metrics.held[verdict.allowed ? 'admitted' : 'denied'](req.namespace, req.name);
     this.opts.metrics.duration.observe({ operation: op }, (performance.now() - started) / 1000);
     return verdict;
   }

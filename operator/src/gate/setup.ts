@@ -21,7 +21,8 @@ export function setupGate(ctx: LeaderContext, drain: DrainFeature): void {
   for (const s of ctx.scopes)
     ctx.informers
       .informer<KubeObject>(Resources.pods, { ...s, labelSelector: MANAGED_SELECTOR })
-      .onUpdate(unprotected.onUpdate);
+      .onUpdate(unprotected.onUpdate)
+      .onDelete(unprotected.onDelete);
   for (const inf of drain.drainInformers) {
     inf.onAdd(nudger.onDrain);
     inf.onUpdate((_old: CaptureDrainObject, cur: CaptureDrainObject) => nudger.onDrain(cur));

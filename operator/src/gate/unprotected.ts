@@ -1,8 +1,8 @@
-// Leader-side safety net for the gate: a managed pod that starts terminating although the gate
-// would have denied its deletion right now (drain not released, no skip annotation, namespace and
-// StatefulSet alive) was deleted ungated: the webhook was down under failurePolicy Ignore, timed out,
-// or was bypassed (e.g. removed). It cannot be undone; it is counted, logged and reported as a
-// Warning event on the pod so the gap is visible.
+// Leader-side safety net for the gate: a managed pod that starts terminating (or is found gone
+// without being seen terminating) although the gate would have denied its deletion right now (drain
+// not released, no skip annotation, namespace and StatefulSet alive) was deleted ungated: the webhook
+// was down under failurePolicy Ignore, timed out, or was bypassed (e.g. removed). It cannot be
+// undone; it is counted, logged and reported as a Warning event on the pod so the gap is visible.
 import type { Logger } from 'pino';
 import type { KubeClient, KubeObject } from '../kube/port.js';
 import { silentLogger } from '../observability/logger.js';
@@ -42,6 +42,16 @@ export class UnprotectedDeleteWatcher {
     );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
+  };
+
+  /**
+   * Informer delete handler: a pod that vanished without this watcher seeing it terminate (the
+   * terminating update fell into a watch gap and a relist found the pod gone) is judged by its last
+   * known state. Pods seen terminating were judged then and are skipped here.
+   */
+  readonly onDelete = (pod: KubeObject): void => {
+    if (pod.metadata.deletionTimestamp) return;
+    this.onUpdate(pod, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: 'deleted' } });
   };
 
   /**

@@ -5,7 +5,9 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { silentLogger } from '../observability/logger.js';
+import { getOrCreateGauge } from '../observability/metrics.js';
 import {
   AdmissionParseError,
   admissionResponse,
@@ -14,7 +16,7 @@ import {
   type AdmissionVerdict,
 } from './admission.js';
 import { assertUsable, type CertSource } from './cert-sources.js';
-import type { KeyPairPem } from './certs.js';
+import { notAfter, type KeyPairPem } from './certs.js';
 
 /** The one path both webhooks (pods DELETE, pods/eviction CREATE) call. */
 export const GATE_PATH = '/validate-pod-termination';
@@ -30,6 +32,10 @@ export interface WebhookServerOptions {
   refreshMs?: number;
   /** Retry delay while no certificate could be loaded yet. Default 2 s. */
   retryMs?: number;
+  /** Where capture_drain_webhook_certificate_expires_in_seconds goes; not exported when omitted. */
+  registry?: Registry;
+  /** Wall clock in ms for the expiry gauge (tests). */
+  now?: () => number;
 }
 
 export class WebhookServer {
@@ -40,6 +46,23 @@ export class WebhookServer {
 
   constructor(private readonly opts: WebhookServerOptions) {
     this.log = (opts.logger ?? silentLogger()).child({ component: 'webhook' });
+    if (opts.registry) {
+      const now = opts.now ?? Date.now;
+      // Read at scrape time from the certificate in use (swapped by refresh()).
+      const current = () => this.current;
+      getOrCreateGauge(opts.registry, {
+        name: 'capture_drain_webhook_certificate_expires_in_seconds',
+        help: "Seconds until the webhook serving certificate's notAfter (negative once expired); absent before one is loaded.",
+        // A label so that reset() leaves no series (a label-less gauge would export 0: 'expired').
+        labelNames: ['certificate'],
+        collect() {
+          this.reset();
+          const pem = current()?.certPem;
+          const end = pem ? notAfter(pem) : NaN;
+          if (Number.isFinite(end)) this.set({ certificate: 'serving' }, (end - now()) / 1000);
+        },
+      });
+    }
   }
 
   /** Ready once it listens with a certificate. */

@@ -121,6 +121,18 @@ describe('gate handler', () => {
     );
   });
 
+  test('a denied pod is held (capture_drain_gate_pod_held_seconds) until a delete of it is admitted; dry runs hold nothing', async () => {
+    const { kube, handler, metrics } = setup();
+    await handler.review(deleteReq({ dryRun: true }));
+    expect(metrics.held.list()).toEqual([]);
+    await handler.review(evictReq());
+    await handler.review(evictReq());
+    expect(metrics.held.list()).toEqual([expect.objectContaining({ namespace: NS, pod: 'ticdc-1' })]);
+    await release(kube, drains(kube)[0]!.metadata.name);
+    expect((await handler.review(evictReq())).allowed).toBe(true);
+    expect(metrics.held.list()).toEqual([]);
+  });
+
   test('an eviction gets 429 and an Eviction drain that keeps the pod; the retry passes once drained', async () => {
     const { kube, handler } = setup();
     const v = await handler.review(evictReq());

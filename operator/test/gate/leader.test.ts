@@ -111,6 +111,27 @@ describe('unprotected-delete watcher', () => {
     expect(await unprotected()).toBe(0);
   });
 
+  test('a pod found gone without a terminating update (watch gap, relist) is judged by its last state', async () => {
+    const { kube, sts, mkPod, watcher, unprotected } = setup();
+    const forced = mkPod('ticdc-0');
+    watcher.onDelete(forced);
+    // Gone after terminating normally: the update already judged it.
+    const graceful = mkPod('ticdc-1');
+    watcher.onDelete(terminating(graceful));
+    // Force-deleted after its drain released it: admitted, not counted.
+    const released = mkPod('ticdc-2');
+    const { drain } = await ensurePodDrain(kube, {
+      pod: released,
+      statefulSet: sts,
+      trigger: 'PodDeletion',
+      podAction: 'Delete',
+    });
+    await releaseDrain(kube, drain, released.metadata.uid!);
+    watcher.onDelete(released);
+    await watcher.flush();
+    expect(await unprotected()).toBe(1);
+  });
+
   test('unknown facts claim nothing', async () => {
     const { kube, mkPod, watcher, unprotected } = setup();
     const pod = mkPod('ticdc-0');
