@@ -2,9 +2,9 @@
 // by the simulator, the operator fleet (chart ServiceAccount, termination gate behind one webhook
 // address), a CaptureDrain watch, the simulator's request log, and the reads that turn all of it
 // into a ScenarioObservation for checks.ts.
-import { KubeConfig } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { createKubeClient } from '../operator/src/kube/client.js';
+import { loadKubeconfigFile } from '../operator/src/kube/kubeconfig.js';
 import { Resources, type KubeClient, type KubeObject, type WatchHandle } from '../operator/src/kube/port.js';
 import { captureUrlArgs } from '../e2e/harness/capture-router.js';
 import { eventually, type Cluster } from '../e2e/harness/cluster.js';
@@ -98,9 +98,7 @@ export class ChaosEnv {
   static async create(opts: EnvOptions): Promise<ChaosEnv> {
     const c = opts.cluster;
     const opNs = `${opts.namespace}-op`;
-    const kc = new KubeConfig();
-    kc.loadFromFile(c.kubeconfig);
-    const kube = createKubeClient(kc);
+    const kube = createKubeClient(loadKubeconfigFile(c.kubeconfig));
     const requests: number[] = [];
     const release = await installTicdcChart(c, {
       namespace: opts.namespace,
