@@ -14,7 +14,11 @@ export interface KubeConnection {
 }
 
 export function connect(flags: KubeFlags, userAgent: string): KubeConnection {
-  const access = loadKubeAccess(flags.kubeconfig, process.env, flags.context ? { context: flags.context } : {});
+  const access = loadKubeAccess(
+    flags.kubeconfig,
+    process.env,
+    flags.context ? { context: flags.context } : {},
+  );
   const kube = createKubeClient(access, { userAgent });
   return {
     kube,

@@ -231,7 +231,11 @@ function execPlugin(raw: unknown, who: string, now: () => number = Date.now): ()
         env: {
           ...process.env,
           ...extraEnv,
-          KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion, kind: 'ExecCredential', spec: { interactive: false } }),
+          KUBERNETES_EXEC_INFO: JSON.stringify({
+            apiVersion,
+            kind: 'ExecCredential',
+            spec: { interactive: false },
+          }),
         },
       });
     } catch (err) {
@@ -243,7 +247,9 @@ function execPlugin(raw: unknown, who: string, now: () => number = Date.now): ()
       if (!isObj(doc) || !isObj(doc.status)) throw new Error('no status');
       status = doc.status;
     } catch (err) {
-      throw new KubeconfigError(`${who}: exec plugin ${command} printed no ExecCredential: ${(err as Error).message}`);
+      throw new KubeconfigError(
+        `${who}: exec plugin ${command} printed no ExecCredential: ${(err as Error).message}`,
+      );
     }
     const result: ExecResult = {
       ...(str(status, 'token') ? { token: str(status, 'token') } : {}),
@@ -251,7 +257,9 @@ function execPlugin(raw: unknown, who: string, now: () => number = Date.now): ()
       ...(str(status, 'clientKeyData') ? { key: str(status, 'clientKeyData') } : {}),
     };
     if (!result.token && !(result.cert && result.key))
-      throw new KubeconfigError(`${who}: exec plugin ${command} gave neither a token nor a client certificate and key`);
+      throw new KubeconfigError(
+        `${who}: exec plugin ${command} gave neither a token nor a client certificate and key`,
+      );
     const expires = str(status, 'expirationTimestamp');
     const until = expires ? Date.parse(expires) - 60_000 : Number.POSITIVE_INFINITY;
     cached = { result, until: Number.isNaN(until) ? 0 : until };
