@@ -108,7 +108,7 @@ export function setupDrain(
   // drain starts over at once rather than at its next periodic recheck.
   for (const inf of podInformers)
     watchInto(inf, controller, {
-      map: (pod) => voidedDrainsOf(pod, drains),
+      map: (pod) => [...voidedDrainsOf(pod, drains), ...releasingDrainsOf(pod, drains)],
       updatePredicate: (a, b) => a === b || podRestarts(a) !== podRestarts(b),
     });
   // Drains by phase and cluster, age vs timeout, ETA: read from the cache at scrape time. The
@@ -133,6 +133,19 @@ export function setupDrain(
     },
   });
   return { controller, drains, drainInformers, clients, defaults: opts.defaults };
+}
+
+/**
+ * The drains of this pod name in Releasing: the pod's deletion or its replacement's arrival ends
+ * their wait at once rather than at their next timed look.
+ */
+export function releasingDrainsOf(pod: Pod, drains: CaptureDrainCache): ObjectKey[] {
+  const ns = pod.metadata.namespace;
+  if (!ns || !pod.metadata.name) return [];
+  return drains
+    .list(ns)
+    .filter((d) => d.spec.podName === pod.metadata.name && d.status?.phase === 'Releasing')
+    .map((d) => ({ namespace: ns, name: d.metadata.name }));
 }
 
 /** The drains of this pod whose release a container restart since voided. */
