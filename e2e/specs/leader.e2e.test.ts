@@ -254,7 +254,16 @@ describe('leader election with two replicas', () => {
       timeoutMs: 30_000,
     });
     expect((await get('/readyz')).status).toBe(200);
-    const standby = await get('/leaderz');
+    // "Attempting to acquire" is logged before the first read of the Lease: until that read the
+    // standby knows no holder yet, so wait for it to name the holder.
+    const standby = await eventually(
+      'op-ready names the holder',
+      async () => {
+        const res = await get('/leaderz');
+        return res.body.includes('lease held by e2e-holder') ? res : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     expect(standby.status).toBe(500);
     expect(standby.body).toContain('[-]leader failed: standby (lease held by e2e-holder)');
     expect(await leaderGauge()).toBe('0');
