@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONTROLPLANE, Cluster, REPO, runScript, stopCluster } from '../e2e/harness/cluster.js';
+import { runMain } from '../e2e/harness/run-main.js';
 import { intendedReasons, table, type ScenarioResult } from './checks.js';
 import { ChaosEnv } from './env.js';
 import { runScenario } from './runner.js';
@@ -141,15 +142,4 @@ async function main(): Promise<number> {
   return results.some((r) => r.findings.some((f) => f.breaks)) ? 1 : 0;
 }
 
-let exitCode = 1;
-main()
-  .then(
-    (code) => {
-      exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(err);
-      exitCode = 1;
-    },
-  )
-  .finally(() => process.exit(exitCode));
+runMain(main);

@@ -22,6 +22,7 @@ import { captureUrlArgs, registerSimulator, unregisterSimulator } from '../../e2
 import { installOperatorIdentity, startOperator } from '../../e2e/harness/operator.js';
 import { installTicdcChart } from '../../e2e/harness/ticdc-chart.js';
 import { statefulSetManifest } from '../../e2e/harness/workload.js';
+import { runMain } from '../../e2e/harness/run-main.js';
 import { TicdcSimulator, type SimEvent, type SimRequestRecord } from '../../e2e/ticdc-sim/index.js';
 import { DrainRecorder, writeStats, type DrainRecord } from './drains.js';
 import { PodRouter } from './pods.js';
@@ -656,15 +657,4 @@ async function main(): Promise<number> {
   return rows.some((r) => r.ok === false) ? 1 : 0;
 }
 
-let exitCode = 1;
-main()
-  .then(
-    (code) => {
-      exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(err);
-      exitCode = 1;
-    },
-  )
-  .finally(() => process.exit(exitCode));
+runMain(main);

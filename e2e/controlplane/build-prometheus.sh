@@ -21,6 +21,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=prometheus.env
 . "$here/prometheus.env"
+# shellcheck source=cache.sh
+. "$here/cache.sh"
 
 command -v go >/dev/null || { echo "build-prometheus.sh: go not found in PATH" >&2; exit 1; }
 
@@ -38,40 +40,7 @@ key="$(
     cat "$here/prometheus.env"
   } | sha256sum | cut -c1-16
 )"
-cache_root="${CDO_CACHE_DIR:-$HOME/.cache/capture-drain-operator}"
-dir="$cache_root/prometheus-$key"
-bin="$dir/bin"
-stamp="$dir/stamp"
-
-link_bin() { ln -sfn "$bin" "$here/prometheus-bin"; }
-
-up_to_date() {
-  [ -f "$stamp" ] || return 1
-  local b
-  for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
-}
-
-if [ "${FORCE_REBUILD:-0}" != 1 ] && up_to_date; then
-  link_bin
-  echo "prometheus binaries up to date at $bin"
-  exit 0
-fi
-
-mkdir -p "$dir"
-# Serialise concurrent builds of the same key: the second waits, then finds the stamp.
-exec 9>"$dir/.lock"
-if command -v flock >/dev/null; then
-  flock 9
-  if [ "${FORCE_REBUILD:-0}" != 1 ] && up_to_date; then
-    link_bin
-    echo "prometheus binaries up to date at $bin (built by a concurrent run)"
-    exit 0
-  fi
-fi
-
-rm -f "$stamp"
-mkdir -p "$bin"
-start=$(date +%s)
+cache_open prometheus "$key" "$here/prometheus-bin" "prometheus binaries"
 echo "building prometheus $PROMETHEUS_VERSION (module $PROMETHEUS_MODULE_VERSION) into $bin (key $key, $(go env GOVERSION))"
 
 # The version fields upstream's release build sets, so /api/v1/status/buildinfo and --version
@@ -85,18 +54,4 @@ GOBIN="$bin" go install -trimpath -tags "$tags" -ldflags "$ldflags" \
   "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" \
   "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION"
 
-for b in "${binaries[@]}"; do
-  [ -x "$bin/$b" ] || { echo "build-prometheus.sh: $bin/$b missing after build" >&2; exit 1; }
-done
-
-elapsed=$(( $(date +%s) - start ))
-{
-  echo "key=$key"
-  echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "build_seconds=$elapsed"
-  echo "go=$(go env GOVERSION)"
-  cat "$here/prometheus.env"
-} >"$stamp.tmp"
-mv "$stamp.tmp" "$stamp"
-link_bin
-echo "prometheus binaries built in ${elapsed}s at $bin"
+cache_close "$here/prometheus.env"

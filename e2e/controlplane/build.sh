@@ -22,6 +22,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$here/versions.env"
+# shellcheck source=cache.sh
+. "$here/cache.sh"
 
 command -v go >/dev/null || { echo "build.sh: go not found in PATH" >&2; exit 1; }
 
@@ -41,45 +43,7 @@ key="$(
     cat "$here/versions.env" "$here/k8s/go.mod" "$here/k8s/go.sum" "$here/etcd/go.mod" "$here/etcd/go.sum"
   } | sha256sum | cut -c1-16
 )"
-cache_root="${CDO_CACHE_DIR:-$HOME/.cache/capture-drain-operator}"
-dir="$cache_root/controlplane-$key"
-bin="$dir/bin"
-stamp="$dir/stamp"
-
-link_bin() {
-  # ln -sfn replaces an existing symlink atomically enough for our use and
-  # never descends into it (which plain ln -sf would do for a dir symlink).
-  ln -sfn "$bin" "$here/bin"
-}
-
-up_to_date() {
-  [ -f "$stamp" ] || return 1
-  local b
-  for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done
-}
-
-if [ "${FORCE_REBUILD:-0}" != 1 ] && up_to_date; then
-  link_bin
-  echo "control plane binaries up to date at $bin"
-  exit 0
-fi
-
-mkdir -p "$dir"
-# Serialise concurrent builds of the same key (parallel CI jobs, two shells):
-# the second waits, then finds the stamp and exits.
-exec 9>"$dir/.lock"
-if command -v flock >/dev/null; then
-  flock 9
-  if [ "${FORCE_REBUILD:-0}" != 1 ] && up_to_date; then
-    link_bin
-    echo "control plane binaries up to date at $bin (built by a concurrent run)"
-    exit 0
-  fi
-fi
-
-rm -f "$stamp"
-mkdir -p "$bin"
-start=$(date +%s)
+cache_open controlplane "$key" "$here/bin" "control plane binaries"
 echo "building control plane binaries into $bin (key $key, $(go env GOVERSION))"
 echo "  kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, helm $HELM_VERSION"
 
@@ -122,18 +86,4 @@ GOBIN="$bin" go install -trimpath \
   -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
   "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 
-for b in "${binaries[@]}"; do
-  [ -x "$bin/$b" ] || { echo "build.sh: $bin/$b missing after build" >&2; exit 1; }
-done
-
-elapsed=$(( $(date +%s) - start ))
-{
-  echo "key=$key"
-  echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "build_seconds=$elapsed"
-  echo "go=$(go env GOVERSION)"
-  cat "$here/versions.env"
-} >"$stamp.tmp"
-mv "$stamp.tmp" "$stamp"
-link_bin
-echo "control plane binaries built in ${elapsed}s at $bin"
+cache_close "$here/versions.env"

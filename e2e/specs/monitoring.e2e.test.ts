@@ -16,16 +16,6 @@ const MONITORING = join(CHART, 'monitoring');
 const RULES_FILE = join(MONITORING, 'alerts.yaml');
 const RULES_TESTS = join(MONITORING, 'alerts.test.yaml');
 const DEFAULT_BASE = 'https://github.com/capture-drain-operator/capture-drain-operator/blob/main/docs';
-const ALERTS = [
-  'CaptureDrainStuck',
-  'CaptureDrainFailed',
-  'CaptureDrainPodHeld',
-  'CaptureDrainGateBypassed',
-  'CaptureDrainNoLeader',
-  'CaptureDrainTicdcErrors',
-  'CaptureDrainWebhookCertExpiring',
-  'CaptureDrainRolloutBlocked',
-];
 const ON = ['--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.grafanaDashboard.enabled=true'];
 
 const work = mkdtempSync(join(tmpdir(), 'cdo-monitoring-'));
@@ -70,6 +60,8 @@ const ruleOf = (ms: Manifest[]) => ms.find((m) => m.kind === 'PrometheusRule');
 const dashboardOf = (ms: Manifest[]) =>
   ms.find((m) => m.kind === 'ConfigMap' && m.metadata.name.endsWith('-dashboard'));
 const fileGroups = () => (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: { rules: Rule[] }[] }).groups;
+/** The alerts of the rule file, the one list of them (the runbooks' test reads it too). */
+const ALERTS = fileGroups().flatMap((g) => g.rules.map((r) => r.alert));
 
 describe('chart monitoring parts', () => {
   test.each([
@@ -102,7 +94,8 @@ describe('chart monitoring parts', () => {
     expect(rule.metadata.labels).toMatchObject({ release: 'kps' });
     expect(rule.spec!.groups).toEqual(fileGroups());
     const rules = rule.spec!.groups.flatMap((g) => g.rules);
-    expect(rules.map((r) => r.alert).sort()).toEqual([...ALERTS].sort());
+    expect(new Set(ALERTS).size).toBe(ALERTS.length);
+    expect(ALERTS.length).toBeGreaterThanOrEqual(8);
     for (const r of rules) {
       expect(r.annotations.summary).toBeTruthy();
       expect(r.annotations.description).toBeTruthy();

@@ -1,7 +1,6 @@
 // `capture-drain drain POD`: the Kubernetes way to drain a capture by hand. It creates a
 // CaptureDrain for a managed capture pod (the operator runs it) and follows it as `status` does,
 // exiting with its outcome. `capture-drain drain --endpoint ...` drains without Kubernetes (drain.ts).
-import { parseArgs } from 'node:util';
 import {
   API_VERSION,
   DURATION_PATTERN,
@@ -13,7 +12,7 @@ import {
 } from '../api/capturedrain.js';
 import { Resources, type KubeClient } from '../kube/port.js';
 import { connect } from './kube-connect.js';
-import { KUBE_FLAGS_HELP, KUBE_OPTIONS, kubeFlags, normalizeArgv, type KubeFlags } from './kube-flags.js';
+import { KUBE_FLAGS_HELP, KUBE_OPTIONS, kubeFlags, parseCommandArgs, type KubeFlags } from './kube-flags.js';
 import { EXIT } from './outcome.js';
 import { followStatus, type StatusIo } from './status.js';
 
@@ -60,17 +59,7 @@ export interface KubeDrainArgs extends KubeFlags {
 }
 
 export function parseKubeDrainArgs(argv: string[]): KubeDrainArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: normalizeArgv(argv),
-      strict: true,
-      allowPositionals: true,
-      options: KUBE_DRAIN_OPTIONS,
-    });
-  } catch (err) {
-    throw new KubeDrainUsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, KUBE_DRAIN_OPTIONS, (m) => new KubeDrainUsageError(m));
   const v = parsed.values;
   if (v.help) return 'help';
   if (parsed.positionals.length !== 1)

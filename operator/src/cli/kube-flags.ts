@@ -1,6 +1,7 @@
 // The flags kubectl users expect of a plugin (--kubeconfig, --context, -n/--namespace), parsed the
 // same way by every command that talks to Kubernetes. Pure: no file or network access here
 // (kube-connect.ts loads the kubeconfig).
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 
 /** parseArgs option specs of the kubectl-style flags. */
 export const KUBE_OPTIONS = {
@@ -49,4 +50,20 @@ export function normalizeArgv(argv: string[]): string[] {
 /** The namespace a command works in: the flag, else the context's, else "default" (kubectl's rule). */
 export function effectiveNamespace(flag: string | undefined, contextNamespace: string | undefined): string {
   return flag || contextNamespace || 'default';
+}
+
+/**
+ * parseArgs as every kubectl-style command uses it (strict, positionals allowed, `-n=NS` read as
+ * kubectl does); a parse failure becomes the command's own usage error.
+ */
+export function parseCommandArgs<const O extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: O,
+  usageError: (message: string) => Error,
+) {
+  try {
+    return parseArgs({ args: normalizeArgv(argv), strict: true, allowPositionals: true, options });
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
 }

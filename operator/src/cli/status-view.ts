@@ -1,11 +1,10 @@
 // `capture-drain status`, the pure part: which drains to follow, how they render (a refreshing
 // screen or plain lines), when they are finished and with what exit code. status.ts reads the
 // objects and writes the output.
-import { parseArgs } from 'node:util';
 import { formatDuration, type CaptureDrainObject, type WorkCounts } from '../api/capturedrain.js';
 import { DRAIN_LABELS, ROLLOUT_ANNOTATIONS } from '../api/names.js';
 import { isTerminal } from '../drain/contract.js';
-import { KUBE_FLAGS_HELP, KUBE_OPTIONS, kubeFlags, normalizeArgv, type KubeFlags } from './kube-flags.js';
+import { KUBE_FLAGS_HELP, KUBE_OPTIONS, kubeFlags, parseCommandArgs, type KubeFlags } from './kube-flags.js';
 import { EXIT, exitCodeFor, resultFor } from './outcome.js';
 
 export const STATUS_USAGE = `Usage: capture-drain status [DRAIN...] [--statefulset NAME] [options]
@@ -52,17 +51,7 @@ export interface StatusArgs extends KubeFlags {
 }
 
 export function parseStatusArgs(argv: string[]): StatusArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: normalizeArgv(argv),
-      strict: true,
-      allowPositionals: true,
-      options: STATUS_OPTIONS,
-    });
-  } catch (err) {
-    throw new StatusUsageError((err as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, STATUS_OPTIONS, (m) => new StatusUsageError(m));
   const v = parsed.values;
   if (v.help) return 'help';
   if (v.once && v.watch) throw new StatusUsageError('--once and --watch exclude each other');

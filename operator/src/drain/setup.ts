@@ -108,7 +108,7 @@ export function setupDrain(
   // drain starts over at once rather than at its next periodic recheck.
   for (const inf of podInformers)
     watchInto(inf, controller, {
-      map: (pod) => [...voidedDrainsOf(pod, drains), ...releasingDrainsOf(pod, drains)],
+      map: (pod) => drainsWokenBy(pod, drains),
       updatePredicate: (a, b) => a === b || podRestarts(a) !== podRestarts(b),
     });
   // Drains by phase and cluster, age vs timeout, ETA: read from the cache at scrape time. The
@@ -136,24 +136,19 @@ export function setupDrain(
 }
 
 /**
- * The drains of this pod name in Releasing: the pod's deletion or its replacement's arrival ends
- * their wait at once rather than at their next timed look.
+ * The drains a change of this pod concerns: those in Releasing (the pod's deletion or its
+ * replacement's arrival ends their wait at once rather than at their next timed look) and those
+ * whose release a container restart since voided.
  */
-export function releasingDrainsOf(pod: Pod, drains: CaptureDrainCache): ObjectKey[] {
+export function drainsWokenBy(pod: Pod, drains: CaptureDrainCache): ObjectKey[] {
   const ns = pod.metadata.namespace;
   if (!ns || !pod.metadata.name) return [];
   return drains
     .list(ns)
-    .filter((d) => d.spec.podName === pod.metadata.name && d.status?.phase === 'Releasing')
-    .map((d) => ({ namespace: ns, name: d.metadata.name }));
-}
-
-/** The drains of this pod whose release a container restart since voided. */
-export function voidedDrainsOf(pod: Pod, drains: CaptureDrainCache): ObjectKey[] {
-  const ns = pod.metadata.namespace;
-  if (!ns || !pod.metadata.name) return [];
-  return drains
-    .list(ns)
-    .filter((d) => d.spec.podName === pod.metadata.name && releaseVoidedByRestart(d, pod))
+    .filter(
+      (d) =>
+        d.spec.podName === pod.metadata.name &&
+        (d.status?.phase === 'Releasing' || releaseVoidedByRestart(d, pod)),
+    )
     .map((d) => ({ namespace: ns, name: d.metadata.name }));
 }

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
+import { parse } from 'yaml';
 import { PHASES, type CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import { CONDITION_REASONS, CONDITION_TYPES, DRAIN_REASONS, EVENT_REASONS } from '../../src/api/names.js';
 import { IGNORE_REASONS, WAIT_REASONS as CORDON_WAIT_REASONS } from '../../src/cordon/decide.js';
@@ -19,16 +20,11 @@ const read = (p: string) => readFileSync(join(REPO, p), 'utf8');
 const DOC = read('docs/troubleshooting.md');
 
 /** The alerts the chart's PrometheusRule pages on; their runbook links point at `#<name lowercased>`. */
-const ALERTS = [
-  'CaptureDrainStuck',
-  'CaptureDrainFailed',
-  'CaptureDrainPodHeld',
-  'CaptureDrainGateBypassed',
-  'CaptureDrainNoLeader',
-  'CaptureDrainTicdcErrors',
-  'CaptureDrainWebhookCertExpiring',
-  'CaptureDrainRolloutBlocked',
-];
+const ALERTS = (
+  parse(read('charts/capture-drain-operator/monitoring/alerts.yaml')) as {
+    groups: { rules: { alert: string }[] }[];
+  }
+).groups.flatMap((g) => g.rules.map((r) => r.alert));
 
 /** `## Title` -> the section's text up to the next `## ` heading. */
 function sections(md: string): Map<string, string> {

@@ -3,7 +3,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainObject, CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import { podDrainState, podDrainStateOf, podRestarts } from '../../src/drain/contract.js';
-import { voidedDrainsOf } from '../../src/drain/setup.js';
+import { drainsWokenBy } from '../../src/drain/setup.js';
 import {
   advance,
   isConfirmedZero,
@@ -511,8 +511,16 @@ describe('case 3: the pod drain contract', () => {
     const cache = { get: () => drain, list: () => [drain] };
     expect(podDrainStateOf(drain, pod(0))).toBe('Released');
     expect(podDrainStateOf(drain, pod(1))).toBe('InProgress');
-    expect(voidedDrainsOf(pod(0), cache)).toEqual([]);
-    expect(voidedDrainsOf(pod(1), cache)).toEqual([{ namespace: 'ns', name: 'd' }]);
-    expect(voidedDrainsOf(pod(1, 'ticdc-2'), cache)).toEqual([]);
+    expect(drainsWokenBy(pod(0), cache)).toEqual([]);
+    expect(drainsWokenBy(pod(1), cache)).toEqual([{ namespace: 'ns', name: 'd' }]);
+    expect(drainsWokenBy(pod(1, 'ticdc-2'), cache)).toEqual([]);
+    // A drain in Releasing wakes on any change of its pod (deletion, replacement).
+    const releasing = {
+      ...drain,
+      status: { ...drain.status, ...statusIn('Releasing') },
+    } as CaptureDrainObject;
+    const releasingCache = { get: () => releasing, list: () => [releasing] };
+    expect(drainsWokenBy(pod(0), releasingCache)).toEqual([{ namespace: 'ns', name: 'd' }]);
+    expect(drainsWokenBy(pod(0, 'ticdc-2'), releasingCache)).toEqual([]);
   });
 });
