@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createKubeClient } from '../../operator/src/kube/client.js';
 import { loadKubeconfigFile } from '../../operator/src/kube/kubeconfig.js';
 import { LeaderElector, type Lease } from '../../operator/src/kube/leader.js';
+import { PROBE_WRITE_MS } from '../../operator/src/drain/status-writes.js';
 import { Resources, type KubeClient, type KubeObject } from '../../operator/src/kube/port.js';
 import type { TicdcSimulator } from '../ticdc-sim/index.js';
 import { eventually } from '../harness/cluster.js';
@@ -158,7 +159,9 @@ describe('leader election with two replicas', () => {
     console.log(`failover after SIGKILL (ms from the kill): ${JSON.stringify(runs)}`);
     for (const r of runs) {
       expect(r.ticdc).toBeLessThan(FAILOVER_BUDGET_MS);
-      expect(r.status).toBeLessThan(FAILOVER_BUDGET_MS);
+      // A stalled drain shows users nothing new: the new leader writes its probe bookkeeping only
+      // once the persisted one is PROBE_WRITE_MS old (status-writes.ts), so up to that much later.
+      expect(r.status).toBeLessThan(FAILOVER_BUDGET_MS + PROBE_WRITE_MS);
     }
     // The next test wants one replica: the leader.
     await standby.proc.stop();

@@ -162,7 +162,23 @@ describe('drain verdicts against TiCDC v8.5.7 behaviour', () => {
     expect(e.regarding).toMatchObject({ kind: 'StatefulSet', name: 'ticdc' });
     expect(e.note).toContain(`restart pod ${target.podName}`);
     expect((await c.kubectl(['get', 'cdrain', 'abandoned', '-n', NS])).code).not.toBe(0);
-  });
+    // What the event asks of a human: TiCDC keeps draining the capture and refuses (answers 1 to)
+    // every drain of another capture until it leaves; once its work is gone, restart its pod. Left
+    // as it is, a later case's drain of another capture would never progress.
+    await eventually(
+      `${target.podName} drained by the abandoned session`,
+      async () => {
+        const x = ticdc.sim.capture(target.id);
+        return !x || x.dispatchers + x.maintainers === 0;
+      },
+      { timeoutMs: 120_000 },
+    );
+    await c.kubectlOk(['delete', 'pod', target.podName!, '-n', NS, '--wait=false']);
+    await eventually('the abandoned capture gone', async () => !ticdc.sim.capture(target.id), {
+      timeoutMs: 60_000,
+    });
+    await waitForCapturesWithWork(ticdc.sim, 4);
+  }, 300_000);
 
   const failedAt = (st: DrainStatus) => st.history!.find((h) => h.phase === 'Failed')!.time;
 
