@@ -54,6 +54,9 @@ export async function operatorCommand(
     logger,
   });
   const manager = createManager({ config, kube, events, registry, logger });
+  // Warm the caches first: their LISTs overlap the rest of the start (probe server, webhook
+  // certificate, identity lookup) and the Lease acquisition (or a standby's wait).
+  manager.startCaches();
   const probes = createProbeServer({
     registry,
     port: config.httpPort,
@@ -145,8 +148,6 @@ export async function operatorCommand(
         if (!stop.signal.aborted) lost = true;
       },
     });
-    // Warm caches while campaigning: the LISTs overlap the Lease acquisition (and a standby's wait).
-    manager.startCaches();
     await elector.run(stop.signal);
     await manager.informers.stop(); // a standby that never led stops its caches here
   } else {
