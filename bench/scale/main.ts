@@ -478,12 +478,14 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
       { timeoutMs: replicas * 120_000, intervalMs: 200 },
     );
     // Per pod, "drain + replacement": its capture's drain start -> the later of its replacement's
-    // registration and the old capture leaving TiCDC's list. The replacement covers the old pod's
-    // termination and TiCDC's deregistration of its capture (a released capture stays listed a few
-    // seconds after its SIGTERM, 5 s in the simulator as in TiCDC): the next drain of the cluster
-    // cannot start before it, so that time is TiCDC's, not the operator's. What the ratio measures
-    // is the rest: the operator's reaction from the rollout start to the first drain and between
-    // one pod's replacement and the next pod's drain.
+    // registration and TiCDC being free to drain the next capture. The replacement covers the old
+    // pod's termination, TiCDC's deregistration of its capture (a released capture stays listed a
+    // few seconds after its SIGTERM, 5 s in the simulator as in TiCDC) and the coordinator's clear
+    // handshake after it left (until every node acknowledged it, TiCDC answers 1 to a drain of any
+    // other capture without starting it: 1 s in the simulator, up to 5 s in TiCDC, ticdc-api.md
+    // §4.3): the next drain of the cluster cannot start before, so that time is TiCDC's, not the
+    // operator's. What the ratio measures is the rest: the operator's reaction from the rollout
+    // start to the first drain and between one pod's replacement and the next pod's drain.
     let sum = 0;
     let end = t0;
     let paired = 0;
@@ -498,8 +500,12 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
       );
       const left = events.find((x) => x.e.type === 'capture-left' && x.e.captureId === id);
       if (!started || !joined || !left) continue;
+      const cleared = events.find(
+        (x) => x.e.type === 'drain' && x.e.phase === 'cleared' && x.e.captureId === id,
+      );
+      const free = cleared?.e.type === 'drain' ? cleared.at + (cleared.e.clearHandshakeMs ?? 0) : left.at;
       paired++;
-      const done = Math.max(joined.at, left.at);
+      const done = Math.max(joined.at, free);
       sum += done - started.at;
       spans.push({ start: started.at, end: done });
       end = Math.max(end, done);
@@ -520,6 +526,15 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
       }
       console.log(`   requests by route: ${[...byRoute].map(([k, v]) => `${k} ${v}`).join('; ')}`);
       console.log(
+        `   requests: ${requests
+          .filter((x) => x.at >= t0 && x.at <= end)
+          .map(
+            (x) =>
+              `${((x.at - t0) / 1000).toFixed(2)} ${x.method} ${x.path.replace(/[0-9a-f-]{36}/g, '{id}')}`,
+          )
+          .join('; ')}`,
+      );
+      console.log(
         `   events: ${events
           .filter((x) => x.at >= t0 && x.at <= end)
           .map(
@@ -536,7 +551,7 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
       ok: during / (wall / 1000) <= 2,
     });
     row({
-      figure: `rollout: wall / (sum of drain + replacement), ${replicas} captures; per pod: drain start -> later of replacement registered and old capture deregistered`,
+      figure: `rollout: wall / (sum of drain + replacement), ${replicas} captures; per pod: drain start -> later of replacement registered and TiCDC free for the next drain (old capture deregistered, clear handshake over)`,
       value: `${(wall / sum).toFixed(3)} (${s(wall)} / ${s(sum)}; ${paired} of ${replicas} pods paired; operator gaps ${gaps.map((g) => (g / 1000).toFixed(2)).join(', ')} s)`,
       goal: '<= 1.05',
       ok: paired === replicas && wall / sum <= 1.05,

@@ -235,6 +235,12 @@ describe('drain verdicts against TiCDC v8.5.7 behaviour', () => {
 
   test('case 5: a garbled 400 during flavour detection is transient, not Failed InvalidRequest', async () => {
     await waitForCapturesWithWork(ticdc.sim, 4);
+    // A detection is reused while the same coordinator leads: a new one makes this drain detect.
+    const before = ticdc.sim.captures().find((x) => x.isOwner)?.id;
+    ticdc.sim.resignOwner();
+    await eventually('a new coordinator', async () =>
+      ticdc.sim.captures().some((x) => x.isOwner && x.id !== before),
+    );
     const target = nonOwners()[0]!;
     // Every flavour probe (the V2 status route, the V1 drain route) answers a 400 whose body is not JSON.
     ticdc.sim.setFaults({

@@ -144,7 +144,12 @@ export class NewArchFlavor implements Flavor {
     this.tombstone = s.completed ? capture.id : null;
     this.session = null;
     this.clearUntil = this.cluster.now() + this.opts.clearHandshakeMs;
-    this.cluster.emit({ type: 'drain', captureId: capture.id, phase: 'cleared' });
+    this.cluster.emit({
+      type: 'drain',
+      captureId: capture.id,
+      phase: 'cleared',
+      clearHandshakeMs: this.opts.clearHandshakeMs,
+    });
   }
 
   livenessCode(l: Liveness): number {

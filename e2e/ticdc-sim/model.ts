@@ -105,6 +105,8 @@ export type SimEvent =
       type: 'drain';
       captureId: string;
       phase: 'started' | 'completed' | 'session-lost' | 'cleared' | 'ignored';
+      /** cleared: how long the coordinator still answers 1 to a drain of another capture (§4.3). */
+      clearHandshakeMs?: number;
     }
   | { type: 'violation'; violation: Violation };
 

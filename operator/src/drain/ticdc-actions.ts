@@ -10,7 +10,13 @@ import {
   type TargetView,
 } from './machine.js';
 import { livenessState, zeroNeedsConfirmation } from '../ticdc/liveness.js';
-import { isTicdcError, type Architecture, type CaptureInfo, type TicdcClient } from '../ticdc/types.js';
+import {
+  isTicdcError,
+  type ApiFlavor,
+  type Architecture,
+  type CaptureInfo,
+  type TicdcClient,
+} from '../ticdc/types.js';
 
 export type TicdcAction = Extract<Action, { type: 'discover' | 'resign' | 'drain' | 'awaitDeparture' }>;
 
@@ -43,7 +49,7 @@ export async function performTicdcAction(
   try {
     switch (action.type) {
       case 'discover':
-        return await discover(client, action, target);
+        return await discover(client, action, target, unbound);
       case 'resign': {
         const captures = await client.listCaptures();
         const target = captures.find((c) => c.id === action.captureId);
@@ -72,10 +78,26 @@ export async function performTicdcAction(
   }
 }
 
+/**
+ * What flavour detection found for a cluster's client, and under which coordinator. The API a
+ * drain speaks is the coordinator's (requests are forwarded to it), and a coordinator's version
+ * changes only with the coordinator (a restart registers a new capture ID): while the same one
+ * leads, the next drain of the cluster (a rollout's next pod) reuses the answer instead of probing
+ * four routes again. Only successful detections are kept; another coordinator probes afresh.
+ */
+interface Detected {
+  coordinator: string;
+  flavor: ApiFlavor;
+  architecture: Architecture;
+  version?: string;
+}
+const detections = new WeakMap<TicdcClient, Detected>();
+
 async function discover(
   client: TicdcClient,
   action: Extract<TicdcAction, { type: 'discover' }>,
   target: DrainTarget,
+  cacheKey: TicdcClient = client,
 ): Promise<Outcome> {
   const captures = await client.listCaptures();
   let found = findTarget(captures, target);
@@ -103,6 +125,12 @@ async function discover(
       ...chosen,
       ...(action.architecture ? { architecture: action.architecture } : {}),
     };
+  const coordinator = captures.find((c) => c.isOwner)?.id;
+  const seen = detections.get(cacheKey);
+  if (action.flavor === 'Auto' && coordinator && seen?.coordinator === coordinator) {
+    const { flavor, architecture, version } = seen;
+    return { type: 'discovered', captures, flavor, architecture, ...chosen, ...(version ? { version } : {}) };
+  }
   let flavor = action.flavor;
   if (flavor === 'Auto') flavor = await client.detectFlavor(found.id);
   // The stub check (§4.9) runs whatever the setting: an explicit V1 on a v8.5.4-v8.5.6 server
@@ -115,6 +143,8 @@ async function discover(
   );
   const architecture: Architecture =
     flavor === 'V2Classic' ? 'Classic' : flavor === 'V2' ? 'NewArch' : await client.architecture(version);
+  if (action.flavor === 'Auto' && coordinator)
+    detections.set(cacheKey, { coordinator, flavor, architecture, ...(version ? { version } : {}) });
   return { type: 'discovered', captures, flavor, architecture, ...chosen, ...(version ? { version } : {}) };
 }
 

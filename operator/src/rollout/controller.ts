@@ -48,10 +48,36 @@ const BLOCKED_POLL_MS = 30_000;
 const ETA_SLACK_MS = 15_000;
 /** A capture list read this recently stands for a burst of events whatever the reconcile did next. */
 export const CAPTURES_BURST_MS = 150;
-/** Around a capture's predicted registration or departure, look this often, from this long before. */
-export const CAPTURE_FAST_POLL_MS = 200;
+/**
+ * Around a capture's predicted registration or departure, look this often, from this long before.
+ * A departure is followed by TiCDC's clear handshake (1-5 s during which it answers 1 to any other
+ * drain, ticdc-api.md §4.3), so seeing it sooner than this gains the next drain nothing.
+ */
+export const CAPTURE_FAST_POLL_MS = 400;
 export const CAPTURE_LEAD_MS = 300;
-export const CAPTURE_WINDOW_MS = 1000;
+export const CAPTURE_WINDOW_MS = 1200;
+/** A wait seen ending between two looks at most this far apart is a precise observation. */
+export const PRECISE_OBSERVATION_MS = 2 * CAPTURE_FAST_POLL_MS;
+
+/** What was learned of one kind of wait: the shortest since -> seen, and whether it is precise. */
+export interface LearnedWait {
+  ms: number;
+  precise: boolean;
+}
+
+/**
+ * Folds an observation into what was learned (pure). An observation is the wait's lower bound
+ * (the last look that still showed it) and its width (until the look that showed it over). Looks a
+ * second apart (before anything was learned) bound the moment only loosely and would keep every
+ * later prediction up to a second early, so precise observations replace loose ones; among
+ * observations of one kind the shortest stands (the prediction must not come late).
+ */
+export function learnWait(prev: LearnedWait | undefined, tookMs: number, widthMs: number): LearnedWait {
+  const precise = widthMs <= PRECISE_OBSERVATION_MS;
+  if (!prev || (precise && !prev.precise)) return { ms: tookMs, precise };
+  if (!precise && prev.precise) return prev;
+  return { ms: Math.min(prev.ms, tookMs), precise };
+}
 
 /** What the rollout waits for in TiCDC's capture list, and since when (ms). */
 export interface CaptureWait {
@@ -84,6 +110,23 @@ export function captureWaitDelay(opts: {
   return TICDC_POLL_MS;
 }
 
+/** Waits on Kubernetes alone (a drain, pods, the StatefulSet controller): no TiCDC answer needed. */
+const KUBE_WAITS: ReadonlySet<string> = new Set([
+  'Drain',
+  'PodReplaced',
+  'PodRemoved',
+  'PodReady',
+  'StatefulSetStatus',
+]);
+
+function isKubeWait(p: Plan): boolean {
+  return p.step.type === 'Wait' && KUBE_WAITS.has(p.step.reason);
+}
+
+function sameStep(a: Plan, b: Plan): boolean {
+  return JSON.stringify(a.step) === JSON.stringify(b.step) && !a.blocked === !b.blocked;
+}
+
 export class RolloutReconciler {
   private readonly now: () => number;
   /**
@@ -98,7 +141,7 @@ export class RolloutReconciler {
       waiting?: CaptureWait;
       /** When a capture list last showed the wait still on (a lower bound of its end). */
       stillOnAt?: number;
-      ms: Partial<Record<CaptureWait['kind'], number>>;
+      ms: Partial<Record<CaptureWait['kind'], LearnedWait>>;
     }
   >();
 
@@ -120,11 +163,33 @@ export class RolloutReconciler {
     let input = planInput({ now: this.now(), statefulSet: sts, pods, drains });
     let p = plan(input);
     // Up to date (or misconfigured): no need to ask TiCDC anything.
-    if (p.mode !== 'Idle') {
+    if (p.mode === 'Idle') this.lists.delete(`${ns}/${key.name}`);
+    else if (p.blocked || !isKubeWait(p)) {
       const captures = await this.captures(sts, ctx.log);
       input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
       p = plan(input);
-    } else this.lists.delete(`${ns}/${key.name}`);
+    } else {
+      // Waiting on a drain or on pods: TiCDC's answer changes nothing now. The last list read
+      // keeps the queue and ETA shown as they were (no new request); should it change the step,
+      // it is not trusted and a fresh one is read.
+      const last = this.lists.get(`${ns}/${key.name}`);
+      if (last) {
+        const withLast = planInput({
+          now: this.now(),
+          statefulSet: sts,
+          pods,
+          drains,
+          captures: last.captures,
+        });
+        const q = plan(withLast);
+        if (sameStep(q, p)) [input, p] = [withLast, q];
+        else {
+          const captures = await this.captures(sts, ctx.log);
+          input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
+          p = plan(input);
+        }
+      }
+    }
     const waited = this.trackCaptureWait(`${ns}/${key.name}`, p, input);
 
     let acted: boolean;
@@ -179,7 +244,7 @@ export class RolloutReconciler {
       // It ended between the last list that still showed it and this one: keep the earlier
       // bound, so the next prediction looks before the moment rather than after it.
       const took = (l.stillOnAt ?? listAt) - w.since;
-      if (took > 0) l.ms[w.kind] = Math.min(l.ms[w.kind] ?? Infinity, took);
+      if (took > 0) l.ms[w.kind] = learnWait(l.ms[w.kind], took, listAt - (l.stillOnAt ?? w.since));
       delete l.waiting;
       delete l.stillOnAt;
     }
@@ -187,7 +252,7 @@ export class RolloutReconciler {
     if (!same) delete l.stillOnAt;
     l.waiting = wait;
     if (input.captures) l.stillOnAt = listAt;
-    const learnedMs = l.ms[wait.kind];
+    const learnedMs = l.ms[wait.kind]?.ms;
     return { wait, ...(learnedMs !== undefined ? { learnedMs } : {}) };
   }
 

@@ -120,6 +120,33 @@ describe('case 1: a zero is drained only when TiCDC confirms it', () => {
     expect(r.status).toMatchObject({ phase: 'Releasing', reason: 'Drained' });
   });
 
+  test('flavour detection is reused for the next drain under the same coordinator, redone under another', async () => {
+    const list = captures();
+    const client = scripted({ list });
+    const discover = () =>
+      performTicdcAction(client, { type: 'discover', flavor: 'Auto' }, { addresses: [ADDR] });
+    const first = await discover();
+    expect(first).toMatchObject({
+      type: 'discovered',
+      flavor: 'V1',
+      architecture: 'NewArch',
+      version: 'v8.5.7',
+    });
+    expect(client.calls.filter((c) => c === 'detectFlavor')).toHaveLength(1);
+    // The same coordinator (c0): the answer stands, no probe.
+    expect(await discover()).toEqual(first);
+    expect(client.calls.filter((c) => c === 'detectFlavor')).toHaveLength(1);
+    // Another coordinator (c2): probed again.
+    list[0] = { ...list[0]!, isOwner: false };
+    list[2] = { ...list[2]!, isOwner: true };
+    await discover();
+    expect(client.calls.filter((c) => c === 'detectFlavor')).toHaveLength(2);
+    // Another cluster's client never shares it.
+    const other = scripted({ list });
+    await performTicdcAction(other, { type: 'discover', flavor: 'Auto' }, { addresses: [ADDR] });
+    expect(other.calls).toContain('detectFlavor');
+  });
+
   test('the stub check runs for an explicit V1 setting, and its verdict is Unsupported', async () => {
     const client = scripted({ stub: true });
     const o = await performTicdcAction(client, { type: 'discover', flavor: 'V1' }, { addresses: [ADDR] });

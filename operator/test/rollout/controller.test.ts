@@ -9,6 +9,8 @@ import {
   RolloutReconciler,
   TICDC_POLL_MS,
   captureWaitDelay,
+  learnWait,
+  PRECISE_OBSERVATION_MS,
   statefulSetKeysOf,
 } from '../../src/rollout/controller.js';
 import { drainStepChanged } from '../../src/rollout/setup.js';
@@ -329,9 +331,11 @@ describe('rollout controller', () => {
     await reconcile();
     await reconcile();
     expect(listCalls).toBe(first);
-    now += TICDC_POLL_MS;
+    // Waiting on the drain it started, TiCDC's list changes nothing: not asked, however long.
+    expect((await kube.list(Resources.capturedrains, { namespace: NS })).items).toHaveLength(1);
+    now += 10 * TICDC_POLL_MS;
     await reconcile();
-    expect(listCalls).toBe(first + 1);
+    expect(listCalls).toBe(first);
   });
 
   test('the pace of capture-list reads while waiting on TiCDC', () => {
@@ -350,6 +354,19 @@ describe('rollout controller', () => {
     // A registration is predicted the same way, from its pod becoming Ready.
     const reg = { kind: 'CaptureRegistered' as const, subject: 'ticdc-2', since: 2000 };
     expect(captureWaitDelay({ wait: reg, learnedMs: 800, now: 2000 })).toBe(800 - CAPTURE_LEAD_MS);
+  });
+
+  test('learning a wait: precise observations replace loose ones, the shortest stands', () => {
+    // Looks a second apart: a loose bound.
+    const loose = learnWait(undefined, 4000, 1000);
+    expect(loose).toEqual({ ms: 4000, precise: false });
+    // A look in the fast window bounds it tightly: it replaces the loose one, even when later.
+    const precise = learnWait(loose, 4900, CAPTURE_FAST_POLL_MS);
+    expect(precise).toEqual({ ms: 4900, precise: true });
+    // A loose one never displaces it; a shorter precise one does.
+    expect(learnWait(precise, 3000, 1000)).toBe(precise);
+    expect(learnWait(precise, 4700, PRECISE_OBSERVATION_MS)).toEqual({ ms: 4700, precise: true });
+    expect(learnWait(precise, 5200, CAPTURE_FAST_POLL_MS)).toEqual({ ms: 4900, precise: true });
   });
 
   test('a drain wakes the rollout when its phase or release changes, not on a probe write', () => {
