@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import {
   checkScenario,
   drainRates,
+  drainingRate,
   drainedTwice,
   durationMs,
   failClosed,
@@ -139,15 +140,28 @@ describe('checkScenario', () => {
     expect(broken(o)).toEqual([]);
   });
 
-  test('the rate bound is reported unless enforced', () => {
+  test("a scenario's own failed verification breaks the run; a passed one says nothing", () => {
+    const o = healthy();
+    o.asserted = [{ check: 'refused', detail: 'exit 0', breaks: true }];
+    expect(broken(o)).toEqual(['refused']);
+    o.asserted = [{ check: 'refused', detail: 'exit 1', breaks: false }];
+    expect(checkScenario(o, opts).findings).toEqual([]);
+  });
+
+  test('the rate bound breaks the run when enforced, else it is reported', () => {
     const o = healthy();
     o.requests = Array.from({ length: 60 }, (_, i) => T0 + i * 300); // 60 in the first 18 s
     const r = checkScenario(o, opts);
-    expect(r.rateMean).toBeGreaterThan(1);
+    expect(r.rate).toBeGreaterThan(1);
     expect(r.findings.map((f) => [f.check, f.breaks])).toEqual([
-      ['TiCDC requests per drain within the bound', false],
+      ['TiCDC requests while draining within the bound', false],
     ]);
-    expect(broken(o, { ...opts, enforceRate: true })).toEqual(['TiCDC requests per drain within the bound']);
+    expect(broken(o, { ...opts, enforceRate: true })).toEqual([
+      'TiCDC requests while draining within the bound',
+    ]);
+    // Under the bound: nothing to say.
+    o.requests = o.requests.slice(0, 10);
+    expect(checkScenario(o, { ...opts, enforceRate: true }).findings).toEqual([]);
   });
 
   test('fail-closed: a documented reason is listed, an undocumented one breaks', () => {
@@ -233,6 +247,19 @@ describe('helpers', () => {
     // A drain not started has no rate; a running one is counted up to now.
     expect(drainRates([drain('c', { startTime: undefined })], [T0], T0 + 1000)).toEqual([]);
     expect(drainRates([drain('d', { completionTime: undefined })], [T0 + 1, T0 + 2], T0 + 2000)).toEqual([1]);
+  });
+  test('drainingRate: requests from the first drain start to the last end, per second', () => {
+    const d = [
+      drain('a', { startTime: T0, completionTime: T0 + 4000 }),
+      drain('b', { startTime: T0 + 6000, completionTime: T0 + 10_000 }),
+    ];
+    // 5 requests in the 10 s span (the one after it does not count).
+    expect(drainingRate(d, [T0, T0 + 1, T0 + 5000, T0 + 9000, T0 + 10_000, T0 + 12_000], T0 + 30_000)).toBe(
+      0.5,
+    );
+    // A drain still running counts up to now; none at all is 0.
+    expect(drainingRate([drain('c', { completionTime: undefined })], [T0 + 1], T0 + 500)).toBe(1);
+    expect(drainingRate([], [T0], T0 + 1000)).toBe(0);
   });
   test('failClosed lists Failed and Completed-without-Drained', () => {
     expect(

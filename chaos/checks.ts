@@ -88,10 +88,15 @@ export interface ScenarioObservation {
   faults: string[];
   /** Leader failovers: kill -> another replica holds the Lease, ms. */
   failoversMs: number[];
+  /** What the scenario verified itself (a refused delete, ...). */
+  asserted?: Finding[];
 }
 
 export interface CheckOptions {
-  /** Bound on the average TiCDC requests per second per drain (issue 12: 1). */
+  /**
+   * Bound on TiCDC requests per second while the scenario's drains ran (its rollout: one drain of
+   * the cluster at a time), errors included: the benchmark's rollout goal, 2 (bench-scale).
+   */
   rateBound: number;
   /** true: a rate above the bound breaks the run; false: it is reported only. */
   enforceRate: boolean;
@@ -120,8 +125,9 @@ export interface ScenarioResult {
   drains: number;
   kills: number;
   faults: string[];
-  /** Mean and max over drains of TiCDC requests per second while the drain ran. */
-  rateMean: number;
+  /** TiCDC requests per second from the first drain's start to the last one's end. */
+  rate: number;
+  /** The busiest drain's own rate (its start to its end; informational). */
   rateMax: number;
   failClosed: FailClosed[];
   human: string[];
@@ -182,6 +188,18 @@ export function drainRates(drains: DrainObs[], requests: number[], now: number):
     });
 }
 
+/**
+ * TiCDC requests per second while the drains ran: from the first one's start (or creation) to the
+ * last one's end (or now); at least 1 s. 0 without drains.
+ */
+export function drainingRate(drains: DrainObs[], requests: number[], now: number): number {
+  if (!drains.length) return 0;
+  const from = Math.min(...drains.map((d) => d.startTime ?? d.createdAt));
+  const to = Math.max(...drains.map((d) => d.completionTime ?? now));
+  const n = requests.filter((t) => t >= from && t <= to).length;
+  return n / Math.max((to - from) / 1000, 1);
+}
+
 /** Drains that ended without releasing their pod the normal way, with their reason. */
 export function failClosed(drains: DrainObs[], intended: ReadonlySet<string>): FailClosed[] {
   return drains
@@ -240,13 +258,14 @@ export function checkScenario(o: ScenarioObservation, opts: CheckOptions): Scena
   breakIf('no pod drained twice', drainedTwice(o.drains));
   breakIf('never two drains holding one slot', slotOverlaps(o.drainEvents));
 
-  const rates = drainRates(o.drains, o.requests, o.now);
-  const rateMean = rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 0;
-  const rateMax = rates.length ? Math.max(...rates) : 0;
-  if (rateMean > opts.rateBound)
+  findings.push(...(o.asserted ?? []).filter((f) => f.breaks));
+
+  const rate = drainingRate(o.drains, o.requests, o.now);
+  const rateMax = Math.max(0, ...drainRates(o.drains, o.requests, o.now));
+  if (rate > opts.rateBound)
     findings.push({
-      check: 'TiCDC requests per drain within the bound',
-      detail: `mean ${rateMean.toFixed(2)} req/s per drain > ${opts.rateBound}`,
+      check: 'TiCDC requests while draining within the bound',
+      detail: `${rate.toFixed(2)} req/s > ${opts.rateBound}`,
       breaks: opts.enforceRate,
     });
 
@@ -271,7 +290,7 @@ export function checkScenario(o: ScenarioObservation, opts: CheckOptions): Scena
     drains: o.drains.length,
     kills: o.kills,
     faults: o.faults,
-    rateMean,
+    rate,
     rateMax,
     failClosed: fc,
     human: o.human,
@@ -323,7 +342,7 @@ export function table(
   results: ScenarioResult[],
   opts: Pick<CheckOptions, 'rateBound' | 'enforceRate'>,
 ): string {
-  const rateHead = `req/s per drain, mean / max (bound ${opts.rateBound}, ${opts.enforceRate ? 'enforced' : 'reported, not enforced'})`;
+  const rateHead = `TiCDC req/s while draining (bound ${opts.rateBound}, ${opts.enforceRate ? 'enforced' : 'reported, not enforced'}) / busiest drain`;
   const lines = [
     `| scenario | time | drains | kills | faults | ${rateHead} | fail-closed (reason) | without a human | lost work | invariants |`,
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -332,7 +351,7 @@ export function table(
     const broken = r.findings.filter((f) => f.breaks);
     const reported = r.findings.filter((f) => !f.breaks);
     lines.push(
-      `| ${r.scenario} | ${(r.durationMs / 1000).toFixed(0)} s | ${r.drains} | ${r.kills} | ${r.faults.join(', ') || '-'} | ${r.rateMean.toFixed(2)} / ${r.rateMax.toFixed(2)}${reported.length ? ' (over)' : ''} | ${
+      `| ${r.scenario} | ${(r.durationMs / 1000).toFixed(0)} s | ${r.drains} | ${r.kills} | ${r.faults.join(', ') || '-'} | ${r.rate.toFixed(2)} / ${r.rateMax.toFixed(2)}${reported.length ? ' (over)' : ''} | ${
         r.failClosed.map((f) => `${f.reason}${f.intended ? '' : ' (UNDOCUMENTED)'}`).join(', ') || '-'
       } | ${r.human.length ? `no: ${r.human.join('; ')}` : 'yes'} | ${r.violations} | ${
         broken.length ? `**BROKEN**: ${broken.map((f) => `${f.check}: ${f.detail}`).join('; ')}` : 'ok'
@@ -340,7 +359,7 @@ export function table(
     );
   }
   const fo = results.flatMap((r) => r.failoversMs);
-  const all = results.map((r) => r.rateMean);
+  const all = results.map((r) => r.rate);
   lines.push(
     `| **total** | ${(results.reduce((a, r) => a + r.durationMs, 0) / 1000).toFixed(0)} s | ${results.reduce((a, r) => a + r.drains, 0)} | ${results.reduce((a, r) => a + r.kills, 0)} | ${results.reduce((a, r) => a + r.faults.length, 0)} | ${
       all.length ? (all.reduce((a, b) => a + b, 0) / all.length).toFixed(2) : '-'

@@ -269,7 +269,7 @@ export class ChaosEnv {
   async observe(
     base: Pick<
       ScenarioObservation,
-      'scenario' | 'start' | 'human' | 'rolloutFinished' | 'kills' | 'faults' | 'failoversMs'
+      'scenario' | 'start' | 'human' | 'rolloutFinished' | 'kills' | 'faults' | 'failoversMs' | 'asserted'
     >,
     seq: { events: number; violations: number },
     expectedReplicas: number,

@@ -1,7 +1,7 @@
 // Runs one scenario against the environment: the rollout, the scenario's faults, the human's step
 // when a drain failed closed (fix the cause, delete the failed drain, as the README says), a settle
 // period, then the observation judged by checks.ts.
-import { checkScenario, type CheckOptions, type ScenarioResult } from './checks.js';
+import { checkScenario, type CheckOptions, type Finding, type ScenarioResult } from './checks.js';
 import type { ChaosEnv, Drain } from './env.js';
 import type { Scenario, ScenarioContext } from './scenarios.js';
 
@@ -21,6 +21,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
   const failoversMs: number[] = [];
   const human: string[] = [];
   const removed: Drain[] = [];
+  const asserted: Finding[] = [];
   let kills = 0;
   const ctx: ScenarioContext = {
     env,
@@ -31,6 +32,10 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
     killed: (ms) => {
       kills++;
       if (ms !== undefined) failoversMs.push(ms);
+    },
+    check: (check, ok, detail) => {
+      asserted.push({ check, detail, breaks: !ok });
+      opts.log(`   ${s.name}: ${ok ? 'verified' : 'FAILED'}: ${check} (${detail})`);
     },
     elapsedMs: () => Date.now() - start,
     baselineMs: opts.baselineMs,
@@ -83,7 +88,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
   // Let captures that got a signal leave, so the observation sees the settled cluster.
   if (finished) await sleep(1000);
   const obs = await env.observe(
-    { scenario: s.name, start, human, rolloutFinished: finished, kills, faults, failoversMs },
+    { scenario: s.name, start, human, rolloutFinished: finished, kills, faults, failoversMs, asserted },
     seq,
     replicas,
     removed,
@@ -91,7 +96,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
   const result = checkScenario(obs, opts);
   const broken = result.findings.filter((f) => f.breaks);
   opts.log(
-    `${broken.length ? 'BROKEN' : 'ok    '} ${s.name}: ${(result.durationMs / 1000).toFixed(0)} s, ${result.drains} drains, ${kills} kills, ${result.rateMean.toFixed(2)} req/s per drain${
+    `${broken.length ? 'BROKEN' : 'ok    '} ${s.name}: ${(result.durationMs / 1000).toFixed(0)} s, ${result.drains} drains, ${kills} kills, ${result.rate.toFixed(2)} TiCDC req/s while draining${
       result.failClosed.length ? `, fail-closed ${result.failClosed.map((f) => f.reason).join(',')}` : ''
     }${broken.length ? `: ${broken.map((f) => `${f.check}: ${f.detail}`).join('; ')}` : ''}`,
   );

@@ -11,6 +11,8 @@ export interface ScenarioContext {
   fault(what: string): void;
   /** Records an operator kill (and the failover time of a leader kill). */
   killed(failoverMs?: number): void;
+  /** Records what the scenario itself verified; a false `ok` breaks the run. */
+  check(check: string, ok: boolean, detail: string): void;
   /** Time since the scenario (and its rollout) started. */
   elapsedMs(): number;
   /** A clean rollout's duration, measured by the first scenario (for uniformly drawn moments). */
@@ -237,7 +239,28 @@ export function kubernetesScenarios(): Scenario[] {
         await ctx.env.webhook('Fail');
         ctx.env.fleet.webhookReachable = false;
         ctx.fault('webhook unreachable 25 s, failurePolicy Fail');
-        await sleep(25_000);
+        await sleep(3000);
+        // Fail closed: the API server refuses a capture pod's deletion it cannot ask the gate about
+        // (a server-side dry run goes through admission without deleting anything).
+        const pod = (await ctx.env.pods()).find(
+          (p) => p.metadata.name !== ctx.env.drainingCapture()?.podName,
+        );
+        if (pod) {
+          const r = await ctx.env.cluster.kubectl([
+            'delete',
+            'pod',
+            pod.metadata.name!,
+            '-n',
+            ctx.env.ns,
+            '--dry-run=server',
+          ]);
+          ctx.check(
+            'an unreachable gate under failurePolicy Fail refuses deletes',
+            r.code !== 0 && /failed calling webhook/i.test(r.stderr),
+            `kubectl delete pod ${pod.metadata.name} --dry-run=server: exit ${r.code}, ${r.stderr.trim().slice(0, 200) || r.stdout.trim()}`,
+          );
+        }
+        await sleep(22_000);
         ctx.env.fleet.webhookReachable = true;
         await sleep(5000);
         await ctx.env.webhook('Ignore');
