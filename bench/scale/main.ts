@@ -45,6 +45,7 @@ const USAGE = `Usage: node dist/bench/scale/main.js [flags]   (make bench-scale 
   --scale-clusters N       TiCDC clusters of the scale run (default 200)
   --scale-pods N           pods per cluster (default 10)
   --scale-drain-s S        drain duration of the scale run in seconds (default 20)
+  --scale-units N          work units (tables) per capture in the scale run (default 20)
   --workers N              operator --workers (default: the operator's default)
   --keep                   leave the control plane running
 `;
@@ -59,6 +60,7 @@ const { values: flags } = parseArgs({
     'scale-clusters': { type: 'string', default: '200' },
     'scale-pods': { type: 'string', default: '10' },
     'scale-drain-s': { type: 'string', default: '20' },
+    'scale-units': { type: 'string', default: '20' },
     workers: { type: 'string' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -295,13 +297,19 @@ function analyse(
     if (zero !== undefined && released !== undefined) res.lag = released - zero;
     if (process.env.BENCH_DUMP)
       console.log(
-        `   ${run.namespace}: ${during.length} requests in ${s(end - rec.addedAt)}, zero at ${s((zero ?? NaN) - rec.addedAt)}: ` +
+        `   ${run.namespace}: ${during.length} requests in ${s(end - rec.addedAt)}, zero at ${s((zero ?? NaN) - rec.addedAt)}, released at ${s((released ?? NaN) - rec.addedAt)}: ` +
           during
             .map(
               (r) =>
                 `${((r.at - rec.addedAt) / 1000).toFixed(1)} ${r.method} ${r.path.replace(/^\/api\//, '')} ${r.status}`,
             )
-            .join('; '),
+            .join('; ') +
+          ` | writes: ${rec.writes
+            .map(
+              (w) =>
+                `${((w.at - rec.addedAt) / 1000).toFixed(1)} ${String(w.status.phase)}/${String(w.status.reason)}${w.status.released ? '/released' : ''}`,
+            )
+            .join('; ')}`,
       );
     out.push(res);
   }
@@ -566,13 +574,26 @@ async function scaleRun(cluster: Cluster, kubeconfig: string, router: PodRouter,
   const n = num('scale-clusters');
   const pods = num('scale-pods');
   const durS = num('scale-drain-s');
-  const perCapture = Math.max(1, Math.round((CHANGEFEEDS * TABLES) / pods));
-  console.log(`\n== scale: ${n} clusters x ${pods} pods, ${n} concurrent drains of ~${durS} s, one replica`);
+  // Tables per changefeed so that each capture holds about --scale-units units of work: TiCDC's
+  // counts are whole units, and a capture of 2 units (24 tables over 10 pods) would leave its
+  // drain's end known only to within half a unit (5 s of a 20 s drain), which no real capture with
+  // its dozens of dispatchers looks like.
+  const tables = Math.max(1, Math.ceil((num('scale-units') * pods) / CHANGEFEEDS));
+  const perCapture = Math.max(1, Math.round((CHANGEFEEDS * tables) / pods));
+  console.log(
+    `\n== scale: ${n} clusters x ${pods} pods (${perCapture} units each), ${n} concurrent drains of ~${durS} s, one replica`,
+  );
   const runs: ClusterRun[] = [];
   const items: unknown[] = [];
   for (let i = 0; i < n; i++) {
     const ns = `bm-scale-${i}`;
-    const run = await startSim(ns, router, 'ticdc-peer', { moveRatePerSec: perCapture / durS }, 5000 + i);
+    const run = await startSim(
+      ns,
+      router,
+      'ticdc-peer',
+      { moveRatePerSec: perCapture / durS, tablesPerChangefeed: tables },
+      5000 + i,
+    );
     runs.push(run);
     items.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     items.push(...workloadItems(ns, pods, run.sim.url));

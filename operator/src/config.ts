@@ -32,7 +32,7 @@ export const ConfigSchema = z.object({
   httpHost: z.string(),
   httpPort: z.number().int().min(0).max(65535),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
-  workers: z.number().int().min(1).max(64),
+  workers: z.number().int().min(1).max(256),
   /** Finished operator-created CaptureDrains kept per StatefulSet (older ones whose pod is gone go). */
   drainHistory: z.number().int().min(0).max(1000),
   defaultTimeout: duration,
@@ -90,7 +90,7 @@ Options (environment variable in brackets):
                                  1.2 x this (default 1s)
   --http-address HOST:PORT       /metrics, /healthz, /readyz, /leaderz (default 0.0.0.0:8080) [HTTP_ADDRESS]
   --log-level LEVEL              trace|debug|info|warn|error (default info) [LOG_LEVEL]
-  --workers N                    concurrent reconciles per controller (default 16)
+  --workers N                    concurrent reconciles per controller (default 64)
   --drain-history N              finished operator-created CaptureDrains kept per StatefulSet; older
                                  ones whose pod incarnation is gone are deleted (default 5)
   --default-timeout DUR          drain timeout when neither spec nor StatefulSet sets one (default 10m)
@@ -228,7 +228,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     httpHost: m[1] || '0.0.0.0',
     httpPort: Number(m[2]),
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
-    workers: Number(values.workers ?? 16),
+    workers: Number(values.workers ?? 64),
     drainHistory: Number(values['drain-history'] ?? 5),
     defaultTimeout: values['default-timeout'] ?? '10m',
     defaultStallTimeout: values['default-stall-timeout'] ?? '3m',

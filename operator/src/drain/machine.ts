@@ -149,6 +149,14 @@ export const FAST_POLL_MS = 250;
 export const FAST_WINDOW_MS = 400;
 /** Polls spent across one fast-poll window at most: a wide window (slow units) polls less often. */
 export const FAST_POLLS_PER_WINDOW = 8;
+/**
+ * ...but never further apart than this: TiCDC's counts are whole units, so with slow units (a long
+ * drain of few tables) the window is wide, and the release lag is at most this gap.
+ */
+export const WINDOW_MAX_GAP_MS = 400;
+/** Overdue past the window (the last unit is late), look this often for a while longer. */
+export const OVERDUE_POLL_MS = 500;
+export const OVERDUE_FAST_MS = 2000;
 /** TiCDC answered 0 and the target has not reported Stopping yet: it does within a heartbeat. */
 export const CONFIRM_POLL_MS = 500;
 export const QUEUE_POLL_MS = 5000;
@@ -799,8 +807,9 @@ export function drainRate(status: CaptureDrainStatus, now: number): number | und
  * that, give or take half a unit. Far from it, the next poll lands ahead of the prediction by a
  * quarter of the time left (at least the window), so a wrong estimate is corrected on the way;
  * within the window it polls every FAST_POLL_MS, or spreads FAST_POLLS_PER_WINDOW polls over a
- * window widened by slow units (at most 2 s apart); a drain overdue past the window (it stopped progressing) goes back
- * to MIN_POLL_MS.
+ * window widened by slow units (at most WINDOW_MAX_GAP_MS apart); a drain overdue past the window
+ * is looked at every OVERDUE_POLL_MS for a while (the last unit is late), then, as one that stopped
+ * progressing, every MIN_POLL_MS.
  */
 export function pollInterval(remaining: number, ratePerSec: number | undefined, sinceProgressMs = 0): number {
   // No rate yet (nothing moved): every second at first, up to every 2 s as the wait grows.
@@ -810,8 +819,12 @@ export function pollInterval(remaining: number, ratePerSec: number | undefined, 
   const window = Math.max(FAST_WINDOW_MS, unitMs / 2);
   if (untilZero - window > FAST_POLL_MS)
     return Math.min(MAX_POLL_MS, Math.round(untilZero - Math.max(window, untilZero / 4)));
-  if (untilZero + window < 0) return MIN_POLL_MS;
-  return Math.min(2 * MIN_POLL_MS, Math.max(FAST_POLL_MS, Math.round((2 * window) / FAST_POLLS_PER_WINDOW)));
+  const overdue = -(untilZero + window);
+  if (overdue > 0) return overdue < Math.max(window, OVERDUE_FAST_MS) ? OVERDUE_POLL_MS : MIN_POLL_MS;
+  return Math.min(
+    WINDOW_MAX_GAP_MS,
+    Math.max(FAST_POLL_MS, Math.round((2 * window) / FAST_POLLS_PER_WINDOW)),
+  );
 }
 
 function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult {

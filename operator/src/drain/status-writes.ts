@@ -11,6 +11,12 @@ import type { CaptureDrainStatus, Condition } from '../api/capturedrain.js';
 export const PROBE_WRITE_MS = 15_000;
 /** An estimated completion is rewritten when it moved by more than this, or a quarter of the time left. */
 export const ETA_SLACK_MS = 15_000;
+/**
+ * Counts that only fell (the drain progressing) are rewritten at most this often; their first
+ * reading and their zero at once. A drain of many tables would otherwise write on every one, and
+ * 200 concurrent drains made the API server, not TiCDC, what a release waited on.
+ */
+export const COUNTS_WRITE_MS = 5000;
 
 const PROBE_FIELDS = [
   'message',
@@ -70,10 +76,25 @@ export function statusWriteNeeded(
   next: CaptureDrainStatus,
   now: number,
 ): boolean {
-  if (canonical(visible(persisted)) !== canonical(visible(next))) return true;
+  const last = ms(persisted.lastProbeTime);
+  if (canonical(visible(persisted)) !== canonical(visible(next))) {
+    if (!countsOnlyFell(persisted, next)) return true;
+    if (Number.isNaN(last) || now - last >= COUNTS_WRITE_MS) return true;
+  }
   if (etaMoved(persisted, next, now)) return true;
   const probeChanged = PROBE_FIELDS.some((k) => canonical(persisted[k]) !== canonical(next[k]));
   if (!probeChanged) return false;
-  const last = ms(persisted.lastProbeTime);
   return Number.isNaN(last) || now - last >= PROBE_WRITE_MS;
+}
+
+const total = (c: CaptureDrainStatus['remaining']) =>
+  c ? (c.maintainers ?? 0) + (c.dispatchers ?? 0) + (c.tables ?? 0) : undefined;
+
+/** Only the remaining counts differ, they were written before, and they fell but not to zero. */
+function countsOnlyFell(persisted: CaptureDrainStatus, next: CaptureDrainStatus): boolean {
+  const before = total(persisted.remaining);
+  const after = total(next.remaining);
+  if (before === undefined || after === undefined || after === 0 || after >= before) return false;
+  const rest = (s: CaptureDrainStatus) => canonical({ ...(visible(s) as object), remaining: null });
+  return rest(persisted) === rest(next);
 }

@@ -6,6 +6,8 @@ import {
   HISTORY_LIMIT,
   MAX_POLL_MS,
   MIN_POLL_MS,
+  OVERDUE_POLL_MS,
+  WINDOW_MAX_GAP_MS,
   advance,
   nextAction,
   pollInterval,
@@ -367,11 +369,12 @@ describe('polling and estimates', () => {
     // Within the window: fast polls.
     expect(pollInterval(1, 10)).toBe(FAST_POLL_MS);
     expect(pollInterval(1, 1000 / (2 * FAST_WINDOW_MS), 2 * FAST_WINDOW_MS)).toBe(FAST_POLL_MS);
-    // Slow units widen the window: its polls are spread (8 across it), at most 2 s apart.
-    expect(pollInterval(1, 1 / 6)).toBe(750);
-    expect(pollInterval(1, 1 / 10)).toBe(1250);
-    expect(pollInterval(1, 1 / 60)).toBe(2 * MIN_POLL_MS);
-    // Overdue past the window: back to the slow pace.
+    // Slow units widen the window: its polls are spread (8 across it), at most WINDOW_MAX_GAP_MS apart.
+    expect(pollInterval(1, 1 / 3)).toBe(375);
+    expect(pollInterval(1, 1 / 6)).toBe(WINDOW_MAX_GAP_MS);
+    expect(pollInterval(1, 1 / 60)).toBe(WINDOW_MAX_GAP_MS);
+    // Overdue past the window: a while longer at OVERDUE_POLL_MS, then the slow pace.
+    expect(pollInterval(1, 1, 1500)).toBe(OVERDUE_POLL_MS);
     expect(pollInterval(1, 1, 5000)).toBe(MIN_POLL_MS);
   });
 
@@ -402,14 +405,16 @@ describe('polling and estimates', () => {
 
   test('ETA-based polling: the zero is seen within the fast-poll window at under a request a second', () => {
     const runs = [4000, 7000, 12_000, 30_000, 60_000, 120_000].map((d) => replayLinear(d, 24));
-    // Few, slow units (a capture holding 3 of them over 20 s): the zero within a second, few polls.
+    // Few, slow units (a capture holding 3 of them over 20 s): the zero within one window gap, at
+    // under a request a second.
     const slow = replayLinear(20_000, 3);
-    expect(slow.lag).toBeLessThanOrEqual(MIN_POLL_MS);
-    expect(slow.rate).toBeLessThan(0.7);
+    expect(slow.lag).toBeLessThanOrEqual(WINDOW_MAX_GAP_MS);
+    expect(slow.rate).toBeLessThan(1);
     for (const r of runs) {
       expect(r.lag).toBeGreaterThanOrEqual(0);
-      // Within one window poll: FAST_POLL_MS, or an eighth of the window slow units widen.
-      expect(r.lag).toBeLessThanOrEqual(MIN_POLL_MS);
+      // Within one window poll: FAST_POLL_MS, or an eighth of the window slow units widen, at most
+      // WINDOW_MAX_GAP_MS.
+      expect(r.lag).toBeLessThanOrEqual(WINDOW_MAX_GAP_MS);
     }
     const lags = runs.map((r) => r.lag).sort((a, b) => a - b);
     expect(lags[Math.floor(lags.length / 2)]).toBeLessThanOrEqual(FAST_POLL_MS);

@@ -1,6 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
-import { PROBE_WRITE_MS, etaMoved, statusWriteNeeded } from '../../src/drain/status-writes.js';
+import {
+  COUNTS_WRITE_MS,
+  PROBE_WRITE_MS,
+  etaMoved,
+  statusWriteNeeded,
+} from '../../src/drain/status-writes.js';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -42,13 +47,31 @@ describe('statusWriteNeeded', () => {
     const changes: Partial<CaptureDrainStatus>[] = [
       { phase: 'Releasing' },
       { reason: 'WaitingForPreviousDrain' },
-      { remaining: { tables: 9 } },
+      { remaining: { tables: 11 } },
+      { remaining: { tables: 0 } },
       { conditions: [{ ...base.conditions![0]!, status: 'False' }] },
       { lastError: 'Transient: 503' },
       { released: true },
       { drainedTime: iso(now) },
     ];
     for (const c of changes) expect(statusWriteNeeded(base, { ...base, ...c }, now)).toBe(true);
+  });
+
+  test('counts that only fell are written at most every COUNTS_WRITE_MS; their zero at once', () => {
+    const fell = (n: number, at: number): CaptureDrainStatus => ({
+      ...base,
+      remaining: { tables: n },
+      lastProbeTime: iso(at),
+    });
+    expect(statusWriteNeeded(base, fell(9, T0 + 1000), T0 + 1000)).toBe(false);
+    expect(statusWriteNeeded(base, fell(5, T0 + COUNTS_WRITE_MS - 1), T0 + COUNTS_WRITE_MS - 1)).toBe(false);
+    expect(statusWriteNeeded(base, fell(5, T0 + COUNTS_WRITE_MS), T0 + COUNTS_WRITE_MS)).toBe(true);
+    expect(statusWriteNeeded(base, fell(0, T0 + 1000), T0 + 1000)).toBe(true);
+    // With anything else a user sees, at once.
+    expect(statusWriteNeeded(base, { ...fell(9, T0 + 1000), phase: 'Drained' }, T0 + 1000)).toBe(true);
+    // The first reading of counts, at once.
+    const { remaining: _r, ...none } = base;
+    expect(statusWriteNeeded(none, fell(9, T0 + 1000), T0 + 1000)).toBe(true);
   });
 
   test('an ETA is written when it appears, goes, or leaves its bucket', () => {
