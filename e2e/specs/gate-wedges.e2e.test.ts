@@ -87,7 +87,28 @@ const evict = (ns: string, pod: string, deleteOptions: Record<string, unknown> =
 describe('termination gate wedges', () => {
   test('case 3: kubectl drain --dry-run=server finishes, warns what would be held, and starts nothing', async () => {
     const all = await pods();
-    const node = all[0]!.spec.nodeName!;
+    // The kwok nodes are shared: a suite run before this one may still have pods in its terminating
+    // namespace, which no eviction can touch (kubectl drain then times out on them, seen in CI). Drain
+    // a node of ours that holds no other namespace's pods, or wait for one.
+    const foreign = async (node: string) =>
+      (
+        await c.getJson<{ items: { metadata: { namespace: string } }[] }>([
+          'get',
+          'pods',
+          '-A',
+          '--field-selector',
+          `spec.nodeName=${node}`,
+        ])
+      ).items.filter((p) => !ALL.includes(p.metadata.namespace)).length;
+    const node = await eventually(
+      'a node of ours without pods of other namespaces',
+      async () => {
+        for (const n of [...new Set(all.map((p) => p.spec.nodeName!))])
+          if ((await foreign(n)) === 0) return n;
+        return undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    );
     const onNode = all.filter((p) => p.spec.nodeName === node);
     const t0 = Date.now();
     const r = await c.kubectl(
