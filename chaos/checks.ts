@@ -170,22 +170,17 @@ export function drainedTwice(drains: DrainObs[]): string[] {
   return [...by].filter(([, names]) => names.length > 1).map(([uid, names]) => `${uid}: ${names.join(', ')}`);
 }
 
-/** TiCDC requests per second over each drain's life (its start, or creation, to its end or now). */
+/** Requests per second in [from, to], at least 1 s (status times have a 1 s resolution). */
+function rateIn(requests: number[], from: number, to: number): number {
+  const n = requests.filter((t) => t >= from && t <= to).length;
+  return n / Math.max((to - from) / 1000, 1);
+}
+
+/** TiCDC requests per second over each drain's life (its start to its end or now). */
 export function drainRates(drains: DrainObs[], requests: number[], now: number): number[] {
-  const sorted = [...requests].sort((a, b) => a - b);
-  const countIn = (from: number, to: number) => {
-    let n = 0;
-    for (const t of sorted) if (t >= from && t <= to) n++;
-    return n;
-  };
   return drains
     .filter((d) => d.startTime !== undefined)
-    .map((d) => {
-      const from = d.startTime!;
-      const to = d.completionTime ?? now;
-      // Status times have a 1 s resolution: a drain shorter than that is counted over 1 s.
-      return countIn(from, to) / Math.max((to - from) / 1000, 1);
-    });
+    .map((d) => rateIn(requests, d.startTime!, d.completionTime ?? now));
 }
 
 /**
@@ -196,8 +191,7 @@ export function drainingRate(drains: DrainObs[], requests: number[], now: number
   if (!drains.length) return 0;
   const from = Math.min(...drains.map((d) => d.startTime ?? d.createdAt));
   const to = Math.max(...drains.map((d) => d.completionTime ?? now));
-  const n = requests.filter((t) => t >= from && t <= to).length;
-  return n / Math.max((to - from) / 1000, 1);
+  return rateIn(requests, from, to);
 }
 
 /** Drains that ended without releasing their pod the normal way, with their reason. */

@@ -525,17 +525,17 @@ async function rolloutRun(cluster: Cluster, kubeconfig: string) {
     const lastJoin = Math.max(...events.filter((x) => x.e.type === 'capture-joined').map((x) => x.at));
     end = Math.max(end, lastJoin);
     const wall = end - t0;
-    const during = requests.filter((r) => r.at >= t0 && r.at <= end).length;
+    const inRollout = requests.filter((r) => r.at >= t0 && r.at <= end);
+    const during = inRollout.length;
     if (process.env.BENCH_DUMP) {
       const byRoute = new Map<string, number>();
-      for (const r of requests.filter((x) => x.at >= t0 && x.at <= end)) {
+      for (const r of inRollout) {
         const route = `${r.method} ${r.path.replace(/[0-9a-f-]{36}|capture-drain-probe-[0-9a-f-]+/g, '{id}').replace(/\/capture\/[^/]+/, '/capture/{addr}')}`;
         byRoute.set(route, (byRoute.get(route) ?? 0) + 1);
       }
       console.log(`   requests by route: ${[...byRoute].map(([k, v]) => `${k} ${v}`).join('; ')}`);
       console.log(
-        `   requests: ${requests
-          .filter((x) => x.at >= t0 && x.at <= end)
+        `   requests: ${inRollout
           .map(
             (x) =>
               `${((x.at - t0) / 1000).toFixed(2)} ${x.method} ${x.path.replace(/[0-9a-f-]{36}/g, '{id}')}`,

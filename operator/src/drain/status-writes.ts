@@ -6,6 +6,7 @@
 // operator resumes from the written status: the probe fields it lacks only reset backoff counters
 // and estimates, none of which a safety rule depends on (a release always asks TiCDC afresh).
 import type { CaptureDrainStatus, Condition } from '../api/capturedrain.js';
+import { totalOf } from './machine.js';
 
 /** Probe bookkeeping is written at most this often. */
 export const PROBE_WRITE_MS = 15_000;
@@ -87,13 +88,10 @@ export function statusWriteNeeded(
   return Number.isNaN(last) || now - last >= PROBE_WRITE_MS;
 }
 
-const total = (c: CaptureDrainStatus['remaining']) =>
-  c ? (c.maintainers ?? 0) + (c.dispatchers ?? 0) + (c.tables ?? 0) : undefined;
-
 /** Only the remaining counts differ, they were written before, and they fell but not to zero. */
 function countsOnlyFell(persisted: CaptureDrainStatus, next: CaptureDrainStatus): boolean {
-  const before = total(persisted.remaining);
-  const after = total(next.remaining);
+  const before = totalOf(persisted.remaining);
+  const after = totalOf(next.remaining);
   if (before === undefined || after === undefined || after === 0 || after >= before) return false;
   const rest = (s: CaptureDrainStatus) => canonical({ ...(visible(s) as object), remaining: null });
   return rest(persisted) === rest(next);

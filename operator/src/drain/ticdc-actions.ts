@@ -97,7 +97,7 @@ async function discover(
   client: TicdcClient,
   action: Extract<TicdcAction, { type: 'discover' }>,
   target: DrainTarget,
-  cacheKey: TicdcClient = client,
+  cacheKey: TicdcClient,
 ): Promise<Outcome> {
   const captures = await client.listCaptures();
   let found = findTarget(captures, target);
@@ -125,12 +125,17 @@ async function discover(
       ...chosen,
       ...(action.architecture ? { architecture: action.architecture } : {}),
     };
+  const discovered = ({ flavor, architecture, version }: Omit<Detected, 'coordinator'>): Outcome => ({
+    type: 'discovered',
+    captures,
+    flavor,
+    architecture,
+    ...chosen,
+    ...(version ? { version } : {}),
+  });
   const coordinator = captures.find((c) => c.isOwner)?.id;
   const seen = detections.get(cacheKey);
-  if (action.flavor === 'Auto' && coordinator && seen?.coordinator === coordinator) {
-    const { flavor, architecture, version } = seen;
-    return { type: 'discovered', captures, flavor, architecture, ...chosen, ...(version ? { version } : {}) };
-  }
+  if (action.flavor === 'Auto' && coordinator && seen?.coordinator === coordinator) return discovered(seen);
   let flavor = action.flavor;
   if (flavor === 'Auto') flavor = await client.detectFlavor(found.id);
   // The stub check (§4.9) runs whatever the setting: an explicit V1 on a v8.5.4-v8.5.6 server
@@ -143,9 +148,9 @@ async function discover(
   );
   const architecture: Architecture =
     flavor === 'V2Classic' ? 'Classic' : flavor === 'V2' ? 'NewArch' : await client.architecture(version);
-  if (action.flavor === 'Auto' && coordinator)
-    detections.set(cacheKey, { coordinator, flavor, architecture, ...(version ? { version } : {}) });
-  return { type: 'discovered', captures, flavor, architecture, ...chosen, ...(version ? { version } : {}) };
+  const detected = { flavor, architecture, ...(version ? { version } : {}) };
+  if (action.flavor === 'Auto' && coordinator) detections.set(cacheKey, { coordinator, ...detected });
+  return discovered(detected);
 }
 
 /**

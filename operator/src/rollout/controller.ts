@@ -164,30 +164,20 @@ export class RolloutReconciler {
     let p = plan(input);
     // Up to date (or misconfigured): no need to ask TiCDC anything.
     if (p.mode === 'Idle') this.lists.delete(`${ns}/${key.name}`);
-    else if (p.blocked || !isKubeWait(p)) {
-      const captures = await this.captures(sts, ctx.log);
-      input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
-      p = plan(input);
-    } else {
-      // Waiting on a drain or on pods: TiCDC's answer changes nothing now. The last list read
-      // keeps the queue and ETA shown as they were (no new request); should it change the step,
-      // it is not trusted and a fresh one is read.
-      const last = this.lists.get(`${ns}/${key.name}`);
-      if (last) {
-        const withLast = planInput({
-          now: this.now(),
-          statefulSet: sts,
-          pods,
-          drains,
-          captures: last.captures,
-        });
-        const q = plan(withLast);
-        if (sameStep(q, p)) [input, p] = [withLast, q];
-        else {
-          const captures = await this.captures(sts, ctx.log);
-          input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
-          p = plan(input);
-        }
+    else {
+      // Waiting on a drain or on pods, TiCDC's answer changes nothing now: the last list read (no
+      // new request) keeps the queue and ETA shown as they were. Any other step, or one the last
+      // list would change, is planned on a fresh list.
+      const kubeWait = !p.blocked && isKubeWait(p);
+      const last = kubeWait ? this.lists.get(`${ns}/${key.name}`) : undefined;
+      const withLast =
+        last && planInput({ now: this.now(), statefulSet: sts, pods, drains, captures: last.captures });
+      const q = withLast && plan(withLast);
+      if (withLast && q && sameStep(q, p)) [input, p] = [withLast, q];
+      else if (!kubeWait || last) {
+        const captures = await this.captures(sts, ctx.log);
+        input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
+        p = plan(input);
       }
     }
     const waited = this.trackCaptureWait(`${ns}/${key.name}`, p, input);
