@@ -99,6 +99,7 @@ export const DRAIN_REASONS = [
   'Released',
   'ReleaseTimedOut',
   'PodGone',
+  'PodReplaced',
   'PodNotFound',
   'CaptureNotFound',
   'CaptureGone',

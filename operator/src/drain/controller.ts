@@ -214,11 +214,15 @@ export class CaptureDrainReconciler {
       settings && !status.startTime && !notACapture && !untrusted
         ? await this.clientError(namespace, settings)
         : undefined;
+    // An operator-made drain belongs to the pod incarnation it was made for (the machine ends it
+    // PodReplaced if that pod is gone before it starts): such a drain claims nothing.
+    const madeForPodUID = drain.metadata.labels?.[DRAIN_LABELS.podUid];
     if (
       settings &&
       slot.free &&
       !status.startTime &&
       (!drain.spec.podName || pod) &&
+      (!madeForPodUID || podView?.uid === madeForPodUID) &&
       !notACapture &&
       !untrusted &&
       !clientError
@@ -239,6 +243,7 @@ export class CaptureDrainReconciler {
       },
       target: settings?.target ?? { addresses: [] },
       ...(podView ? { pod: podView } : {}),
+      ...(madeForPodUID ? { madeForPodUID } : {}),
       slot,
     };
 

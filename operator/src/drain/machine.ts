@@ -64,6 +64,11 @@ export interface DrainContext {
   target: DrainTarget;
   /** undefined: the pod does not exist. Ignored unless policy.trackPod. */
   pod?: PodView;
+  /**
+   * The pod UID an operator-made drain was created for (its pod-uid label). Such a drain belongs to
+   * that pod incarnation: before it starts, a replacement under the same name is not its pod.
+   */
+  madeForPodUID?: string;
   slot: SlotView;
 }
 
@@ -399,9 +404,9 @@ export function advance(ctx: DrainContext, action: Action, outcome: Outcome): St
   throw new Error(`outcome ${outcome.type} does not answer action ${action.type}`);
 }
 
-/** True when the pod the drain started on is gone or replaced. */
+/** True when the pod the drain started on (or, before it starts, was made for) is gone or replaced. */
 function podChanged(ctx: DrainContext): boolean {
-  const uid = ctx.status.podUID;
+  const uid = ctx.status.podUID ?? ctx.madeForPodUID;
   if (!uid) return false;
   return !ctx.pod || ctx.pod.uid !== uid;
 }
@@ -412,6 +417,14 @@ function podGone(step: Step): StepResult {
     // Drained and then deleted by someone else: the work had already moved.
     return complete(step, 'PodGone', 'Pod was deleted after the drain completed');
   }
+  if (!s.startTime)
+    // Made for one pod incarnation and never started: binding it to the replacement would drain a
+    // pod nobody asked for (the replacement gets a drain of its own if it needs one).
+    return complete(
+      step,
+      'PodReplaced',
+      `The pod incarnation this drain was made for (UID ${step.ctx.madeForPodUID}) was deleted or replaced before the drain started: nothing to drain`,
+    );
   return step
     .to(
       'Failed',

@@ -179,6 +179,39 @@ describe('queueing', () => {
     expect(r.status.phase).toBe('Draining');
     expect(holdsSlot(r.status)).toBe(true);
   });
+
+  test('a drain made for one pod incarnation that is replaced while queued ends PodReplaced, never drains the replacement', () => {
+    const made = { madeForPodUID: 'uid-1' };
+    let r = step(ctx({}, { ...made, slot: { free: false, holder: 'ns/manual' } }), () => ({ type: 'none' }));
+    expect(r.status).toMatchObject({ phase: 'Queued', reason: 'WaitingForCluster' });
+    // Someone else's drain deleted uid-1; the StatefulSet recreated the pod under the same name.
+    const replaced = ctx(r.status, { ...made, pod: { uid: 'uid-2', terminating: false } });
+    expect(nextAction(replaced)).toEqual({ type: 'wait' });
+    r = step(replaced, () => ({ type: 'none' }));
+    expect(r.status).toMatchObject({ phase: 'Completed', reason: 'PodReplaced' });
+    expect(r.status.message).toContain('uid-1');
+    expect(r.status.startTime).toBeUndefined();
+    expect(r.status.podUID).toBeUndefined();
+    expect(r.events.at(-1)).toMatchObject({ reason: 'PodReplaced', type: 'Normal' });
+    // Gone without a replacement yet: the same.
+    r = step(ctx({}, { ...made, pod: undefined }), () => ({ type: 'none' }));
+    expect(r.status).toMatchObject({ phase: 'Completed', reason: 'PodReplaced' });
+  });
+
+  test('a drain for the incarnation it was made for starts as usual; a drain without one binds to the live pod', () => {
+    let r = step(ctx({}, { madeForPodUID: 'uid-1' }), () => ({
+      type: 'discovered',
+      captures: captures(),
+      flavor: 'V2',
+    }));
+    expect(r.status).toMatchObject({ phase: 'Draining', podUID: 'uid-1' });
+    r = step(ctx({}, { pod: { uid: 'uid-2', terminating: false } }), () => ({
+      type: 'discovered',
+      captures: captures(),
+      flavor: 'V2',
+    }));
+    expect(r.status).toMatchObject({ phase: 'Draining', podUID: 'uid-2' });
+  });
 });
 
 describe('failures and the timeout policy', () => {
