@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { eventually } from '../harness/cluster.js';
 import { CLI, type OperatorProcess } from '../harness/operator.js';
 import { installTicdcChart, type TicdcRelease } from '../harness/ticdc-chart.js';
-import { cluster, operatorFor } from './support/suite.js';
+import { captureDrain, cluster, operatorFor, waitForDrain } from './support/suite.js';
 
 const NS = 'e2e-rollout';
 const c = cluster();
@@ -27,6 +27,7 @@ interface Drain {
     releaseTime?: string;
     completionTime?: string;
     ownerResigned?: boolean;
+    podUID?: string;
   };
 }
 
@@ -76,6 +77,19 @@ const drains = async (since: string) =>
   ).items
     .filter((d) => d.metadata.creationTimestamp >= since)
     .sort((a, b) => (a.status?.startTime ?? '').localeCompare(b.status?.startTime ?? ''));
+/**
+ * The drains once all have ended: the rollout may see the last capture leave (its own look) up to
+ * one departure poll (2 s) before that drain does.
+ */
+const finishedDrains = (since: string) =>
+  eventually(
+    'every drain ended',
+    async () => {
+      const ds = await drains(since);
+      return ds.every((d) => d.status?.phase === 'Completed' || d.status?.phase === 'Failed') && ds;
+    },
+    { timeoutMs: 15_000, intervalMs: 250 },
+  );
 /** The pod whose capture the simulator is draining right now (in-process: no API round trip). */
 function drainingPod(): string | undefined {
   const snap = ticdc.sim.state().drain;
@@ -145,6 +159,8 @@ function expectSequential(ds: Drain[], pods: string[], trigger: string) {
     );
 }
 
+const drainObject = (name: string) => c.getJson<Drain>(['get', 'capturedrain', name, '-n', NS]);
+
 const now = () => new Date(Date.now() - 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 
 describe('drained rollouts of charts/ticdc-example', () => {
@@ -177,7 +193,7 @@ describe('drained rollouts of charts/ticdc-example', () => {
       `rollout of 5 captures took ${(tookMs / 1000).toFixed(1)} s (helm upgrade returned after ${helmMs} ms)`,
     );
 
-    const ds = (await drains(since)).filter((d) => d.spec.trigger === 'RollingUpdate');
+    const ds = (await finishedDrains(since)).filter((d) => d.spec.trigger === 'RollingUpdate');
     expectSequential(ds, ['ticdc-4', 'ticdc-3', 'ticdc-2', 'ticdc-1', 'ticdc-0'], 'RollingUpdate');
     for (const d of ds) expect(d.spec.podAction).toBe('None');
     // The coordinator went last, and only its drain had to resign it.
@@ -205,7 +221,7 @@ describe('drained rollouts of charts/ticdc-example', () => {
     expect(manifest.stdout).toMatch(/drain\.ticdc\.io\/replicas: "3"/);
     await waitRolledOut(3);
     capacity.stop();
-    const ds = await drains(since);
+    const ds = await finishedDrains(since);
     expectSequential(ds, ['ticdc-4', 'ticdc-3'], 'ScaleIn');
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
     expect((await stsEvents()).map((e) => e.reason)).toContain('ReplicasLowered');
@@ -222,7 +238,7 @@ describe('drained rollouts of charts/ticdc-example', () => {
     expect(previous).not.toBeNull();
     await upgrade;
     await waitRolledOut(3, 180_000);
-    const ds = await drains(since);
+    const ds = await finishedDrains(since);
     expectSequential(ds, ['ticdc-2', 'ticdc-1', 'ticdc-0'], 'RollingUpdate');
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
   }, 180_000);
@@ -242,12 +258,52 @@ describe('drained rollouts of charts/ticdc-example', () => {
     await ticdc.upgrade({ updateStrategy: 'OnDelete', 'image.tag': 'v8.5.10' });
     await waitRolledOut(3);
     capacity.stop();
-    const ds = await drains(since);
+    const ds = await finishedDrains(since);
     expectSequential(ds, ['ticdc-2', 'ticdc-0', 'ticdc-1'], 'RollingUpdate');
     for (const d of ds) expect(d.spec.podAction).toBe('Delete');
     expect(ds.at(-1)!.status!.ownerResigned).toBe(true);
     expect(ticdc.sim.unintendedViolations()).toEqual([]);
   }, 180_000);
+
+  test('a rollout drain queued behind a hand-made drain of the same pod ends PodReplaced once that drain deletes it: the replacement is not drained again', async () => {
+    const since = now();
+    const owner = ownerPod();
+    const target = ['ticdc-2', 'ticdc-1', 'ticdc-0'].find((p) => p !== owner)!;
+    const before = (await podRevisions()).find((p) => p.name === target)!;
+    // Work stands still until the rollout has queued its own drain of the same incarnation.
+    ticdc.sim.setFaults({ stall: true });
+    await c.kubectlOk(['apply', '-f', '-'], {
+      input: captureDrain(NS, 'by-hand', { podName: target, podAction: 'Delete' }),
+    });
+    await waitDraining(target);
+    const upgrade = ticdc.upgrade({ 'image.tag': 'v8.5.10-1' });
+    const queued = await eventually(
+      `a rollout drain of ${target} queued`,
+      async () => (await drains(since)).find((d) => d.spec.podName === target),
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    expect(queued.metadata.labels['drain.ticdc.io/pod-uid']).toBe(before.uid);
+    expect(queued.status?.startTime).toBeUndefined();
+    ticdc.sim.clearFaults();
+    const manual = await waitForDrain(c, NS, 'by-hand', (x) => x.phase === 'Completed', 120_000);
+    expect(manual.reason).toBe('Drained');
+    await upgrade;
+    await waitRolledOut(3);
+    const ds = await finishedDrains(since);
+    const stale = ds.find((d) => d.metadata.name === queued.metadata.name)!;
+    expect(stale.status).toMatchObject({ phase: 'Completed', reason: 'PodReplaced' });
+    expect(stale.status?.startTime).toBeUndefined();
+    // Each rollout drain drained only the incarnation it was made for, and no incarnation was
+    // drained twice (by the hand-made drain and a rollout's).
+    for (const d of ds.filter((x) => x.status?.drainedTime))
+      expect(d.status!.podUID).toBe(d.metadata.labels['drain.ticdc.io/pod-uid']);
+    const drained = [...ds, await drainObject('by-hand')]
+      .filter((d) => d.status?.drainedTime)
+      .map((d) => d.status!.podUID);
+    expect(new Set(drained).size).toBe(drained.length);
+    expect(ticdc.sim.unintendedViolations()).toEqual([]);
+    await c.kubectlOk(['delete', 'capturedrain', 'by-hand', '-n', NS]);
+  }, 240_000);
 
   test('an updated pod that never becomes Ready stops the rollout: Blocked, a Warning, no further drain', async () => {
     const since = now();
@@ -271,7 +327,7 @@ describe('drained rollouts of charts/ticdc-example', () => {
     expect(warnings.length).toBeGreaterThanOrEqual(1);
     // One pod went (drained first); nothing else is drained while it is not Ready.
     await new Promise((r) => setTimeout(r, 4000));
-    const ds = await drains(since);
+    const ds = await finishedDrains(since);
     expect(ds).toHaveLength(1);
     expect(ds[0]!.status).toMatchObject({ phase: 'Completed', reason: 'Drained' });
     expect(ticdc.sim.captures()).toHaveLength(2);
