@@ -261,10 +261,16 @@ describe('helpers', () => {
     expect(drainingRate([drain('c', { completionTime: undefined })], [T0 + 1], T0 + 500)).toBe(1);
     expect(drainingRate([], [T0], T0 + 1000)).toBe(0);
   });
-  test('failClosed lists Failed and Completed-without-Drained', () => {
+  test('failClosed lists Failed and Completed that held its pod (not Drained, PodGone or PodReplaced)', () => {
     expect(
       failClosed(
-        [drain('a'), drain('b', { phase: 'Failed', reason: 'Stalled' }), drain('c', { reason: 'TimedOut' })],
+        [
+          drain('a'),
+          drain('b', { phase: 'Failed', reason: 'Stalled' }),
+          drain('c', { reason: 'TimedOut' }),
+          drain('d', { reason: 'PodReplaced' }),
+          drain('e', { reason: 'PodGone' }),
+        ],
         new Set(['Stalled']),
       ),
     ).toEqual([

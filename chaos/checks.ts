@@ -194,10 +194,16 @@ export function drainingRate(drains: DrainObs[], requests: number[], now: number
   return rateIn(requests, from, to);
 }
 
+/**
+ * Completed drains that kept nothing: drained, or their pod went before (PodReplaced: a drain made
+ * for an incarnation another drain already took) or after (PodGone) without them.
+ */
+const NOT_HELD: ReadonlySet<string> = new Set(['Drained', 'PodGone', 'PodReplaced']);
+
 /** Drains that ended without releasing their pod the normal way, with their reason. */
 export function failClosed(drains: DrainObs[], intended: ReadonlySet<string>): FailClosed[] {
   return drains
-    .filter((d) => d.phase === 'Failed' || (d.phase === 'Completed' && d.reason && d.reason !== 'Drained'))
+    .filter((d) => d.phase === 'Failed' || (d.phase === 'Completed' && d.reason && !NOT_HELD.has(d.reason)))
     .map((d) => {
       const reason = d.reason ?? '(none)';
       return { drain: `${d.namespace}/${d.name}`, reason, intended: intended.has(reason) };

@@ -24,8 +24,7 @@ export class Fleet {
   private seq = 0;
   private server: Server | undefined;
   private sockets = new Set<Socket>();
-  /** false: the webhook address refuses connections (the Service has no endpoints). */
-  webhookReachable = true;
+  private reachable = true;
   /** Replica starts pending (a restart delay running). */
   private pending = new Set<Promise<void>>();
   private stopped = false;
@@ -41,6 +40,20 @@ export class Fleet {
       restartDelayMs: () => number;
     },
   ) {}
+
+  /**
+   * false: the webhook address refuses connections (the Service has no endpoints). The connections
+   * already open close too: the API server keeps its webhook connection alive between calls, so
+   * refusing only new ones would leave the webhook reachable.
+   */
+  set webhookReachable(on: boolean) {
+    this.reachable = on;
+    if (!on) for (const s of this.sockets) s.destroy();
+  }
+
+  get webhookReachable(): boolean {
+    return this.reachable;
+  }
 
   /** The webhook's address (a forwarder to any live replica's webhook port). */
   async webhookPort(): Promise<number> {
