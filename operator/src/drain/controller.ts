@@ -18,6 +18,7 @@ import {
   type DrainContext,
   type DrainEvent,
   type Outcome,
+  type PodView,
   type SlotView,
 } from './machine.js';
 import { isTicdcAction, performTicdcAction, verifyRelease } from './ticdc-actions.js';
@@ -71,6 +72,11 @@ export const DEFAULT_DRAIN_HISTORY = 5;
 /** Steps one reconcile may take while the machine asks to go on at once (start, release). */
 export const MAX_STEPS_PER_RECONCILE = 4;
 
+/** A wake this close to the planned look acts at once. */
+const EARLY_WAKE_SLACK_MS = 50;
+/** What of the pod a drain's plan depends on: its incarnation, termination and restarts. */
+const podSignature = (p: PodView | undefined) => (p ? `${p.uid}/${p.terminating}/${p.restarts ?? ''}` : '');
+
 const keyOf = (o: { metadata: { namespace?: string; name?: string } }) =>
   `${o.metadata.namespace}/${o.metadata.name}`;
 
@@ -106,6 +112,14 @@ export class CaptureDrainReconciler {
    * other writer's change (a new resourceVersion) discards it.
    */
   private readonly memo = new Map<string, { rv: string | undefined; status: CaptureDrainStatus }>();
+  /**
+   * When a running drain's next TiCDC look is due, per drain, with what it was planned on. A wake
+   * that changed none of it (another drain's slot hand-over, an unrelated pod event) waits for
+   * that time instead of asking TiCDC early: the machine's polling plan stands.
+   */
+  /** When this process last wrote each drain's status (probe bookkeeping is written at most every PROBE_WRITE_MS). */
+  private readonly writtenAt = new Map<string, number>();
+  private readonly due = new Map<string, { at: number; rv: string | undefined; pod: string }>();
   private readonly now: () => number;
 
   constructor(private readonly deps: CaptureDrainReconcilerDeps) {
@@ -119,6 +133,8 @@ export class CaptureDrainReconciler {
     if (!cached) {
       this.written.delete(`${namespace}/${name}`);
       this.memo.delete(`${namespace}/${name}`);
+      this.due.delete(`${namespace}/${name}`);
+      this.writtenAt.delete(`${namespace}/${name}`);
       return this.releaseClaims(`${namespace}/${name}`, ctx.signal);
     }
     const obj = this.latest(cached);
@@ -133,7 +149,11 @@ export class CaptureDrainReconciler {
       memo && memo.rv === obj.metadata.resourceVersion ? memo.status : (drain.status ?? {});
     if (obj.metadata.deletionTimestamp) return this.finalize(obj, drain, ctx.log, ctx.signal);
 
-    const { pod, statefulSet } = await this.readPod(namespace, drain.spec.podName);
+    const { pod, statefulSet: owner } = await this.readPod(namespace, drain.spec.podName);
+    // Released and gone before its capture left TiCDC's list: the drain still waits for that
+    // departure, on the cluster it started on. The pod's StatefulSet is found by the drain's label
+    // or the pod's name; its settings count only if they name that same cluster (checked below).
+    const statefulSet = owner ?? (!pod && status.phase === 'Releasing' ? this.formerOwner(drain) : undefined);
     const podView = pod?.metadata.uid
       ? {
           uid: pod.metadata.uid,
@@ -141,6 +161,18 @@ export class CaptureDrainReconciler {
           ...(podRestarts(pod) !== undefined ? { restarts: podRestarts(pod)! } : {}),
         }
       : undefined;
+    const planned = this.due.get(keyOf(obj));
+    this.due.delete(keyOf(obj));
+    if (
+      planned &&
+      planned.rv === obj.metadata.resourceVersion &&
+      planned.pod === podSignature(podView) &&
+      (status.phase === 'Draining' || status.phase === 'Releasing') &&
+      planned.at - this.now() > EARLY_WAKE_SLACK_MS
+    ) {
+      this.due.set(keyOf(obj), planned);
+      return { requeueAfterMs: planned.at - this.now() };
+    }
     if (isTerminal(status.phase)) {
       // A released drain is bound to the capture it drained: a container restart since voids it.
       if (drain.spec.podName && releaseVoided(status, podView)) {
@@ -193,6 +225,10 @@ export class CaptureDrainReconciler {
     } catch (err) {
       if (!(err instanceof SettingsError)) throw err;
       settingsError = err.message;
+    }
+    if (settings && !owner && statefulSet && settings.cluster.endpoint !== status.clusterEndpoint) {
+      settingsError = `the pod is gone and StatefulSet ${statefulSet.metadata.name} names another TiCDC cluster than the one drained`;
+      settings = undefined;
     }
 
     // The drain's creator is not trusted with the operator's rights (drain/tenancy.ts): refused
@@ -282,7 +318,11 @@ export class CaptureDrainReconciler {
           // deletion resumes in Releasing, not as a drain whose pod vanished.
           current = await this.persist(current, drain, stepping, events.splice(0), ctx.signal, statefulSet);
         }
-        outcome = await this.perform(action, drain, settings!, ctx.log, ctx.signal);
+        // A look the machine repeats anyway (a drain already answered, a departure) is asked once:
+        // quick in-request retries would only multiply requests under TiCDC faults.
+        const repeat =
+          action.type === 'awaitDeparture' || (action.type === 'drain' && (stepping.attempts ?? 0) > 0);
+        outcome = await this.perform(action, drain, settings, ctx.log, ctx.signal, repeat, settingsError);
       }
       // Cancelled (leadership lost, stop, timeout): record nothing; the next leader redoes the step.
       ctx.signal.throwIfAborted();
@@ -298,7 +338,10 @@ export class CaptureDrainReconciler {
       if (result.requeueAfterMs !== 0) break;
     }
     const persisted = (current.status ?? {}) as CaptureDrainStatus;
-    if (events.length || statusWriteNeeded(persisted, result!.status, this.now()))
+    if (
+      events.length ||
+      statusWriteNeeded(persisted, result!.status, this.now(), this.writtenAt.get(keyOf(obj)))
+    )
       current = await this.persist(
         current,
         drain,
@@ -308,6 +351,12 @@ export class CaptureDrainReconciler {
         statefulSet?.metadata.name,
       );
     else this.memo.set(keyOf(obj), { rv: current.metadata.resourceVersion, status: result!.status });
+    if (result!.requeueAfterMs && !isTerminal(result!.status.phase))
+      this.due.set(keyOf(obj), {
+        at: this.now() + result!.requeueAfterMs,
+        rv: current.metadata.resourceVersion,
+        pod: podSignature(podView),
+      });
     return this.finish(current, result!);
   };
 
@@ -327,6 +376,7 @@ export class CaptureDrainReconciler {
     });
     const written = object as CaptureDrainObject;
     this.written.set(keyOf(obj), { overRV: obj.metadata.resourceVersion, obj: written });
+    this.writtenAt.set(keyOf(obj), this.now());
     this.memo.set(keyOf(obj), { rv: written.metadata.resourceVersion, status });
     this.afterWrite(drain, before, status, events);
     this.recordKeptCapture(
@@ -494,6 +544,13 @@ export class CaptureDrainReconciler {
     return { pod, statefulSet };
   }
 
+  /** The managed StatefulSet a gone pod belonged to: the drain's label, else the pod name's. */
+  private formerOwner(drain: CaptureDrain): StatefulSet | undefined {
+    const name =
+      drain.metadata.labels?.[DRAIN_LABELS.statefulSet] ?? drain.spec.podName?.replace(/-\d+$/, '');
+    return name ? this.deps.statefulSets?.get(drain.metadata.namespace, name) : undefined;
+  }
+
   /** Is the TiCDC cluster free for this drain? Oldest waiting drain goes first. */
   private slot(self: CaptureDrain, endpoint: string): SlotView {
     const me = keyOf(self);
@@ -548,15 +605,25 @@ export class CaptureDrainReconciler {
   private async perform(
     action: Action,
     drain: CaptureDrain,
-    settings: DrainSettings,
+    settings: DrainSettings | undefined,
     log: Logger,
     signal: AbortSignal,
+    repeat = false,
+    settingsError?: string,
   ): Promise<Outcome> {
     if (action.type === 'wait') return { type: 'none' };
     signal.throwIfAborted();
     if (action.type === 'deletePod' && !action.verify)
       return this.deletePod(drain, action.podUID, log, signal);
     if (action.type !== 'deletePod' && !isTicdcAction(action)) return { type: 'none' };
+    // Settings lost on the way (the pod and its StatefulSet gone mid-release): no TiCDC client.
+    if (!settings)
+      return {
+        type: 'error',
+        kind: 'Configuration',
+        message: settingsError ?? 'the drain has no TiCDC settings',
+        retryable: true,
+      };
     let client;
     try {
       client = await this.deps.clients.get(drain.metadata.namespace, settings.cluster);
@@ -573,7 +640,7 @@ export class CaptureDrainReconciler {
       }
       return this.deletePod(drain, action.podUID, log, signal);
     }
-    return performTicdcAction(client, action, settings.target, signal);
+    return performTicdcAction(client, action, settings.target, signal, { repeat });
   }
 
   /** Delete exactly the pod incarnation that was drained; a replacement is never touched. */

@@ -575,7 +575,26 @@ function onError(step: Step, err: Extract<Outcome, { type: 'error' }>, action: A
     default:
       break;
   }
-  return step.note(`Retrying after error: ${err.message}`).after(errorBackoff(s.consecutiveErrors)).result();
+  return step.note(`Retrying after error: ${err.message}`).after(retryDelay(step, action)).result();
+}
+
+/** Consecutive failed looks at a draining capture retried on the poll plan before backing off. */
+export const PLANNED_RETRIES = 3;
+
+/**
+ * A failed look at a draining capture is asked once (no quick retries inside the request): the
+ * next one comes on the poll plan, sooner than the backoff near the predicted zero, so a fault
+ * there costs no release lag; a run of failures backs off as any other.
+ */
+function retryDelay(step: Step, action: Action): number {
+  const s = step.status;
+  const n = s.consecutiveErrors ?? 1;
+  const remaining = totalOf(s.remaining);
+  if (step.phase !== 'Draining' || action.type !== 'drain' || remaining === undefined || n > PLANNED_RETRIES)
+    return errorBackoff(n);
+  const now = step.ctx.now;
+  const planned = pollInterval(remaining, drainRate(s, now), now - ms(s.lastProgressTime ?? s.startTime));
+  return Math.min(errorBackoff(n), Math.max(FAST_POLL_MS, planned));
 }
 
 /**
@@ -872,7 +891,10 @@ function onDrain(step: Step, o: Extract<Outcome, { type: 'drain' }>): StepResult
     step.to('Draining', 'DrainStarted', `TiCDC started draining capture ${s.captureID}`);
   }
   const before = totalOf(s.remaining);
-  s.initial ??= next;
+  // A fresh session answers 1 until the target applied Draining: the first real count replaces
+  // that placeholder as the work the drain started with (its rate and "progressed" count from it).
+  const initial = totalOf(s.initial);
+  if (initial === undefined || (initial <= 1 && total > initial)) s.initial = next;
   s.remaining = next;
   if (before === undefined || total < before) s.lastProgressTime = now;
   if (total === 0) {

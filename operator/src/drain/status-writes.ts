@@ -32,9 +32,18 @@ const PROBE_FIELDS = [
 
 const ms = (t: string | undefined) => (t ? Date.parse(t) : NaN);
 
-function visible(s: CaptureDrainStatus): unknown {
+/**
+ * A run of failed TiCDC requests younger than this is not written on its own: one failed look
+ * that the next one clears (an endpoint answering half its requests with 503) would write twice.
+ * A past error (its run over: no errorSince) is kept as information and written with the next write.
+ */
+export const ERROR_WRITE_MS = 5000;
+const ERROR_FIELDS = ['lastError', 'errorSince', 'lastErrorAction'] as const;
+
+function visible(s: CaptureDrainStatus, now: number): unknown {
   const out: Record<string, unknown> = { ...s };
   for (const k of PROBE_FIELDS) delete out[k];
+  if (!(now - ms(s.errorSince) >= ERROR_WRITE_MS)) for (const k of ERROR_FIELDS) delete out[k];
   // A condition's message repeats status.message; its type, status and reason are what changes.
   out.conditions = (s.conditions ?? []).map((c: Condition) => [
     c.type,
@@ -70,16 +79,19 @@ export function etaMoved(before: CaptureDrainStatus, after: CaptureDrainStatus, 
 /**
  * Should `next` be written over the persisted status? Yes when something a user sees changed
  * (phase, reason, counts, conditions, bindings, errors, history, an ETA bucket), or when only
- * probe bookkeeping changed and the persisted one is PROBE_WRITE_MS old.
+ * probe bookkeeping changed and the persisted one is PROBE_WRITE_MS old. `writtenAt`: when this
+ * process last wrote it, if it did (a run of failed probes leaves lastProbeTime behind).
  */
 export function statusWriteNeeded(
   persisted: CaptureDrainStatus,
   next: CaptureDrainStatus,
   now: number,
+  writtenAt?: number,
 ): boolean {
-  const last = ms(persisted.lastProbeTime);
-  if (canonical(visible(persisted)) !== canonical(visible(next))) {
-    if (!countsOnlyFell(persisted, next)) return true;
+  const probed = ms(persisted.lastProbeTime);
+  const last = writtenAt === undefined || probed > writtenAt ? probed : writtenAt;
+  if (canonical(visible(persisted, now)) !== canonical(visible(next, now))) {
+    if (!countsOnlyFell(persisted, next, now)) return true;
     if (Number.isNaN(last) || now - last >= COUNTS_WRITE_MS) return true;
   }
   if (etaMoved(persisted, next, now)) return true;
@@ -89,10 +101,10 @@ export function statusWriteNeeded(
 }
 
 /** Only the remaining counts differ, they were written before, and they fell but not to zero. */
-function countsOnlyFell(persisted: CaptureDrainStatus, next: CaptureDrainStatus): boolean {
+function countsOnlyFell(persisted: CaptureDrainStatus, next: CaptureDrainStatus, now: number): boolean {
   const before = totalOf(persisted.remaining);
   const after = totalOf(next.remaining);
   if (before === undefined || after === undefined || after === 0 || after >= before) return false;
-  const rest = (s: CaptureDrainStatus) => canonical({ ...(visible(s) as object), remaining: null });
+  const rest = (s: CaptureDrainStatus) => canonical({ ...(visible(s, now) as object), remaining: null });
   return rest(persisted) === rest(next);
 }

@@ -37,15 +37,18 @@ function errorOutcome(err: unknown): Outcome {
 
 /**
  * `signal` (the reconcile's) cancels the requests; once it aborted this rejects with its reason
- * instead of returning an Outcome, so the caller records nothing.
+ * instead of returning an Outcome, so the caller records nothing. `repeat`: a look the caller
+ * repeats on its own schedule, asked without the client's quick retries.
  */
 export async function performTicdcAction(
   unbound: TicdcClient,
   action: TicdcAction,
   target: DrainTarget,
   signal?: AbortSignal,
+  opts: { repeat?: boolean } = {},
 ): Promise<Outcome> {
-  const client = signal && unbound.withSignal ? unbound.withSignal(signal) : unbound;
+  const bound = signal && unbound.withSignal ? unbound.withSignal(signal) : unbound;
+  const client = opts.repeat && bound.withoutRetries ? bound.withoutRetries() : bound;
   try {
     switch (action.type) {
       case 'discover':
@@ -164,8 +167,9 @@ async function drain(client: TicdcClient, action: DrainAction): Promise<Outcome>
   const total = (counts.maintainers ?? 0) + (counts.dispatchers ?? 0) + (counts.tables ?? 0);
   if (!zeroNeedsConfirmation(action.flavor, action.architecture) || total > 1 || !action.address)
     return { type: 'drain', counts };
-  // The last unit of a drain whose counts already fell: only a 0 needs the target's own status.
-  if (total === 1 && action.progressed) return { type: 'drain', counts };
+  // The last unit of a drain whose counts already fell, or a fresh session's 1 within the grace
+  // (the machine reads nothing into it, whatever the liveness): only a 0 needs the target's status.
+  if (total === 1 && (action.progressed || action.skipHolderLookup)) return { type: 'drain', counts };
   const own = await client.serverStatus(action.address);
   const view: TargetView = {
     id: own.id,

@@ -131,6 +131,17 @@ class HttpTicdcClient implements TicdcClient {
     );
   }
 
+  withoutRetries(): TicdcClient {
+    return new HttpTicdcClient(
+      this.transport,
+      this.target,
+      this.resolveAddress,
+      this.redact,
+      { ...this.retry, retries: 0 },
+      this.signal,
+    );
+  }
+
   /**
    * One request, retried quickly on a transient failure (reset, 5xx, garbled body) when the route is
    * idempotent. Resign is not: a retried resign could resign the newly elected coordinator.

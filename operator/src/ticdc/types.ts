@@ -114,5 +114,7 @@ export interface TicdcClient {
    * aborted and cancelled when it aborts (rejecting with its reason). Closing the view closes both.
    */
   withSignal?(signal: AbortSignal): TicdcClient;
+  /** The same client without quick in-request retries (for looks repeated on a schedule anyway). */
+  withoutRetries?(): TicdcClient;
   close(): Promise<void>;
 }

@@ -94,6 +94,19 @@ describe('happy paths', () => {
     ]);
   });
 
+  test("a fresh session's placeholder 1 is replaced by the first real count: the rate and the last 1 count from it", () => {
+    let r = step(ctx({}, { now: T0 }), () => ({ type: 'discovered', captures: captures(), flavor: 'V1' }));
+    r = step(ctx(r.status, { now: T0 + 100 }), () => ({ type: 'drain', counts: { tables: 1 } }));
+    expect(r.status.initial).toEqual({ tables: 1 });
+    r = step(ctx(r.status, { now: T0 + 1100 }), () => ({ type: 'drain', counts: { tables: 4 } }));
+    expect(r.status.initial).toEqual({ tables: 4 });
+    r = step(ctx(r.status, { now: T0 + 2100 }), () => ({ type: 'drain', counts: { tables: 2 } }));
+    expect(r.status.initial).toEqual({ tables: 4 });
+    expect(r.status.drainRate).toBeDefined();
+    // The counts fell: a 1 now is the last unit moving (no status read needed), not a new session.
+    expect(nextAction(ctx(r.status, { now: T0 + 3100 }))).toMatchObject({ type: 'drain', progressed: true });
+  });
+
   test('coordinator whose peers left while it was being resigned: SingleCapture, no endless resign', () => {
     let r = step(ctx({}), () => ({ type: 'discovered', captures: captures(true), flavor: 'V1' }));
     expect(r.status.phase).toBe('ResigningOwner');
@@ -348,13 +361,26 @@ describe('failures and the timeout policy', () => {
       delays.push(r.requeueAfterMs!);
       s = r.status;
     }
-    // Per request, capped at 1.5 s so the release follows within 2 s once the fault clears.
-    expect(delays).toEqual([500, 1000, 1500, 1500, 1500, 1500, 1500, 1500]);
+    // The first failed looks near the predicted zero come back on the poll plan (here within the
+    // fast window: 250 ms), then back off per request, capped at 1.5 s so the release follows
+    // within 2 s once the fault clears.
+    expect(delays).toEqual([250, 250, 250, 1500, 1500, 1500, 1500, 1500]);
     expect(s.remaining).toEqual({ maintainers: 2, dispatchers: 10 });
     expect(s.phase).toBe('Draining');
     expect(s.lastError).toContain('502');
     const ok = step(ctx(s), () => ({ type: 'drain', counts: { maintainers: 2, dispatchers: 10 } }));
     expect(ok.status.consecutiveErrors).toBe(0);
+  });
+
+  test('a failed look far from the predicted zero backs off as usual (never sooner than the plan asks)', () => {
+    // 3 of 30 units moved in 5 s: the zero is ~45 s away, the plan would wait long.
+    const s: CaptureDrainStatus = {
+      ...statusIn('Draining'),
+      initial: { maintainers: 0, dispatchers: 30 },
+      remaining: { maintainers: 0, dispatchers: 27 },
+    };
+    const r = step(ctx(s), () => ({ type: 'error', kind: 'Transient', message: '502', retryable: true }));
+    expect(r.requeueAfterMs).toBe(500);
   });
 
   test('capture vanished before zero is CaptureGone, not drained', () => {

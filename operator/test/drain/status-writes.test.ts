@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
 import {
   COUNTS_WRITE_MS,
+  ERROR_WRITE_MS,
   PROBE_WRITE_MS,
   etaMoved,
   statusWriteNeeded,
@@ -42,6 +43,15 @@ describe('statusWriteNeeded', () => {
     expect(statusWriteNeeded(base, base, T0 + 10 * PROBE_WRITE_MS)).toBe(false);
   });
 
+  test('probe bookkeeping is throttled from the last write, not only the last successful probe', () => {
+    // A run of failed looks leaves lastProbeTime behind; a write 1 s ago holds the next one off.
+    const next: CaptureDrainStatus = { ...base, consecutiveErrors: 2, message: 'Retrying after error: 503' };
+    const now = T0 + PROBE_WRITE_MS + 5000;
+    expect(statusWriteNeeded(base, next, now)).toBe(true);
+    expect(statusWriteNeeded(base, next, now, now - 1000)).toBe(false);
+    expect(statusWriteNeeded(base, next, now, now - PROBE_WRITE_MS)).toBe(true);
+  });
+
   test('what a user sees is written at once: phase, reason, counts, conditions, errors, bindings', () => {
     const now = T0 + 1000;
     const changes: Partial<CaptureDrainStatus>[] = [
@@ -50,11 +60,31 @@ describe('statusWriteNeeded', () => {
       { remaining: { tables: 11 } },
       { remaining: { tables: 0 } },
       { conditions: [{ ...base.conditions![0]!, status: 'False' }] },
-      { lastError: 'Transient: 503' },
+      { lastError: 'Transient: 503', errorSince: iso(now - ERROR_WRITE_MS) },
       { released: true },
       { drainedTime: iso(now) },
     ];
     for (const c of changes) expect(statusWriteNeeded(base, { ...base, ...c }, now)).toBe(true);
+  });
+
+  test('a run of failed requests is written once it lasted ERROR_WRITE_MS; one the next look clears, never', () => {
+    const failing = (since: number): CaptureDrainStatus => ({
+      ...base,
+      lastError: 'Transient: 503',
+      errorSince: iso(since),
+      lastErrorAction: 'drain',
+      consecutiveErrors: 1,
+    });
+    expect(statusWriteNeeded(base, failing(T0 + 1000), T0 + 1000)).toBe(false);
+    expect(statusWriteNeeded(base, failing(T0 + 1000), T0 + 1000 + ERROR_WRITE_MS - 1)).toBe(false);
+    expect(statusWriteNeeded(base, failing(T0 + 1000), T0 + 1000 + ERROR_WRITE_MS)).toBe(true);
+    // Written while it lasted: its end is written too.
+    expect(statusWriteNeeded(failing(T0), base, T0 + ERROR_WRITE_MS + 500)).toBe(true);
+    // A past error (the run over) is information for the next write, not a write of its own; nor
+    // is a new run that replaces it while young.
+    const past: CaptureDrainStatus = { ...base, lastError: 'Transient: 503' };
+    expect(statusWriteNeeded(base, past, T0 + 1000)).toBe(false);
+    expect(statusWriteNeeded(past, failing(T0 + 1000), T0 + 1500)).toBe(false);
   });
 
   test('counts that only fell are written at most every COUNTS_WRITE_MS; their zero at once', () => {

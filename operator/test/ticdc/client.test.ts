@@ -480,6 +480,20 @@ describe('verdicts that hold against real TiCDC (issue cases 1 and 5)', () => {
     }
   });
 
+  it('withoutRetries asks once: a look repeated on a schedule is not multiplied by a fault', async () => {
+    const c = createTicdcClient({ endpoint: server.url, retry: { retries: 2, baseDelayMs: 1 } });
+    server.on('PUT /api/v1/captures/drain', { status: 502, text: 'bad gateway' });
+    try {
+      expect((await failure(c.withoutRetries!().drain('V1', ID2))).kind).toBe('Transient');
+      expect(server.seen).toHaveLength(1);
+      // The client itself keeps its retries.
+      expect((await failure(c.drain('V1', ID2))).kind).toBe('Transient');
+      expect(server.seen).toHaveLength(4);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('never retries a resign (a second one could resign the new coordinator)', async () => {
     const c = createTicdcClient({ endpoint: server.url, retry: { retries: 2, baseDelayMs: 1 } });
     server.on('POST /api/v2/owner/resign', { status: 502, text: 'bad gateway' });
