@@ -651,26 +651,38 @@ export class CaptureDrainReconciler {
     signal: AbortSignal,
   ): Promise<Outcome> {
     const podName = drain.spec.podName!;
+    const ns = drain.metadata.namespace;
+    const kube = bindSignal(this.deps.kube, signal);
+    // A container restart since the capture was found means a new capture that may hold work.
+    const known = (this.memo.get(keyOf(drain))?.status ?? drain.status)?.podRestarts;
+    const restarted = (p: Pod | undefined) => {
+      const restarts = p ? podRestarts(p) : undefined;
+      return p?.metadata.uid === uid && restarts !== undefined && known !== undefined && restarts > known;
+    };
     try {
-      // The drain was decided on a cached pod: read it afresh before the deletion. A container
-      // restart since the capture was found means a new capture that may hold work.
-      const fresh = await bindSignal(this.deps.kube, signal).get<Pod>(
-        Resources.pods,
-        drain.metadata.namespace,
-        podName,
-      );
-      const restarts = fresh ? podRestarts(fresh) : undefined;
-      const known = (this.memo.get(keyOf(drain))?.status ?? drain.status)?.podRestarts;
-      if (fresh?.metadata.uid === uid && restarts !== undefined && known !== undefined && restarts > known)
+      // The drain was decided on the cached pod: deleted on its resourceVersion, the API server
+      // refuses (409) if the pod changed since (a restart included), and only then is it read
+      // afresh. One request instead of two when the release waits on a busy API server.
+      const cached = this.deps.pods?.get(ns, podName);
+      const rv = cached?.metadata.resourceVersion;
+      if (cached?.metadata.uid === uid && rv && !restarted(cached)) {
+        const deleted = await kube
+          .delete(Resources.pods, ns, podName, { uid, resourceVersion: rv })
+          .catch((err: unknown) => {
+            if (err instanceof KubeApiError && err.isConflict) return undefined; // changed: read it
+            throw err;
+          });
+        if (deleted !== undefined) {
+          log.info({ pod: podName, uid, deleted }, 'Deleted drained pod');
+          return { type: 'podDeleted' };
+        }
+      }
+      const fresh = await kube.get<Pod>(Resources.pods, ns, podName);
+      if (restarted(fresh))
         return kubeError(
           new Error(`pod ${podName} restarted a container since its capture was found; not deleting it`),
         );
-      const deleted = await bindSignal(this.deps.kube, signal).delete(
-        Resources.pods,
-        drain.metadata.namespace,
-        podName,
-        { uid },
-      );
+      const deleted = await kube.delete(Resources.pods, ns, podName, { uid });
       log.info({ pod: podName, uid, deleted }, 'Deleted drained pod');
       return { type: 'podDeleted' };
     } catch (err) {

@@ -1,0 +1,141 @@
+// The release's pod deletion: on the cached pod's resourceVersion (one request), read afresh only
+// when the API server says the pod changed since; a container restart is never deleted over.
+import { describe, expect, test } from '@jest/globals';
+import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { CaptureDrainReconciler } from '../../src/drain/controller.js';
+import { BUILTIN_DEFAULTS } from '../../src/drain/settings.js';
+import type { Pod } from '../../src/kube/objects.js';
+import { Resources, type KubeObject } from '../../src/kube/port.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import type { TicdcClient } from '../../src/ticdc/types.js';
+import { FakeKube } from '../support/fake-kube.js';
+
+const NS = 'tidb';
+const ENDPOINT = 'http://ticdc.invalid:8300';
+
+function setup() {
+  const kube = new FakeKube({ gracefulPodDeletion: false });
+  const sts = kube.seed<KubeObject>(Resources.statefulsets, {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: {
+      namespace: NS,
+      name: 'ticdc',
+      labels: { 'drain.ticdc.io/managed': 'true' },
+      annotations: { 'drain.ticdc.io/endpoint': ENDPOINT },
+    },
+    spec: { serviceName: 'ticdc-peer', replicas: 3 },
+  });
+  const pod = kube.seed<Pod>(Resources.pods, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      namespace: NS,
+      name: 'ticdc-1',
+      labels: { 'drain.ticdc.io/managed': 'true' },
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'StatefulSet',
+          name: 'ticdc',
+          uid: sts.metadata.uid!,
+          controller: true,
+        },
+      ],
+    },
+    spec: { containers: [{ name: 'ticdc', image: 'ticdc' }] },
+    status: { containerStatuses: [{ name: 'ticdc', restartCount: 0 }] },
+  } as unknown as Pod);
+  // Released by the timeout policy (onTimeout Release): the deletion needs no TiCDC answer.
+  kube.seed(Resources.capturedrains, {
+    apiVersion: 'drain.ticdc.io/v1alpha1',
+    kind: 'CaptureDrain',
+    metadata: { namespace: NS, name: 'd', creationTimestamp: '2026-11-21T10:00:00Z', generation: 1 },
+    spec: { podName: 'ticdc-1', podAction: 'Delete', onTimeout: 'Release' },
+    status: {
+      phase: 'Releasing',
+      reason: 'TimedOut',
+      startTime: '2026-11-21T10:00:01Z',
+      podUID: pod.metadata.uid!,
+      podRestarts: 0,
+      captureID: 'c1',
+      apiFlavor: 'V2',
+      clusterEndpoint: ENDPOINT,
+      releaseTime: '2026-11-21T10:00:05Z',
+    },
+  });
+  let cachedPod: Pod | undefined = structuredClone(pod);
+  const client = {
+    endpoint: ENDPOINT,
+    listCaptures: () => Promise.resolve([{ id: 'c0', isOwner: true, address: '10.0.0.2:8300' }]),
+    close: () => Promise.resolve(),
+  } as unknown as TicdcClient;
+  const reconciler = new CaptureDrainReconciler({
+    kube,
+    drains: {
+      get: (ns, name) => kube.peek<CaptureDrainObject>(Resources.capturedrains, ns, name),
+      list: (ns) => kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
+    },
+    clients: { get: () => Promise.resolve(client) },
+    events: { event: () => undefined },
+    defaults: BUILTIN_DEFAULTS,
+    enqueue: () => undefined,
+    pods: { get: (ns, name) => (name === 'ticdc-1' ? cachedPod : undefined) },
+    statefulSets: { get: (ns, name) => kube.peek(Resources.statefulsets, ns, name) },
+    now: () => Date.parse('2026-11-21T10:00:06Z'),
+  });
+  const reconcile = () =>
+    reconciler.reconcile(
+      { namespace: NS, name: 'd' },
+      { log: silentLogger(), reconcileID: 'r', signal: new AbortController().signal },
+    );
+  const podCalls = () =>
+    kube.calls.filter((c) => c.type?.includes('pods')).map((c) => `${c.method} ${c.name ?? ''}`);
+  return {
+    kube,
+    pod,
+    reconcile,
+    podCalls,
+    setCached: (p: Pod | undefined) => (cachedPod = p),
+  };
+}
+
+describe('the release deletes the pod', () => {
+  test('on the cached pod, current: one DELETE with uid and resourceVersion preconditions, no read', async () => {
+    const { kube, pod, reconcile, podCalls } = setup();
+    kube.calls.length = 0;
+    await reconcile();
+    expect(podCalls()).toEqual(['delete ticdc-1']);
+    expect(kube.callsOf('delete')[0]!.opts).toMatchObject({
+      uid: pod.metadata.uid,
+      resourceVersion: pod.metadata.resourceVersion,
+    });
+    expect(kube.peek(Resources.pods, NS, 'ticdc-1')).toBeUndefined();
+  });
+
+  test('on a stale cache the API server refuses (409): read afresh, then deleted', async () => {
+    const { kube, reconcile, podCalls } = setup();
+    // The pod changed after the cache saw it (a label, say): its resourceVersion moved on.
+    await kube.patch(Resources.pods, NS, 'ticdc-1', { metadata: { labels: { touched: 'yes' } } }, 'merge');
+    kube.calls.length = 0;
+    await reconcile();
+    expect(podCalls()).toEqual(['delete ticdc-1', 'get ticdc-1', 'delete ticdc-1']);
+    expect(kube.peek(Resources.pods, NS, 'ticdc-1')).toBeUndefined();
+  });
+
+  test('a container restart since the capture was found, seen afresh: not deleted', async () => {
+    const { kube, reconcile, podCalls } = setup();
+    await kube.patch(
+      Resources.pods,
+      NS,
+      'ticdc-1',
+      { status: { containerStatuses: [{ name: 'ticdc', restartCount: 1 }] } },
+      'merge',
+      { subresource: 'status' },
+    );
+    kube.calls.length = 0;
+    await reconcile();
+    expect(podCalls()).toEqual(['delete ticdc-1', 'get ticdc-1']);
+    expect(kube.peek(Resources.pods, NS, 'ticdc-1')).toBeDefined();
+  });
+});
