@@ -276,7 +276,10 @@ export class RolloutReconciler {
       const key = `${sts.metadata.namespace}/${sts.metadata.name}`;
       const last = this.lists.get(key);
       if (last && this.now() < last.validUntil) return { captures: last.captures };
-      const client = await this.deps.clients.get(sts.metadata.namespace!, settings.cluster);
+      const pooled = await this.deps.clients.get(sts.metadata.namespace!, settings.cluster);
+      // Read on the rollout's own schedule: a failed read is looked at again then, without the
+      // client's quick retries (which only multiply requests under TiCDC faults).
+      const client = pooled.withoutRetries?.() ?? pooled;
       const at = this.now();
       const captures = await client.listCaptures();
       // Valid for a burst of events until the reconcile says when it looks next (reconcile()).

@@ -322,6 +322,32 @@ describe('rollout controller', () => {
     expect(liveSts().metadata.annotations['drain.ticdc.io/rollout-message']).toMatch(/ECONNREFUSED/);
   });
 
+  test('the capture list is read without the client quick retries (the rollout reads again on its schedule)', async () => {
+    kube.seed(Resources.statefulsets, sts());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    const asked: string[] = [];
+    const once = {
+      listCaptures: async () => {
+        asked.push('once');
+        return captures;
+      },
+    } as unknown as TicdcClient;
+    const pooled = {
+      listCaptures: async () => {
+        asked.push('with retries');
+        return captures;
+      },
+      withoutRetries: () => once,
+    } as unknown as TicdcClient;
+    const r = new RolloutReconciler({
+      ...(reconciler as unknown as { deps: ConstructorParameters<typeof RolloutReconciler>[0] }).deps,
+      clients: { get: async () => pooled },
+    });
+    await r.reconcile({ namespace: NS, name: 'ticdc' }, ctx);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked)).toEqual(new Set(['once']));
+  });
+
   test('a burst of reconciles asks TiCDC for its capture list once', async () => {
     kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
