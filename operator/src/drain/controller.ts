@@ -315,8 +315,10 @@ export class CaptureDrainReconciler {
         action = nextAction(dctx);
         if (action.type === 'deletePod' && (current.status?.phase ?? drain.status?.phase) !== 'Releasing') {
           // The decision to release is on record before the pod goes: a crash right after the
-          // deletion resumes in Releasing, not as a drain whose pod vanished.
-          current = await this.persist(current, drain, stepping, events.splice(0), ctx.signal, statefulSet);
+          // deletion resumes in Releasing, not as a drain whose pod vanished. Its events wait for
+          // the write after the deletion (the history has them): when many drains release at once,
+          // the deletion does not queue behind our own event posts at the API server.
+          current = await this.persist(current, drain, stepping, [], ctx.signal, statefulSet);
         }
         // A look the machine repeats anyway (a drain already answered, a departure) is asked once:
         // quick in-request retries would only multiply requests under TiCDC faults.

@@ -139,3 +139,81 @@ describe('the release deletes the pod', () => {
     expect(kube.peek(Resources.pods, NS, 'ticdc-1')).toBeDefined();
   });
 });
+
+describe('a release in the reconcile that sees the confirmed zero', () => {
+  test('the status is on record before the deletion; its events are posted only after it', async () => {
+    const { kube, pod } = setup();
+    // The drain is still Draining: this reconcile reads the zero, records Releasing, deletes.
+    await kube.patch(
+      Resources.capturedrains,
+      NS,
+      'd',
+      {
+        spec: { onTimeout: 'Hold' },
+        status: {
+          phase: 'Draining',
+          reason: 'DrainRequested',
+          releaseTime: null,
+          captureAddress: 'ticdc-1.ticdc-peer.tidb.svc:8300',
+          serverArchitecture: 'NewArch',
+          initial: { maintainers: 1, dispatchers: 10 },
+          remaining: { maintainers: 0, dispatchers: 2 },
+          attempts: 3,
+        },
+      },
+      'merge',
+      { subresource: 'status' },
+    );
+    await kube.patch(Resources.capturedrains, NS, 'd', { spec: { onTimeout: 'Hold' } }, 'merge');
+    const client = {
+      endpoint: ENDPOINT,
+      drain: () => Promise.resolve({ maintainers: 0, dispatchers: 0 }),
+      serverStatus: () => Promise.resolve({ id: 'c1', isOwner: false, version: 'v9.0.0', liveness: 1 }),
+      listCaptures: () =>
+        Promise.resolve([{ id: 'c1', isOwner: false, address: 'ticdc-1.ticdc-peer.tidb.svc:8300' }]),
+      close: () => Promise.resolve(),
+    } as unknown as TicdcClient;
+    const order: string[] = [];
+    const reconciler = new CaptureDrainReconciler({
+      kube: new Proxy(kube, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            const [type] = args as [{ plural?: string }];
+            if (prop === 'delete' && type?.plural === 'pods') order.push('delete pod');
+            if (
+              prop === 'patch' &&
+              (args[5] as { subresource?: string } | undefined)?.subresource === 'status'
+            )
+              order.push('status write');
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      }),
+      drains: {
+        get: (ns, name) => kube.peek<CaptureDrainObject>(Resources.capturedrains, ns, name),
+        list: (ns) => kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
+      },
+      clients: { get: () => Promise.resolve(client) },
+      events: { event: (_ref, _type, reason) => order.push(`event ${reason}`) },
+      defaults: BUILTIN_DEFAULTS,
+      enqueue: () => undefined,
+      pods: {
+        get: (ns, name) => (name === 'ticdc-1' ? kube.peek<Pod>(Resources.pods, ns, name) : undefined),
+      },
+      statefulSets: { get: (ns, name) => kube.peek(Resources.statefulsets, ns, name) },
+      now: () => Date.parse('2026-11-21T10:00:06Z'),
+    });
+    await reconciler.reconcile(
+      { namespace: NS, name: 'd' },
+      { log: silentLogger(), reconcileID: 'r', signal: new AbortController().signal },
+    );
+    expect(kube.peek(Resources.pods, NS, pod.metadata.name!)).toBeUndefined();
+    const del = order.indexOf('delete pod');
+    expect(order.slice(0, del)).toEqual(['status write']);
+    expect(order.slice(del + 1).filter((x) => x.startsWith('event'))).toEqual(
+      expect.arrayContaining(['event CountsZero', 'event Drained']),
+    );
+  });
+});
