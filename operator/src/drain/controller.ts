@@ -112,13 +112,13 @@ export class CaptureDrainReconciler {
    * other writer's change (a new resourceVersion) discards it.
    */
   private readonly memo = new Map<string, { rv: string | undefined; status: CaptureDrainStatus }>();
+  /** When this process last wrote each drain's status (probe bookkeeping is written at most every PROBE_WRITE_MS). */
+  private readonly writtenAt = new Map<string, number>();
   /**
    * When a running drain's next TiCDC look is due, per drain, with what it was planned on. A wake
    * that changed none of it (another drain's slot hand-over, an unrelated pod event) waits for
    * that time instead of asking TiCDC early: the machine's polling plan stands.
    */
-  /** When this process last wrote each drain's status (probe bookkeeping is written at most every PROBE_WRITE_MS). */
-  private readonly writtenAt = new Map<string, number>();
   private readonly due = new Map<string, { at: number; rv: string | undefined; pod: string }>();
   private readonly now: () => number;
 

@@ -1,14 +1,11 @@
 // The release's pod deletion: on the cached pod's resourceVersion (one request), read afresh only
 // when the API server says the pod changed since; a container restart is never deleted over.
 import { describe, expect, test } from '@jest/globals';
-import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
-import { CaptureDrainReconciler } from '../../src/drain/controller.js';
-import { BUILTIN_DEFAULTS } from '../../src/drain/settings.js';
 import type { Pod } from '../../src/kube/objects.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import type { TicdcClient } from '../../src/ticdc/types.js';
 import { FakeKube } from '../support/fake-kube.js';
+import { reconcileOnce, reconcilerOver } from './reconciler-over.js';
 
 const NS = 'tidb';
 const ENDPOINT = 'http://ticdc.invalid:8300';
@@ -70,25 +67,12 @@ function setup() {
     listCaptures: () => Promise.resolve([{ id: 'c0', isOwner: true, address: '10.0.0.2:8300' }]),
     close: () => Promise.resolve(),
   } as unknown as TicdcClient;
-  const reconciler = new CaptureDrainReconciler({
-    kube,
-    drains: {
-      get: (ns, name) => kube.peek<CaptureDrainObject>(Resources.capturedrains, ns, name),
-      list: (ns) => kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
-    },
-    clients: { get: () => Promise.resolve(client) },
-    events: { event: () => undefined },
-    defaults: BUILTIN_DEFAULTS,
-    enqueue: () => undefined,
+  const reconciler = reconcilerOver(kube, client, {
     pods: { get: (ns, name) => (name === 'ticdc-1' ? cachedPod : undefined) },
     statefulSets: { get: (ns, name) => kube.peek(Resources.statefulsets, ns, name) },
     now: () => Date.parse('2026-11-21T10:00:06Z'),
   });
-  const reconcile = () =>
-    reconciler.reconcile(
-      { namespace: NS, name: 'd' },
-      { log: silentLogger(), reconcileID: 'r', signal: new AbortController().signal },
-    );
+  const reconcile = () => reconcileOnce(reconciler, { namespace: NS, name: 'd' });
   const podCalls = () =>
     kube.calls.filter((c) => c.type?.includes('pods')).map((c) => `${c.method} ${c.name ?? ''}`);
   return {
@@ -174,7 +158,7 @@ describe('a release in the reconcile that sees the confirmed zero', () => {
       close: () => Promise.resolve(),
     } as unknown as TicdcClient;
     const order: string[] = [];
-    const reconciler = new CaptureDrainReconciler({
+    const reconciler = reconcilerOver(kube, client, {
       kube: new Proxy(kube, {
         get(target, prop, receiver) {
           const v = Reflect.get(target, prop, receiver) as unknown;
@@ -191,24 +175,14 @@ describe('a release in the reconcile that sees the confirmed zero', () => {
           };
         },
       }),
-      drains: {
-        get: (ns, name) => kube.peek<CaptureDrainObject>(Resources.capturedrains, ns, name),
-        list: (ns) => kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
-      },
-      clients: { get: () => Promise.resolve(client) },
       events: { event: (_ref, _type, reason) => order.push(`event ${reason}`) },
-      defaults: BUILTIN_DEFAULTS,
-      enqueue: () => undefined,
       pods: {
         get: (ns, name) => (name === 'ticdc-1' ? kube.peek<Pod>(Resources.pods, ns, name) : undefined),
       },
       statefulSets: { get: (ns, name) => kube.peek(Resources.statefulsets, ns, name) },
       now: () => Date.parse('2026-11-21T10:00:06Z'),
     });
-    await reconciler.reconcile(
-      { namespace: NS, name: 'd' },
-      { log: silentLogger(), reconcileID: 'r', signal: new AbortController().signal },
-    );
+    await reconcileOnce(reconciler, { namespace: NS, name: 'd' });
     expect(kube.peek(Resources.pods, NS, pod.metadata.name!)).toBeUndefined();
     const del = order.indexOf('delete pod');
     expect(order.slice(0, del)).toEqual(['status write']);

@@ -3,12 +3,11 @@
 // drain request may be retried quickly inside the call; the repeated looks are not.
 import { describe, expect, test } from '@jest/globals';
 import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
-import { CaptureDrainReconciler } from '../../src/drain/controller.js';
 import { BUILTIN_DEFAULTS } from '../../src/drain/settings.js';
 import { Resources } from '../../src/kube/port.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import type { TicdcClient } from '../../src/ticdc/types.js';
 import { FakeKube } from '../support/fake-kube.js';
+import { reconcileOnce, reconcilerOver } from './reconciler-over.js';
 
 const NS = 'tidb';
 const ENDPOINT = 'http://ticdc.invalid:8300';
@@ -57,24 +56,11 @@ function setup() {
     },
   };
   let now = Date.parse('2026-11-21T10:00:01Z');
-  const reconciler = new CaptureDrainReconciler({
-    kube,
-    drains: {
-      get: (ns, name) => kube.peek<CaptureDrainObject>(Resources.capturedrains, ns, name),
-      list: (ns) => kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
-    },
-    clients: { get: () => Promise.resolve(client) },
-    events: { event: () => undefined },
+  const reconciler = reconcilerOver(kube, client, {
     defaults: { ...BUILTIN_DEFAULTS, endpoint: ENDPOINT },
-    enqueue: () => undefined,
     now: () => now,
   });
-  const reconcile = () =>
-    reconciler.reconcile(KEY, {
-      log: silentLogger(),
-      reconcileID: 'r',
-      signal: new AbortController().signal,
-    });
+  const reconcile = () => reconcileOnce(reconciler, KEY);
   return { kube, calls, reconcile, advance: (ms: number) => (now += ms) };
 }
 
@@ -151,25 +137,12 @@ describe('a released pod gone before its capture left TiCDC', () => {
       },
       close: () => Promise.resolve(),
     } as unknown as TicdcClient;
-    const reconciler = new CaptureDrainReconciler({
-      kube,
-      drains: {
-        get: (ns, name) => kube.peek<CaptureDrainObject>(Resources.capturedrains, ns, name),
-        list: (ns) => kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
-      },
-      clients: { get: () => Promise.resolve(client) },
-      events: { event: () => undefined },
-      defaults: BUILTIN_DEFAULTS,
-      enqueue: () => undefined,
+    const reconciler = reconcilerOver(kube, client, {
       pods: { get: () => undefined },
       statefulSets: { get: (ns, name) => kube.peek(Resources.statefulsets, ns, name) },
       now: () => Date.parse('2026-11-21T10:00:06Z'),
     });
-    await reconciler.reconcile(KEY, {
-      log: silentLogger(),
-      reconcileID: 'r',
-      signal: new AbortController().signal,
-    });
+    await reconcileOnce(reconciler, KEY);
     expect(calls).toEqual(['listCaptures']);
     expect(kube.peek<CaptureDrainObject>(Resources.capturedrains, NS, 'd')!.status).toMatchObject({
       phase: 'Completed',

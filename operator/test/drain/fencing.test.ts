@@ -4,14 +4,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
-import { CaptureDrainReconciler } from '../../src/drain/controller.js';
 import { BUILTIN_DEFAULTS } from '../../src/drain/settings.js';
 import { LeadershipLostError } from '../../src/kube/leader.js';
 import { Resources } from '../../src/kube/port.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { createTicdcClient } from '../../src/ticdc/client.js';
 import type { CaptureInfo, TicdcClient } from '../../src/ticdc/types.js';
 import { FakeKube } from '../support/fake-kube.js';
+import { reconcileOnce, reconcilerOver } from './reconciler-over.js';
 import { waitFor } from '../kube/helpers.js';
 
 const NS = 'tidb';
@@ -39,17 +38,7 @@ function setup() {
     architecture: unexpected,
     close: () => Promise.resolve(),
   };
-  const reconciler = new CaptureDrainReconciler({
-    kube,
-    drains: {
-      get: (ns, name) => kube.peek<CaptureDrainObject>(Resources.capturedrains, ns, name),
-      list: (ns) => kube.objects<CaptureDrainObject>(Resources.capturedrains, ns),
-    },
-    clients: { get: () => Promise.resolve(client) },
-    events: { event: () => undefined },
-    defaults: { ...BUILTIN_DEFAULTS, endpoint: ENDPOINT },
-    enqueue: () => undefined,
-  });
+  const reconciler = reconcilerOver(kube, client, { defaults: { ...BUILTIN_DEFAULTS, endpoint: ENDPOINT } });
   return { kube, pending, reconciler };
 }
 
@@ -59,10 +48,7 @@ describe('a reconcile whose leadership term ended', () => {
   test('records nothing when the TiCDC answer arrives after the term ended', async () => {
     const { kube, pending, reconciler } = setup();
     const ac = new AbortController();
-    const done = reconciler.reconcile(
-      { namespace: NS, name: 'd' },
-      { log: silentLogger(), reconcileID: 'r1', signal: ac.signal },
-    );
+    const done = reconcileOnce(reconciler, { namespace: NS, name: 'd' }, ac.signal);
     await waitFor(() => pending.length === 1); // listCaptures in flight
     ac.abort(new LeadershipLostError('leader election lost'));
     pending[0]!.resolve([{ id: 'c1', isOwner: false, address: '10.0.0.1:8300' }]);
@@ -74,10 +60,7 @@ describe('a reconcile whose leadership term ended', () => {
 
   test('the same reconcile with its term intact writes the step (control)', async () => {
     const { kube, pending, reconciler } = setup();
-    const done = reconciler.reconcile(
-      { namespace: NS, name: 'd' },
-      { log: silentLogger(), reconcileID: 'r2', signal: new AbortController().signal },
-    );
+    const done = reconcileOnce(reconciler, { namespace: NS, name: 'd' });
     await waitFor(() => pending.length === 1);
     pending[0]!.resolve([{ id: 'c1', isOwner: false, address: '10.0.0.1:8300' }]);
     await done;
