@@ -12,6 +12,7 @@ import { installOperatorIdentity } from '../e2e/harness/operator.js';
 import { installTicdcChart, type TicdcRelease } from '../e2e/harness/ticdc-chart.js';
 import { applyGateWebhook, caBundles } from '../e2e/harness/webhook.js';
 import { Rng } from '../e2e/ticdc-sim/random.js';
+import type { SimRequestRecord } from '../e2e/ticdc-sim/simulator.js';
 import {
   durationMs,
   TERMINAL,
@@ -81,6 +82,8 @@ export class ChaosEnv {
     readonly opNamespace: string,
     /** Arrival times of every TiCDC request the simulator answered (errors and resets included). */
     readonly requests: number[],
+    /** The same requests with route and answer, for CHAOS_DUMP timelines. */
+    readonly requestLog: SimRequestRecord[],
   ) {
     this.rng = new Rng(opts.seed);
   }
@@ -100,10 +103,18 @@ export class ChaosEnv {
     const opNs = `${opts.namespace}-op`;
     const kube = createKubeClient(loadKubeconfigFile(c.kubeconfig));
     const requests: number[] = [];
+    const requestLog: SimRequestRecord[] = [];
     const release = await installTicdcChart(c, {
       namespace: opts.namespace,
       replicas: opts.replicas,
-      sim: { moveRatePerSec: opts.moveRatePerSec, seed: opts.seed, onRequest: (r) => requests.push(r.at) },
+      sim: {
+        moveRatePerSec: opts.moveRatePerSec,
+        seed: opts.seed,
+        onRequest: (r) => {
+          requests.push(r.at);
+          if (process.env.CHAOS_DUMP) requestLog.push(r);
+        },
+      },
       set: {
         'drain.timeout': opts.drainTimeout,
         'drain.stallTimeout': opts.stallTimeout,
@@ -119,7 +130,7 @@ export class ChaosEnv {
       kube,
       restartDelayMs: () => 1000 + Math.floor(Math.random() * 2000),
     });
-    const env = new ChaosEnv(opts, kube, release, fleet, opNs, requests);
+    const env = new ChaosEnv(opts, kube, release, fleet, opNs, requests, requestLog);
     await fleet.webhookPort();
     await fleet.start(opts.operators);
     await env.webhook('Ignore');

@@ -28,6 +28,7 @@ const USAGE = `Usage: node dist/chaos/main.js [flags]   (make chaos ARGS="...")
   --kills-per-rollout N    SIGKILLs per such rollout, at uniformly random moments (default 4; --long 5)
   --repeat N               runs of every other scenario (default 1)
   --only LIST              groups: operator,ticdc,kubernetes,operations (default all)
+  --scenarios LIST         only these scenarios (names as printed), of the groups chosen
   --replicas N             captures of the release (default 3)
   --operators N            operator replicas (default 2)
   --seed N                 seed of every random draw (default 13)
@@ -36,6 +37,7 @@ const USAGE = `Usage: node dist/chaos/main.js [flags]   (make chaos ARGS="...")
   --rate-report-only       a rate above the bound is reported, not an invariant broken
   --out FILE               also write the table to FILE
   --keep                   leave the control plane running
+CHAOS_DUMP=1 prints each scenario's TiCDC requests (time from its first drain, route, answer).
 `;
 
 const { values: flags } = parseArgs({
@@ -45,6 +47,7 @@ const { values: flags } = parseArgs({
     'kills-per-rollout': { type: 'string' },
     repeat: { type: 'string' },
     only: { type: 'string', default: 'operator,ticdc,kubernetes,operations' },
+    scenarios: { type: 'string' },
     replicas: { type: 'string', default: '3' },
     operators: { type: 'string', default: '2' },
     seed: { type: 'string', default: '13' },
@@ -78,7 +81,8 @@ function plan(): Scenario[] {
     if (only.has('kubernetes')) out.push(...kubernetesScenarios());
     if (only.has('operations')) out.push(...operationScenarios(replicas));
   }
-  return out;
+  const names = flags.scenarios?.split(',');
+  return names ? out.filter((s) => names.includes(s.name)) : out;
 }
 
 async function main(): Promise<number> {

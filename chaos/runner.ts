@@ -94,6 +94,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
     removed,
   );
   const result = checkScenario(obs, opts);
+  if (process.env.CHAOS_DUMP) opts.log(`   ${s.name} requests: ${timeline(env, obs.drains)}`);
   const broken = result.findings.filter((f) => f.breaks);
   opts.log(
     `${broken.length ? 'BROKEN' : 'ok    '} ${s.name}: ${(result.durationMs / 1000).toFixed(0)} s, ${result.drains} drains, ${kills} kills, ${result.rate.toFixed(2)} TiCDC req/s while draining${
@@ -101,4 +102,16 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
     }${broken.length ? `: ${broken.map((f) => `${f.check}: ${f.detail}`).join('; ')}` : ''}`,
   );
   return result;
+}
+
+/** The scenario's TiCDC requests from its first drain's start: seconds, route, answer (0: reset). */
+function timeline(env: ChaosEnv, drains: { startTime?: number; createdAt: number }[]): string {
+  const from = Math.min(...drains.map((d) => d.startTime ?? d.createdAt));
+  return env.requestLog
+    .filter((r) => r.at >= from)
+    .map(
+      (r) =>
+        `${((r.at - from) / 1000).toFixed(2)} ${r.method} ${r.path.replace(/[0-9a-f-]{16,}/g, '{id}')} ${r.status}`,
+    )
+    .join('; ');
 }

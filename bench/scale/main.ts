@@ -223,7 +223,7 @@ async function startMeasuredOperator(cluster: Cluster, kubeconfig: string, name:
     name,
     extraArgs: [
       '--log-level',
-      'info',
+      process.env.BENCH_LOG_LEVEL ?? 'info',
       ...(await captureUrlArgs()),
       ...(flags.workers ? ['--workers', flags.workers] : []),
     ],
