@@ -74,7 +74,14 @@ export interface DrainContext {
 
 export type Action =
   | { type: 'wait' }
-  | { type: 'discover'; flavor: ApiFlavorSetting; known?: ApiFlavor; architecture?: Architecture }
+  | {
+      type: 'discover';
+      flavor: ApiFlavorSetting;
+      known?: ApiFlavor;
+      architecture?: Architecture;
+      /** The drain's first look (never started): a capture list read a moment ago will do. */
+      first?: boolean;
+    }
   | { type: 'resign'; captureId: string; flavor: ApiFlavor }
   | DrainAction
   /** `verify`: ask TiCDC for a fresh, confirmed zero in the same reconcile before deleting. */
@@ -214,6 +221,7 @@ export function nextAction(ctx: DrainContext): Action {
         flavor: ctx.policy.apiFlavor,
         ...(s.apiFlavor ? { known: s.apiFlavor } : {}),
         ...(s.serverArchitecture ? { architecture: s.serverArchitecture } : {}),
+        ...(!s.startTime ? { first: true } : {}),
       };
     case 'ResigningOwner':
       return { type: 'resign', captureId: s.captureID!, flavor: s.apiFlavor! };

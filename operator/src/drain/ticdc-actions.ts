@@ -81,6 +81,9 @@ export async function performTicdcAction(
   }
 }
 
+/** How old a capture list a first discovery accepts (ms). */
+export const DISCOVERY_LIST_MAX_AGE_MS = 1000;
+
 /**
  * What flavour detection found for a cluster's client, and under which coordinator. The API a
  * drain speaks is the coordinator's (requests are forwarded to it), and a coordinator's version
@@ -102,7 +105,9 @@ async function discover(
   target: DrainTarget,
   cacheKey: TicdcClient,
 ): Promise<Outcome> {
-  const captures = await client.listCaptures();
+  // A first discovery may use the list the rollout read a moment before creating this drain. A
+  // drain looking again (its capture restarted) asks afresh.
+  const captures = await client.listCaptures(action.first ? { maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS } : {});
   let found = findTarget(captures, target);
   if (!found) return { type: 'discovered', captures };
   let targetId: string | undefined;

@@ -115,6 +115,8 @@ class HttpTicdcClient implements TicdcClient {
     private readonly redact: Redact,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
     private readonly signal?: AbortSignal,
+    /** The last capture list and when its request started, shared by every view of the client. */
+    private readonly recent: { captures?: { at: number; list: CaptureInfo[] } } = {},
   ) {
     this.endpoint = target.origin + target.basePath;
   }
@@ -128,6 +130,7 @@ class HttpTicdcClient implements TicdcClient {
       this.redact,
       this.retry,
       both,
+      this.recent,
     );
   }
 
@@ -139,6 +142,7 @@ class HttpTicdcClient implements TicdcClient {
       this.redact,
       { ...this.retry, retries: 0 },
       this.signal,
+      this.recent,
     );
   }
 
@@ -252,7 +256,17 @@ class HttpTicdcClient implements TicdcClient {
     );
   }
 
-  async listCaptures(): Promise<CaptureInfo[]> {
+  async listCaptures(opts: { maxAgeMs?: number } = {}): Promise<CaptureInfo[]> {
+    const at = Date.now();
+    const last = this.recent.captures;
+    if (last && opts.maxAgeMs !== undefined && at - last.at <= opts.maxAgeMs) return [...last.list];
+    const list = await this.fetchCaptures();
+    // Answers may arrive out of order: keep the one asked for last.
+    if (!this.recent.captures || this.recent.captures.at <= at) this.recent.captures = { at, list };
+    return [...list];
+  }
+
+  private async fetchCaptures(): Promise<CaptureInfo[]> {
     let raw: z.infer<typeof V1CaptureListSchema>;
     let route: Route = ROUTES.v2Captures;
     try {

@@ -100,7 +100,11 @@ export interface TicdcClient {
   checkV1Drain(): Promise<void>;
   /** Which architecture serves the cluster (decides what a liveness integer means, §4.5). */
   architecture(version?: string): Promise<Architecture>;
-  listCaptures(): Promise<CaptureInfo[]>;
+  /**
+   * The capture list. `maxAgeMs`: an answer this client (or a view of it) got from a request that
+   * started at most that long ago will do (another controller's look a moment before).
+   */
+  listCaptures(opts?: { maxAgeMs?: number }): Promise<CaptureInfo[]>;
   /** POST /api/v2/owner/resign (v1 on V1 servers). Returns once the request was accepted. */
   resignOwner(flavor: ApiFlavor): Promise<void>;
   /** Issue (or re-issue: it is idempotent) the drain of one capture and return what remains. */

@@ -15,7 +15,12 @@ import {
   type Outcome,
 } from '../../src/drain/machine.js';
 import { resolveSettings, SettingsError, BUILTIN_DEFAULTS } from '../../src/drain/settings.js';
-import { performTicdcAction, verifyRelease } from '../../src/drain/ticdc-actions.js';
+import {
+  DISCOVERY_LIST_MAX_AGE_MS,
+  performTicdcAction,
+  verifyRelease,
+  type TicdcAction,
+} from '../../src/drain/ticdc-actions.js';
 import { livenessState } from '../../src/ticdc/liveness.js';
 import { TicdcError, type CaptureInfo, type ServerStatus, type TicdcClient } from '../../src/ticdc/types.js';
 import { ADDR, T0, captures, ctx, policy, statusIn } from './fixtures.js';
@@ -145,6 +150,18 @@ describe('case 1: a zero is drained only when TiCDC confirms it', () => {
     const other = scripted({ list });
     await performTicdcAction(other, { type: 'discover', flavor: 'Auto' }, { addresses: [ADDR] });
     expect(other.calls).toContain('detectFlavor');
+  });
+
+  test("a drain's first discovery takes the list the rollout read a moment ago; a rediscovery asks afresh", async () => {
+    const first = nextAction(ctx(statusIn('New')));
+    expect(first).toMatchObject({ type: 'discover', first: true });
+    const again = nextAction(ctx({ ...statusIn('Pending'), reason: 'CaptureRestarted' }));
+    expect(again).toMatchObject({ type: 'discover' });
+    expect(again).not.toHaveProperty('first');
+    const client = scripted({});
+    await performTicdcAction(client, first as TicdcAction, { addresses: [ADDR] });
+    await performTicdcAction(client, again as TicdcAction, { addresses: [ADDR] });
+    expect(client.listOpts).toEqual([{ maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS }, {}]);
   });
 
   test('the stub check runs for an explicit V1 setting, and its verdict is Unsupported', async () => {
@@ -457,8 +474,9 @@ function scripted(opts: {
   counts?: number[];
   list?: CaptureInfo[];
   own?: Record<string, number>;
-}): TicdcClient & { calls: string[] } {
+}): TicdcClient & { calls: string[]; listOpts: ({ maxAgeMs?: number } | undefined)[] } {
   const calls: string[] = [];
+  const listOpts: ({ maxAgeMs?: number } | undefined)[] = [];
   const list = opts.list ?? captures();
   const byAddress = (address: string): ServerStatus => {
     const entry = Object.entries(opts.own ?? {}).find(([id]) =>
@@ -470,6 +488,7 @@ function scripted(opts: {
   const counts = [...(opts.counts ?? [])];
   return {
     calls,
+    listOpts,
     endpoint: 'http://ticdc:8300',
     async detectFlavor() {
       calls.push('detectFlavor');
@@ -483,8 +502,9 @@ function scripted(opts: {
       calls.push('architecture');
       return 'NewArch';
     },
-    async listCaptures() {
+    async listCaptures(o?: { maxAgeMs?: number }) {
       calls.push('listCaptures');
+      listOpts.push(o);
       return list;
     },
     async resignOwner() {},

@@ -196,6 +196,26 @@ describe('listCaptures', () => {
     expect(server.seen).toHaveLength(1);
   });
 
+  it('maxAgeMs: a list read a moment ago by any view of the client will do; an older one is read again', async () => {
+    server.on('GET /api/v2/captures', { status: 200, json: { total: 1, items: [OWNER] } });
+    const first = await client.withoutRetries!().listCaptures();
+    // Another controller's look, through another view, just after: no request.
+    expect(await client.withSignal!(new AbortController().signal).listCaptures({ maxAgeMs: 1000 })).toEqual(
+      first,
+    );
+    expect(server.seen).toHaveLength(1);
+    // Without maxAgeMs, or past it, TiCDC is asked.
+    await client.listCaptures();
+    expect(server.seen).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 30));
+    await client.listCaptures({ maxAgeMs: 10 });
+    expect(server.seen).toHaveLength(3);
+    // A failed read leaves the last good answer as it was, and is never reused itself.
+    server.on('GET /api/v2/captures', { status: 502, text: 'bad gateway' });
+    await expect(client.withoutRetries!().listCaptures({ maxAgeMs: 0 })).rejects.toThrow();
+    expect(await client.listCaptures({ maxAgeMs: 1000 })).toEqual(first);
+  });
+
   it('never turns a bad answer into an empty list', async () => {
     server.on('GET /api/v2/captures', { status: 200, json: { total: 0, items: null } });
     expect((await failure(client.listCaptures())).kind).toBe('Transient');
