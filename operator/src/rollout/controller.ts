@@ -49,34 +49,33 @@ const ETA_SLACK_MS = 15_000;
 /** A capture list read this recently stands for a burst of events whatever the reconcile did next. */
 export const CAPTURES_BURST_MS = 150;
 /**
- * Around a capture's predicted registration or departure, look this often, from this long before.
- * A departure is followed by TiCDC's clear handshake (1-5 s during which it answers 1 to any other
- * drain, ticdc-api.md §4.3), so seeing it sooner than this gains the next drain nothing.
+ * Once a wait's end is known to lie in a learned interval, look at its middle and then at its end;
+ * past the end (TiCDC slower than ever seen), look this often through a short window, then at the
+ * plain pace. A departure is followed by TiCDC's clear handshake (1-5 s during which it answers 1
+ * to any other drain, ticdc-api.md §4.3), so seeing it sooner than this gains the next drain nothing.
  */
 export const CAPTURE_FAST_POLL_MS = 400;
-export const CAPTURE_LEAD_MS = 300;
 export const CAPTURE_WINDOW_MS = 1200;
-/** A wait seen ending between two looks at most this far apart is a precise observation. */
-export const PRECISE_OBSERVATION_MS = 2 * CAPTURE_FAST_POLL_MS;
 
-/** What was learned of one kind of wait: the shortest since -> seen, and whether it is precise. */
+/**
+ * What was learned of one kind of wait (ms from its start): its end lies after `lo` (a list still
+ * showed it on) and by `hi` (a list showed it over).
+ */
 export interface LearnedWait {
-  ms: number;
-  precise: boolean;
+  lo: number;
+  hi: number;
 }
 
 /**
- * Folds an observation into what was learned (pure). An observation is the wait's lower bound
- * (the last look that still showed it) and its width (until the look that showed it over). Looks a
- * second apart (before anything was learned) bound the moment only loosely and would keep every
- * later prediction up to a second early, so precise observations replace loose ones; among
- * observations of one kind the shortest stands (the prediction must not come late).
+ * Folds an observation `[lo, hi]` into what was learned (pure). TiCDC's timings repeat (a stopped
+ * capture's session expiry, a new capture's registration), so consistent observations are
+ * intersected: each look in the middle halves the interval, and the looks get both fewer and
+ * closer to the moment. An observation outside it (the timing moved) starts over from itself.
  */
-export function learnWait(prev: LearnedWait | undefined, tookMs: number, widthMs: number): LearnedWait {
-  const precise = widthMs <= PRECISE_OBSERVATION_MS;
-  if (!prev || (precise && !prev.precise)) return { ms: tookMs, precise };
-  if (!precise && prev.precise) return prev;
-  return { ms: Math.min(prev.ms, tookMs), precise };
+export function learnWait(prev: LearnedWait | undefined, lo: number, hi: number): LearnedWait {
+  if (!prev) return { lo, hi };
+  const both = { lo: Math.max(prev.lo, lo), hi: Math.min(prev.hi, hi) };
+  return both.lo <= both.hi ? both : { lo, hi };
 }
 
 /** What the rollout waits for in TiCDC's capture list, and since when (ms). */
@@ -92,35 +91,37 @@ export interface CaptureWait {
  * When to read TiCDC's capture list again while the rollout waits on it (pure). A released
  * capture leaves the list some time after its pod's SIGTERM, and a replacement registers some time
  * after its pod is Ready (TiCDC's own timings); once one of each was seen for this StatefulSet, the
- * next is predicted from it: one look just before the predicted moment, fast looks through a short
- * window, then the plain pace again.
+ * next is looked for in the middle of the learned interval, then at its end (`stillOnAt`: the last
+ * list that showed this wait on), then fast through a short window, then at the plain pace.
  */
 export function captureWaitDelay(opts: {
   now: number;
   wait?: CaptureWait;
-  /** The shortest since -> seen for this kind of wait on this StatefulSet (ms). */
-  learnedMs?: number;
+  learned?: LearnedWait;
+  stillOnAt?: number;
 }): number {
-  const { now, wait, learnedMs } = opts;
-  if (!wait || learnedMs === undefined) return TICDC_POLL_MS;
-  const predicted = wait.since + learnedMs;
-  if (now < predicted - CAPTURE_LEAD_MS)
-    return Math.min(TICDC_POLL_MS * 15, predicted - CAPTURE_LEAD_MS - now);
-  if (now < predicted + CAPTURE_WINDOW_MS) return CAPTURE_FAST_POLL_MS;
+  const { now, wait, learned } = opts;
+  if (!wait || !learned) return TICDC_POLL_MS;
+  const lastOn = opts.stillOnAt ?? wait.since;
+  const mid = wait.since + (learned.lo + learned.hi) / 2;
+  const end = wait.since + learned.hi;
+  const next = [mid, end].find((t) => lastOn < t && now < t);
+  if (next !== undefined) return Math.min(TICDC_POLL_MS * 15, Math.max(10, Math.round(next - now)));
+  if (now < end + CAPTURE_WINDOW_MS) return CAPTURE_FAST_POLL_MS;
   return TICDC_POLL_MS;
 }
 
-/** Waits on Kubernetes alone (a drain, pods, the StatefulSet controller): no TiCDC answer needed. */
-const KUBE_WAITS: ReadonlySet<string> = new Set([
-  'Drain',
-  'PodReplaced',
-  'PodRemoved',
-  'PodReady',
-  'StatefulSetStatus',
-]);
+/** `{ [key]: value }`, or nothing when the value is undefined (exactOptionalPropertyTypes). */
+function defined<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
+}
 
-function isKubeWait(p: Plan): boolean {
-  return p.step.type === 'Wait' && KUBE_WAITS.has(p.step.reason);
+/**
+ * Planned without a capture list, the step needs one: the health gate before a drain or a scale-in
+ * (and the waits on TiCDC it leads to) asks for it. Every other step is decided on Kubernetes alone.
+ */
+function needsCaptures(p: Plan): boolean {
+  return p.step.type === 'Wait' && p.step.reason === 'Captures';
 }
 
 function sameStep(a: Plan, b: Plan): boolean {
@@ -164,21 +165,19 @@ export class RolloutReconciler {
     let p = plan(input);
     // Up to date (or misconfigured): no need to ask TiCDC anything.
     if (p.mode === 'Idle') this.lists.delete(`${ns}/${key.name}`);
-    else {
-      // Waiting on a drain or on pods, TiCDC's answer changes nothing now: the last list read (no
-      // new request) keeps the queue and ETA shown as they were. Any other step, or one the last
-      // list would change, is planned on a fresh list.
-      const kubeWait = !p.blocked && isKubeWait(p);
-      const last = kubeWait ? this.lists.get(`${ns}/${key.name}`) : undefined;
+    else if (needsCaptures(p)) {
+      const captures = await this.captures(sts, ctx.log);
+      input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
+      p = plan(input);
+    } else {
+      // Decided on Kubernetes alone (waiting on a drain or pods, releasing a drained pod, holding
+      // the partition): TiCDC's answer changes nothing now. The last list read, if the step is the
+      // same on it, keeps the queue and ETA shown as they were.
+      const last = this.lists.get(`${ns}/${key.name}`);
       const withLast =
         last && planInput({ now: this.now(), statefulSet: sts, pods, drains, captures: last.captures });
       const q = withLast && plan(withLast);
       if (withLast && q && sameStep(q, p)) [input, p] = [withLast, q];
-      else if (!kubeWait || last) {
-        const captures = await this.captures(sts, ctx.log);
-        input = planInput({ now: this.now(), statefulSet: sts, pods, drains, ...captures });
-        p = plan(input);
-      }
     }
     const waited = this.trackCaptureWait(`${ns}/${key.name}`, p, input);
 
@@ -215,26 +214,28 @@ export class RolloutReconciler {
 
   /**
    * Learns TiCDC's timings for this StatefulSet: how long a released capture takes to leave the
-   * list, and a Ready replacement's capture to appear in it. The wait under way is remembered; when
-   * a fresh list shows it over, the time since its start is kept (the shortest seen).
+   * list, and a Ready replacement's capture to appear in it. The wait under way is remembered, with
+   * the last list that still showed it; when a fresh list shows it over, the interval between the
+   * two is an observation. A failed read changes nothing: the wait keeps its schedule.
    */
   private trackCaptureWait(
     key: string,
     p: Plan,
     input: PlanInput,
-  ): { wait?: CaptureWait; learnedMs?: number } {
+  ): { wait?: CaptureWait; learned?: LearnedWait; stillOnAt?: number } {
     const l = this.learned.get(key) ?? { ms: {} };
     this.learned.set(key, l);
+    const w = l.waiting;
+    if (!input.captures && input.capturesError && w)
+      return { wait: w, ...defined('learned', l.ms[w.kind]), ...defined('stillOnAt', l.stillOnAt) };
     const listAt = this.lists.get(key)?.at ?? this.now();
     const wait = this.captureWaitOf(p, input);
-    const w = l.waiting;
     // The plan, on a capture list, no longer waits for this: the capture left, or registered.
     const same = !!w && !!wait && wait.kind === w.kind && wait.subject === w.subject;
     if (w && input.captures && !same) {
-      // It ended between the last list that still showed it and this one: keep the earlier
-      // bound, so the next prediction looks before the moment rather than after it.
-      const took = (l.stillOnAt ?? listAt) - w.since;
-      if (took > 0) l.ms[w.kind] = learnWait(l.ms[w.kind], took, listAt - (l.stillOnAt ?? w.since));
+      const lo = (l.stillOnAt ?? w.since) - w.since;
+      const hi = listAt - w.since;
+      if (hi > 0) l.ms[w.kind] = learnWait(l.ms[w.kind], lo, hi);
       delete l.waiting;
       delete l.stillOnAt;
     }
@@ -242,8 +243,7 @@ export class RolloutReconciler {
     if (!same) delete l.stillOnAt;
     l.waiting = wait;
     if (input.captures) l.stillOnAt = listAt;
-    const learnedMs = l.ms[wait.kind]?.ms;
-    return { wait, ...(learnedMs !== undefined ? { learnedMs } : {}) };
+    return { wait, ...defined('learned', l.ms[wait.kind]), ...defined('stillOnAt', l.stillOnAt) };
   }
 
   private captureWaitOf(p: Plan, input: PlanInput): CaptureWait | undefined {
@@ -282,6 +282,7 @@ export class RolloutReconciler {
       const client = pooled.withoutRetries?.() ?? pooled;
       const at = this.now();
       const captures = await client.listCaptures();
+      log.debug({ captures: captures.length }, 'Read the TiCDC capture list');
       // Valid for a burst of events until the reconcile says when it looks next (reconcile()).
       this.lists.set(key, { at, validUntil: at + CAPTURES_BURST_MS, captures });
       return { captures };

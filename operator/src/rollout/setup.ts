@@ -1,6 +1,6 @@
 // The rollout feature's wiring: managed StatefulSets and their pods, and the drains of those pods,
 // feed the rollout controller (drained rolling updates and scale-in).
-import { MANAGED_SELECTOR } from '../api/names.js';
+import { MANAGED_SELECTOR, ROLLOUT_ANNOTATIONS } from '../api/names.js';
 import type { DrainFeature, LeaderContext } from '../drain/setup.js';
 import { Controller, watchInto } from '../kube/controller.js';
 import { mergedCache } from '../kube/informer.js';
@@ -35,7 +35,7 @@ export function setupRollout(ctx: LeaderContext, drain: DrainFeature): Controlle
     logger: ctx.logger,
     registry: ctx.registry,
   });
-  for (const inf of stsInformers) watchInto(inf, rollout);
+  for (const inf of stsInformers) watchInto(inf, rollout, { updatePredicate: statefulSetChanged });
   for (const inf of podInformers) watchInto(inf, rollout, { map: statefulSetKeysOf });
   // A drain matters to its StatefulSet's rollout when its phase or release changes (or it is
   // created, deleted, relabelled), not on each probe's status write.
@@ -61,4 +61,27 @@ export function drainStepChanged(oldObj: CaptureDrainObject, newObj: CaptureDrai
     oldObj.metadata.deletionTimestamp !== newObj.metadata.deletionTimestamp ||
     JSON.stringify(oldObj.metadata.labels ?? {}) !== JSON.stringify(newObj.metadata.labels ?? {})
   );
+}
+
+/** The rollout's own progress annotations: written by it, never read back as input. */
+const PROGRESS_ANNOTATIONS: ReadonlySet<string> = new Set(
+  (['phase', 'message', 'pod', 'remaining', 'eta', 'started'] as const).map((k) => ROLLOUT_ANNOTATIONS[k]),
+);
+
+/**
+ * A StatefulSet update the rollout must look at: anything but its own progress report (a report
+ * would otherwise wake the rollout that wrote it, which then reads TiCDC again).
+ */
+export function statefulSetChanged(oldObj: StatefulSet, newObj: StatefulSet): boolean {
+  if (oldObj === newObj || oldObj.metadata.resourceVersion === newObj.metadata.resourceVersion) return true;
+  const input = (o: StatefulSet) =>
+    JSON.stringify([
+      o.metadata.generation,
+      o.metadata.deletionTimestamp,
+      o.metadata.labels,
+      Object.entries(o.metadata.annotations ?? {}).filter(([k]) => !PROGRESS_ANNOTATIONS.has(k)),
+      o.spec,
+      o.status,
+    ]);
+  return input(oldObj) !== input(newObj);
 }

@@ -5,21 +5,21 @@ import { beforeEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
 import {
   CAPTURE_FAST_POLL_MS,
-  CAPTURE_LEAD_MS,
   RolloutReconciler,
   TICDC_POLL_MS,
   captureWaitDelay,
   learnWait,
-  PRECISE_OBSERVATION_MS,
   statefulSetKeysOf,
 } from '../../src/rollout/controller.js';
-import { drainStepChanged } from '../../src/rollout/setup.js';
+import { drainStepChanged, statefulSetChanged } from '../../src/rollout/setup.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createRolloutMetrics } from '../../src/rollout/metrics.js';
 import type { CaptureInfo, TicdcClient } from '../../src/ticdc/types.js';
 import { FakeKube } from '../support/fake-kube.js';
 import type { CaptureDrainObject } from '../../src/api/capturedrain.js';
+import { ROLLOUT_ANNOTATIONS } from '../../src/api/names.js';
+import type { StatefulSet } from '../../src/kube/objects.js';
 import { podDrainName } from '../../src/drain/contract.js';
 import { capturePod, statefulSet } from '../support/builders.js';
 
@@ -369,30 +369,32 @@ describe('rollout controller', () => {
     expect(captureWaitDelay({ now: 0 })).toBe(TICDC_POLL_MS);
     const wait = { kind: 'CaptureDeparted' as const, subject: 'cap-2', since: 1000 };
     expect(captureWaitDelay({ now: 1000, wait })).toBe(TICDC_POLL_MS);
-    // Learned: 5 s from release to departure. One look just before the predicted moment...
-    const learned = { wait, learnedMs: 5000 };
-    expect(captureWaitDelay({ ...learned, now: 1000 })).toBe(5000 - CAPTURE_LEAD_MS);
-    // ...then fast looks through the window...
-    expect(captureWaitDelay({ ...learned, now: 6000 - CAPTURE_LEAD_MS })).toBe(CAPTURE_FAST_POLL_MS);
-    expect(captureWaitDelay({ ...learned, now: 6500 })).toBe(CAPTURE_FAST_POLL_MS);
-    // ...and long past the prediction, back to the plain pace.
-    expect(captureWaitDelay({ ...learned, now: 60_000 })).toBe(TICDC_POLL_MS);
+    // Learned: departures come 4.6-5.0 s after the release. One look in the middle...
+    const learned = { wait, learned: { lo: 4600, hi: 5000 } };
+    expect(captureWaitDelay({ ...learned, now: 1000, stillOnAt: 1000 })).toBe(4800);
+    // ...still listed there: one at the end of the interval...
+    expect(captureWaitDelay({ ...learned, now: 5810, stillOnAt: 5800 })).toBe(190);
+    // ...still listed (slower than ever seen): fast looks through the window...
+    expect(captureWaitDelay({ ...learned, now: 6000, stillOnAt: 6000 })).toBe(CAPTURE_FAST_POLL_MS);
+    expect(captureWaitDelay({ ...learned, now: 7000, stillOnAt: 7000 })).toBe(CAPTURE_FAST_POLL_MS);
+    // ...and long past it, back to the plain pace.
+    expect(captureWaitDelay({ ...learned, now: 60_000, stillOnAt: 60_000 })).toBe(TICDC_POLL_MS);
     // A registration is predicted the same way, from its pod becoming Ready.
     const reg = { kind: 'CaptureRegistered' as const, subject: 'ticdc-2', since: 2000 };
-    expect(captureWaitDelay({ wait: reg, learnedMs: 800, now: 2000 })).toBe(800 - CAPTURE_LEAD_MS);
+    expect(captureWaitDelay({ wait: reg, learned: { lo: 0, hi: 800 }, now: 2000 })).toBe(400);
   });
 
-  test('learning a wait: precise observations replace loose ones, the shortest stands', () => {
-    // Looks a second apart: a loose bound.
-    const loose = learnWait(undefined, 4000, 1000);
-    expect(loose).toEqual({ ms: 4000, precise: false });
-    // A look in the fast window bounds it tightly: it replaces the loose one, even when later.
-    const precise = learnWait(loose, 4900, CAPTURE_FAST_POLL_MS);
-    expect(precise).toEqual({ ms: 4900, precise: true });
-    // A loose one never displaces it; a shorter precise one does.
-    expect(learnWait(precise, 3000, 1000)).toBe(precise);
-    expect(learnWait(precise, 4700, PRECISE_OBSERVATION_MS)).toEqual({ ms: 4700, precise: true });
-    expect(learnWait(precise, 5200, CAPTURE_FAST_POLL_MS)).toEqual({ ms: 4900, precise: true });
+  test('learning a wait: consistent observations narrow the interval, a moved timing starts over', () => {
+    // Looks a second apart: a wide interval.
+    const first = learnWait(undefined, 4000, 5000);
+    expect(first).toEqual({ lo: 4000, hi: 5000 });
+    // A look in its middle halves it, from either side.
+    const second = learnWait(first, 0, 4500);
+    expect(second).toEqual({ lo: 4000, hi: 4500 });
+    expect(learnWait(second, 4250, 6000)).toEqual({ lo: 4250, hi: 4500 });
+    // An observation outside it: TiCDC's timing moved; what was learned before no longer holds.
+    expect(learnWait(second, 5200, 5600)).toEqual({ lo: 5200, hi: 5600 });
+    expect(learnWait(second, 1000, 2000)).toEqual({ lo: 1000, hi: 2000 });
   });
 
   test('a drain wakes the rollout when its phase or release changes, not on a probe write', () => {
@@ -411,6 +413,28 @@ describe('rollout controller', () => {
     expect(drainStepChanged(a, d('2', { phase: 'Releasing' }))).toBe(true);
     expect(drainStepChanged(a, d('2', { phase: 'Draining', released: true }))).toBe(true);
     expect(drainStepChanged(a, a)).toBe(true); // a resync
+  });
+
+  test("the rollout's own progress report does not wake it; any other StatefulSet change does", () => {
+    const s = (rv: string, annotations: Record<string, string>, status: Record<string, unknown> = {}) =>
+      ({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'ticdc', namespace: NS, resourceVersion: rv, generation: 3, annotations },
+        spec: { replicas: 3 },
+        status: { readyReplicas: 3, ...status },
+      }) as unknown as StatefulSet;
+    const a = s('1', { [ROLLOUT_ANNOTATIONS.phase]: 'Idle', 'drain.ticdc.io/replicas': '3' });
+    const report = {
+      [ROLLOUT_ANNOTATIONS.phase]: 'RollingUpdate',
+      [ROLLOUT_ANNOTATIONS.message]: 'Waiting for drained capture c1 to leave the capture list',
+      [ROLLOUT_ANNOTATIONS.eta]: '2026-12-03T23:00:00Z',
+      'drain.ticdc.io/replicas': '3',
+    };
+    expect(statefulSetChanged(a, s('2', report))).toBe(false);
+    expect(statefulSetChanged(a, s('2', { ...report, 'drain.ticdc.io/replicas': '2' }))).toBe(true);
+    expect(statefulSetChanged(a, s('2', report, { readyReplicas: 2 }))).toBe(true);
+    expect(statefulSetChanged(a, a)).toBe(true); // a resync
   });
 
   test('event mapping: pods by owner, drains by label', () => {
