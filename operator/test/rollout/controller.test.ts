@@ -183,6 +183,18 @@ describe('rollout controller', () => {
     expect(events.at(-1)).toMatchObject({ reason: 'PartitionLowered' });
   });
 
+  test('releasing a drained pod asks TiCDC nothing: the step is decided on Kubernetes alone', async () => {
+    kube.seed(Resources.statefulsets, sts());
+    for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
+    await reconcile();
+    await release(drains()[0]!.metadata.name);
+    now += 10 * TICDC_POLL_MS; // the last list read is long stale
+    const before = listCalls;
+    await reconcile();
+    expect(liveSts().spec.updateStrategy.rollingUpdate.partition).toBe(2);
+    expect(listCalls).toBe(before);
+  });
+
   test('case 3: a container restart after the drain voids the release: no partition step until drained again', async () => {
     kube.seed(Resources.statefulsets, sts());
     for (let i = 0; i < 3; i++) kube.seed(Resources.pods, pod(i));
