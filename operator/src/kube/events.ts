@@ -32,6 +32,13 @@ export interface EventRecorderOptions {
   windowMs?: number;
   /** Bound on remembered event keys. Default 1000. */
   maxKeys?: number;
+  /**
+   * Event writes in flight at once; the rest wait their turn. Default 2. Events are the least
+   * urgent writes: when many drains release at once, their events queue here instead of at the API
+   * server, ahead of the status writes and pod deletions the releases wait on (client-go's
+   * recorder writes from one goroutine for the same reason).
+   */
+  maxInFlight?: number;
   now?: () => number;
 }
 
@@ -53,12 +60,17 @@ export class EventRecorder {
   private readonly log: Logger;
   private readonly windowMs: number;
   private readonly maxKeys: number;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  /** Writes waiting for a turn, oldest first. */
+  private readonly waiting: (() => void)[] = [];
   private readonly now: () => number;
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.log = (opts.logger ?? silentLogger()).child({ component: 'event-recorder' });
     this.windowMs = opts.windowMs ?? 60_000;
     this.maxKeys = opts.maxKeys ?? 1000;
+    this.maxInFlight = opts.maxInFlight ?? 2;
     this.now = opts.now ?? Date.now;
   }
 
@@ -136,12 +148,30 @@ export class EventRecorder {
   }
 
   private track(key: string, seen: Seen, write: () => Promise<void>): void {
-    const p = seen.chain.then(write).catch((err: unknown) => {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err), key }, 'Failed to write event');
-    });
+    const p = seen.chain
+      .then(() => this.inTurn(write))
+      .catch((err: unknown) => {
+        this.log.warn(
+          { err: err instanceof Error ? err.message : String(err), key },
+          'Failed to write event',
+        );
+      });
     seen.chain = p;
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Runs `write` once fewer than maxInFlight writes run; a finished write hands its turn on. */
+  private async inTurn(write: () => Promise<void>): Promise<void> {
+    if (this.inFlight < this.maxInFlight) this.inFlight++;
+    else await new Promise<void>((turn) => this.waiting.push(turn));
+    try {
+      await write();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
+    }
   }
 
   private async create(

@@ -125,7 +125,7 @@ describe('the release deletes the pod', () => {
 });
 
 describe('a release in the reconcile that sees the confirmed zero', () => {
-  test('the status is on record before the deletion; its events are posted only after it', async () => {
+  test('the status is on record before the deletion, its events are posted only after it, and `released` waits for the next write', async () => {
     const { kube, pod } = setup();
     // The drain is still Draining: this reconcile reads the zero, records Releasing, deletes.
     await kube.patch(
@@ -153,10 +153,13 @@ describe('a release in the reconcile that sees the confirmed zero', () => {
       endpoint: ENDPOINT,
       drain: () => Promise.resolve({ maintainers: 0, dispatchers: 0 }),
       serverStatus: () => Promise.resolve({ id: 'c1', isOwner: false, version: 'v9.0.0', liveness: 1 }),
-      listCaptures: () =>
-        Promise.resolve([{ id: 'c1', isOwner: false, address: 'ticdc-1.ticdc-peer.tidb.svc:8300' }]),
+      listCaptures: () => Promise.resolve(listed),
       close: () => Promise.resolve(),
     } as unknown as TicdcClient;
+    let listed = [
+      { id: 'c0', isOwner: true, address: 'ticdc-0.ticdc-peer.tidb.svc:8300' },
+      { id: 'c1', isOwner: false, address: 'ticdc-1.ticdc-peer.tidb.svc:8300' },
+    ];
     const order: string[] = [];
     const reconciler = reconcilerOver(kube, client, {
       kube: new Proxy(kube, {
@@ -189,5 +192,17 @@ describe('a release in the reconcile that sees the confirmed zero', () => {
     expect(order.slice(del + 1).filter((x) => x.startsWith('event'))).toEqual(
       expect.arrayContaining(['event CountsZero', 'event Drained']),
     );
+    // No write of its own for `released` right after the deletion (200 releases in one second
+    // would put 200 more writes in front of the deletions)...
+    expect(order.slice(del + 1)).not.toContain('status write');
+    expect(
+      kube.peek<KubeObject & { status: { released?: boolean } }>(Resources.capturedrains, NS, 'd')!.status,
+    ).toMatchObject({ phase: 'Releasing' });
+    // ...the capture's departure writes it, with the end of the drain.
+    listed = listed.filter((c) => c.id !== 'c1');
+    await reconcileOnce(reconciler, { namespace: NS, name: 'd' });
+    expect(
+      kube.peek<KubeObject & { status: { released?: boolean } }>(Resources.capturedrains, NS, 'd')!.status,
+    ).toMatchObject({ phase: 'Completed', reason: 'Drained', released: true });
   });
 });

@@ -99,4 +99,30 @@ describe('EventRecorder', () => {
     const [ev] = fake.objects<KubeObject & { note: string }>(Resources.events, 'default');
     expect(ev!.note.length).toBe(1024);
   });
+
+  it('writes at most maxInFlight events at once; the rest wait their turn, none is lost', async () => {
+    let running = 0;
+    let most = 0;
+    const written: string[] = [];
+    const slow = {
+      create: async (_r: unknown, obj: { reason: string }) => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        written.push(obj.reason);
+        return obj;
+      },
+    };
+    const rec = new EventRecorder({
+      client: slow as never,
+      reportingController: 'drain.ticdc.io/capture-drain-operator',
+      reportingInstance: 'operator-0',
+      maxInFlight: 2,
+    });
+    for (let i = 0; i < 7; i++) rec.event({ ...regarding, name: `d${i}` }, 'Normal', `R${i}`, 'A', 'n');
+    await rec.flush();
+    expect(most).toBe(2);
+    expect(written.sort()).toEqual(['R0', 'R1', 'R2', 'R3', 'R4', 'R5', 'R6']);
+  });
 });
