@@ -212,7 +212,7 @@ describe('listCaptures', () => {
     expect(server.seen).toHaveLength(3);
     // A failed read leaves the last good answer as it was, and is never reused itself.
     server.on('GET /api/v2/captures', { status: 502, text: 'bad gateway' });
-    await expect(client.withoutRetries!().listCaptures({ maxAgeMs: 0 })).rejects.toThrow();
+    await expect(client.withoutRetries!().listCaptures()).rejects.toThrow();
     expect(await client.listCaptures({ maxAgeMs: 1000 })).toEqual(first);
   });
 
