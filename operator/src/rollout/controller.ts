@@ -135,14 +135,14 @@ export class RolloutReconciler {
    * "nothing changed" (the next look the rollout asked for): events in between reuse it.
    */
   private readonly lists = new Map<string, { at: number; validUntil: number; captures: CaptureInfo[] }>();
-  /** Per StatefulSet: the capture wait under way, and the shortest since -> seen per kind. */
+  /** Per StatefulSet: the capture wait under way, and per kind the interval its end was learned to lie in. */
   private readonly learned = new Map<
     string,
     {
       waiting?: CaptureWait;
       /** When a capture list last showed the wait still on (a lower bound of its end). */
       stillOnAt?: number;
-      ms: Partial<Record<CaptureWait['kind'], LearnedWait>>;
+      intervals: Partial<Record<CaptureWait['kind'], LearnedWait>>;
     }
   >();
 
@@ -223,11 +223,11 @@ export class RolloutReconciler {
     p: Plan,
     input: PlanInput,
   ): { wait?: CaptureWait; learned?: LearnedWait; stillOnAt?: number } {
-    const l = this.learned.get(key) ?? { ms: {} };
+    const l = this.learned.get(key) ?? { intervals: {} };
     this.learned.set(key, l);
     const w = l.waiting;
     if (!input.captures && input.capturesError && w)
-      return { wait: w, ...defined('learned', l.ms[w.kind]), ...defined('stillOnAt', l.stillOnAt) };
+      return { wait: w, ...defined('learned', l.intervals[w.kind]), ...defined('stillOnAt', l.stillOnAt) };
     const listAt = this.lists.get(key)?.at ?? this.now();
     const wait = this.captureWaitOf(p, input);
     // The plan, on a capture list, no longer waits for this: the capture left, or registered.
@@ -235,7 +235,7 @@ export class RolloutReconciler {
     if (w && input.captures && !same) {
       const lo = (l.stillOnAt ?? w.since) - w.since;
       const hi = listAt - w.since;
-      if (hi > 0) l.ms[w.kind] = learnWait(l.ms[w.kind], lo, hi);
+      if (hi > 0) l.intervals[w.kind] = learnWait(l.intervals[w.kind], lo, hi);
       delete l.waiting;
       delete l.stillOnAt;
     }
@@ -243,7 +243,7 @@ export class RolloutReconciler {
     if (!same) delete l.stillOnAt;
     l.waiting = wait;
     if (input.captures) l.stillOnAt = listAt;
-    return { wait, ...defined('learned', l.ms[wait.kind]), ...defined('stillOnAt', l.stillOnAt) };
+    return { wait, ...defined('learned', l.intervals[wait.kind]), ...defined('stillOnAt', l.stillOnAt) };
   }
 
   private captureWaitOf(p: Plan, input: PlanInput): CaptureWait | undefined {
