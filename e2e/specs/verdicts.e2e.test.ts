@@ -153,6 +153,13 @@ describe('drain verdicts against TiCDC v8.5.7 behaviour', () => {
       input: captureDrain(NS, 'abandoned', { podName: target.podName, podAction: 'None' }),
     });
     await waitForDrain(c, NS, 'abandoned', (st) => st.phase === 'Draining', 60_000);
+    // Draining in the status may still be TiCDC's answer 1 to a drain it refused for a while (the
+    // previous case's clear handshake): deleted then, no session would ever drain the capture.
+    await eventually(
+      `TiCDC's drain session on ${target.podName}`,
+      async () => (ticdc.sim.capture(target.id)?.liveness ?? 'alive') !== 'alive',
+      { timeoutMs: 30_000 },
+    );
     await c.kubectlOk(['delete', 'cdrain', 'abandoned', '-n', NS, '--timeout=30s']);
     const e = await eventually(
       'DrainAbandoned event',
