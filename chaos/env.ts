@@ -126,7 +126,13 @@ export class ChaosEnv {
       kubeconfig,
       namespace: opNs,
       logDir: opts.logDir,
-      args: [...(await captureUrlArgs()), '--namespaces', opts.namespace, '--log-level', 'info'],
+      args: [
+        ...(await captureUrlArgs()),
+        '--namespaces',
+        opts.namespace,
+        '--log-level',
+        process.env.CHAOS_LOG_LEVEL ?? 'info',
+      ],
       kube,
       restartDelayMs: () => 1000 + Math.floor(Math.random() * 2000),
     });
@@ -280,7 +286,15 @@ export class ChaosEnv {
   async observe(
     base: Pick<
       ScenarioObservation,
-      'scenario' | 'start' | 'human' | 'rolloutFinished' | 'kills' | 'faults' | 'failoversMs' | 'asserted'
+      | 'scenario'
+      | 'start'
+      | 'human'
+      | 'rolloutFinished'
+      | 'rolloutDoneAt'
+      | 'kills'
+      | 'faults'
+      | 'failoversMs'
+      | 'asserted'
     >,
     seq: { events: number; violations: number },
     expectedReplicas: number,

@@ -54,7 +54,9 @@ export async function performTicdcAction(
       case 'discover':
         return await discover(client, action, target, unbound);
       case 'resign': {
-        const captures = await client.listCaptures();
+        // Whether the target still leads: a list another look read a moment ago answers that (the
+        // looks after a resign come RESIGN_POLL_MS apart, past this age).
+        const captures = await client.listCaptures({ maxAgeMs: RECENT_LIST_MAX_AGE_MS });
         const target = captures.find((c) => c.id === action.captureId);
         if (target?.isOwner) {
           await client.resignOwner(action.flavor);
@@ -73,7 +75,11 @@ export async function performTicdcAction(
       case 'drain':
         return await drain(client, action);
       case 'awaitDeparture':
-        return { type: 'departure', captures: await client.listCaptures() };
+        // The rollout looks for the same departure: either one's recent list will do.
+        return {
+          type: 'departure',
+          captures: await client.listCaptures({ maxAgeMs: RECENT_LIST_MAX_AGE_MS }),
+        };
     }
   } catch (err) {
     signal?.throwIfAborted();
@@ -81,8 +87,12 @@ export async function performTicdcAction(
   }
 }
 
-/** How old a capture list a first discovery accepts (ms). */
-export const DISCOVERY_LIST_MAX_AGE_MS = 1000;
+/**
+ * How old a capture list may be (ms) for a look that releases nothing: a first discovery (the
+ * list the rollout read just before creating the drain), the coordinator check before a resign,
+ * the wait for a released capture's departure. A release is decided on a fresh drain answer.
+ */
+export const RECENT_LIST_MAX_AGE_MS = 1000;
 
 /**
  * What flavour detection found for a cluster's client, and under which coordinator. The API a
@@ -107,7 +117,7 @@ async function discover(
 ): Promise<Outcome> {
   // A first discovery may use the list the rollout read a moment before creating this drain. A
   // drain looking again (its capture restarted) asks afresh.
-  const captures = await client.listCaptures(action.first ? { maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS } : {});
+  const captures = await client.listCaptures(action.first ? { maxAgeMs: RECENT_LIST_MAX_AGE_MS } : {});
   let found = findTarget(captures, target);
   if (!found) return { type: 'discovered', captures };
   let targetId: string | undefined;

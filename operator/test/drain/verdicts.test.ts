@@ -16,7 +16,7 @@ import {
 } from '../../src/drain/machine.js';
 import { resolveSettings, SettingsError, BUILTIN_DEFAULTS } from '../../src/drain/settings.js';
 import {
-  DISCOVERY_LIST_MAX_AGE_MS,
+  RECENT_LIST_MAX_AGE_MS,
   performTicdcAction,
   verifyRelease,
   type TicdcAction,
@@ -161,7 +161,18 @@ describe('case 1: a zero is drained only when TiCDC confirms it', () => {
     const client = scripted({});
     await performTicdcAction(client, first as TicdcAction, { addresses: [ADDR] });
     await performTicdcAction(client, again as TicdcAction, { addresses: [ADDR] });
-    expect(client.listOpts).toEqual([{ maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS }, {}]);
+    expect(client.listOpts).toEqual([{ maxAgeMs: RECENT_LIST_MAX_AGE_MS }, {}]);
+  });
+
+  test("the departure wait and the coordinator check before a resign take another look's recent list", async () => {
+    const client = scripted({});
+    await performTicdcAction(client, { type: 'awaitDeparture', captureId: 'c1' }, { addresses: [ADDR] });
+    await performTicdcAction(
+      client,
+      { type: 'resign', captureId: 'c1', flavor: 'V1' } as TicdcAction,
+      { addresses: [ADDR] },
+    );
+    expect(client.listOpts).toEqual([{ maxAgeMs: RECENT_LIST_MAX_AGE_MS }, { maxAgeMs: RECENT_LIST_MAX_AGE_MS }]);
   });
 
   test('the stub check runs for an explicit V1 setting, and its verdict is Unsupported', async () => {
