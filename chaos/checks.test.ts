@@ -154,10 +154,10 @@ describe('checkScenario', () => {
     const r = checkScenario(o, opts);
     expect(r.rate).toBeGreaterThan(1);
     expect(r.findings.map((f) => [f.check, f.breaks])).toEqual([
-      ['TiCDC requests while draining within the bound', false],
+      ['TiCDC requests during the rollout within the bound', false],
     ]);
     expect(broken(o, { ...opts, enforceRate: true })).toEqual([
-      'TiCDC requests while draining within the bound',
+      'TiCDC requests during the rollout within the bound',
     ]);
     // Under the bound: nothing to say.
     o.requests = o.requests.slice(0, 10);
@@ -260,6 +260,12 @@ describe('helpers', () => {
     // A drain still running counts up to now; none at all is 0.
     expect(drainingRate([drain('c', { completionTime: undefined })], [T0 + 1], T0 + 500)).toBe(1);
     expect(drainingRate([], [T0], T0 + 1000)).toBe(0);
+    // Up to the rollout done, when that comes after the last drain's end (its pod's replacement):
+    // 6 requests in 12 s. A rollout seen done earlier does not shorten the span.
+    const reqs = [T0, T0 + 1, T0 + 5000, T0 + 9000, T0 + 10_000, T0 + 12_000];
+    expect(drainingRate(d, reqs, T0 + 30_000, T0 + 12_000)).toBe(0.5);
+    expect(drainingRate(d, reqs, T0 + 30_000, T0 + 8000)).toBe(0.5);
+    expect(drainingRate(d.slice(0, 1), reqs.slice(0, 2), T0 + 30_000, T0 + 8000)).toBe(0.25);
   });
   test('failClosed lists Failed and Completed that held its pod (not Drained, PodGone or PodReplaced)', () => {
     expect(

@@ -17,6 +17,7 @@ import {
   kubernetesScenarios,
   operationScenarios,
   operatorKills,
+  SHORT_RUN,
   ticdcScenarios,
   type Scenario,
 } from './scenarios.js';
@@ -24,6 +25,8 @@ import {
 const USAGE = `Usage: node dist/chaos/main.js [flags]   (make chaos ARGS="...")
   --long                   the long run: 20 rollouts with 5 operator kills each (100 kills), then
                            every other scenario once
+  --all                    every scenario once, with the short run's kill rollout (the short run
+                           takes one scenario of each kind of fault: SHORT_RUN in chaos/scenarios.ts)
   --kill-rollouts N        rollouts with operator kills (default 1; --long 20)
   --kills-per-rollout N    SIGKILLs per such rollout, at uniformly random moments (default 4; --long 5)
   --repeat N               runs of every other scenario (default 1)
@@ -38,11 +41,13 @@ const USAGE = `Usage: node dist/chaos/main.js [flags]   (make chaos ARGS="...")
   --out FILE               also write the table to FILE
   --keep                   leave the control plane running
 CHAOS_DUMP=1 prints each scenario's TiCDC requests (time from its first drain, route, answer).
+CHAOS_LOG_LEVEL=debug sets the operators' log level (logs under the state dir; keep it with --keep).
 `;
 
 const { values: flags } = parseArgs({
   options: {
     long: { type: 'boolean', default: false },
+    all: { type: 'boolean', default: false },
     'kill-rollouts': { type: 'string' },
     'kills-per-rollout': { type: 'string' },
     repeat: { type: 'string' },
@@ -82,7 +87,9 @@ function plan(): Scenario[] {
     if (only.has('operations')) out.push(...operationScenarios(replicas));
   }
   const names = flags.scenarios?.split(',');
-  return names ? out.filter((s) => names.includes(s.name)) : out;
+  if (names) return out.filter((s) => names.includes(s.name));
+  const every = flags.long || flags.all;
+  return out.filter((s) => every || s.group === 'operator' || SHORT_RUN.has(s.name));
 }
 
 async function main(): Promise<number> {
@@ -140,7 +147,7 @@ async function main(): Promise<number> {
     await env?.close().catch((err: unknown) => log(`close: ${(err as Error).message}`));
     if (!flags.keep) await stopCluster(STATE_DIR);
   }
-  const size = `${flags.long ? 'long' : 'short'} run: ${killRollouts} kill rollouts x ${killsPer} kills, other scenarios x ${repeat}, ${replicas} captures, ${flags.operators} operator replicas, seed ${flags.seed}`;
+  const size = `${flags.long ? 'long' : flags.all ? 'every-scenario' : 'short'} run: ${killRollouts} kill rollouts x ${killsPer} kills, other scenarios x ${repeat}, ${replicas} captures, ${flags.operators} operator replicas, seed ${flags.seed}`;
   const text = `${table(results, opts)}\n\n${size}; ${new Date().toISOString().slice(0, 10)}; took ${((Date.now() - t0) / 60_000).toFixed(1)} min\n`;
   console.log(`\n${text}`);
   if (flags.out) writeFileSync(flags.out, text);

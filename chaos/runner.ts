@@ -50,12 +50,14 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
   void acting.then(() => (actDone = true));
 
   let finished = false;
+  let doneAt: number | undefined;
   const deadline = start + opts.rolloutBudgetMs;
   while (Date.now() < deadline) {
     await sleep(1000);
     const state = await env.rolloutState(start, replicas).catch(() => 'running' as const);
     if (state === 'done' && actDone) {
       finished = true;
+      doneAt = Date.now();
       break;
     }
     if (state === 'failed') {
@@ -88,7 +90,17 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
   // Let captures that got a signal leave, so the observation sees the settled cluster.
   if (finished) await sleep(1000);
   const obs = await env.observe(
-    { scenario: s.name, start, human, rolloutFinished: finished, kills, faults, failoversMs, asserted },
+    {
+      scenario: s.name,
+      start,
+      human,
+      rolloutFinished: finished,
+      ...(doneAt !== undefined ? { rolloutDoneAt: doneAt } : {}),
+      kills,
+      faults,
+      failoversMs,
+      asserted,
+    },
     seq,
     replicas,
     removed,
@@ -97,7 +109,7 @@ export async function runScenario(env: ChaosEnv, s: Scenario, opts: RunOptions):
   if (process.env.CHAOS_DUMP) opts.log(`   ${s.name} requests: ${timeline(env, obs.drains)}`);
   const broken = result.findings.filter((f) => f.breaks);
   opts.log(
-    `${broken.length ? 'BROKEN' : 'ok    '} ${s.name}: ${(result.durationMs / 1000).toFixed(0)} s, ${result.drains} drains, ${kills} kills, ${result.rate.toFixed(2)} TiCDC req/s while draining${
+    `${broken.length ? 'BROKEN' : 'ok    '} ${s.name}: ${(result.durationMs / 1000).toFixed(0)} s, ${result.drains} drains, ${kills} kills, ${result.rate.toFixed(2)} TiCDC req/s during the rollout${
       result.failClosed.length ? `, fail-closed ${result.failClosed.map((f) => f.reason).join(',')}` : ''
     }${broken.length ? `: ${broken.map((f) => `${f.check}: ${f.detail}`).join('; ')}` : ''}`,
   );

@@ -167,12 +167,13 @@ describe('case 1: a zero is drained only when TiCDC confirms it', () => {
   test("the departure wait and the coordinator check before a resign take another look's recent list", async () => {
     const client = scripted({});
     await performTicdcAction(client, { type: 'awaitDeparture', captureId: 'c1' }, { addresses: [ADDR] });
-    await performTicdcAction(
-      client,
-      { type: 'resign', captureId: 'c1', flavor: 'V1' } as TicdcAction,
-      { addresses: [ADDR] },
-    );
-    expect(client.listOpts).toEqual([{ maxAgeMs: RECENT_LIST_MAX_AGE_MS }, { maxAgeMs: RECENT_LIST_MAX_AGE_MS }]);
+    await performTicdcAction(client, { type: 'resign', captureId: 'c1', flavor: 'V1' } as TicdcAction, {
+      addresses: [ADDR],
+    });
+    expect(client.listOpts).toEqual([
+      { maxAgeMs: RECENT_LIST_MAX_AGE_MS },
+      { maxAgeMs: RECENT_LIST_MAX_AGE_MS },
+    ]);
   });
 
   test('the stub check runs for an explicit V1 setting, and its verdict is Unsupported', async () => {
