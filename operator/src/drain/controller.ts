@@ -206,12 +206,15 @@ export class CaptureDrainReconciler {
         status.podRestarts !== undefined;
       return keptRunning ? { requeueAfterMs: RELEASED_RECHECK_MS } : undefined;
     }
-    // Recorded before the drain starts: a deletion mid-drain must be seen (finalize below).
-    if (!obj.metadata.finalizers?.includes(DRAIN_FINALIZER))
-      await this.addFinalizer(obj).catch((err: unknown) =>
-        // Without it a deletion mid-drain goes unrecorded; the drain itself must not wait on it.
-        ctx.log.warn({ err }, 'Could not add the CaptureDrain finalizer'),
-      );
+    // Recorded before the drain starts: a deletion mid-drain must be seen (finalize below). Its
+    // write runs alongside the slot claim's, and both end before the first TiCDC request: when
+    // many drains are created at once, each starts one API server round trip sooner.
+    const finalizing = obj.metadata.finalizers?.includes(DRAIN_FINALIZER)
+      ? undefined
+      : this.addFinalizer(obj).catch((err: unknown) =>
+          // Without it a deletion mid-drain goes unrecorded; the drain itself must not wait on it.
+          ctx.log.warn({ err }, 'Could not add the CaptureDrain finalizer'),
+        );
     let settings: DrainSettings | undefined;
     let settingsError: string | undefined;
     try {
@@ -264,6 +267,7 @@ export class CaptureDrainReconciler {
       !clientError
     )
       slot = await this.claimSlot(obj, settings.cluster.endpoint, ctx.signal);
+    await finalizing;
     const working: CaptureDrainStatus = settings
       ? { ...status, clusterEndpoint: settings.cluster.endpoint }
       : status;

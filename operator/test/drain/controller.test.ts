@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { SimRequestRecord, TicdcSimulator } from '../../../e2e/ticdc-sim/index.js';
 import type { CaptureDrainStatus } from '../../src/api/capturedrain.js';
+import { SLOT_LEASE_PREFIX } from '../../src/drain/slot.js';
 import { EventRecorder } from '../../src/kube/events.js';
 import { Resources, type KubeObject } from '../../src/kube/port.js';
 import { createManager } from '../../src/manager.js';
@@ -410,6 +411,40 @@ describe('CaptureDrain controller: verdicts', () => {
     expect(about).toMatchObject({ kind: 'StatefulSet', name: 'ticdc' });
     expect(abandoned!.note ?? abandoned!.message).toContain(target.id);
     expect(abandoned!.note ?? abandoned!.message).toContain(`restart pod ${target.podName}`);
+  });
+
+  test("the finalizer write goes out alongside the slot claim's, both before the first TiCDC request", async () => {
+    const ticdcRequests: number[] = [];
+    const h = await harness({ onRequest: (r) => ticdcRequests.push(r.at) });
+    const target = h.sim.captures().find((c) => !c.isOwner)!;
+    // The API server answers the finalizer write slowly (as when many drains start at once).
+    const log: string[] = [];
+    const patch = h.kube.patch.bind(h.kube);
+    h.kube.patch = (async (...args: Parameters<typeof patch>) => {
+      const finalizer = args[0] === Resources.capturedrains && JSON.stringify(args[3]).includes('finalizers');
+      if (!finalizer) return patch(...args);
+      log.push('finalizer:start');
+      await new Promise((r) => setTimeout(r, 300));
+      const out = await patch(...args);
+      log.push(`finalizer:done@${Date.now()}`);
+      return out;
+    }) as typeof patch;
+    const get = h.kube.get.bind(h.kube);
+    h.kube.get = (async (...args: Parameters<typeof get>) => {
+      if (args[0] === Resources.leases && args[2].startsWith(SLOT_LEASE_PREFIX)) log.push('claim');
+      return get(...args);
+    }) as typeof get;
+    h.startOperator();
+    await h.createDrain('both', { podName: target.podName, podAction: 'None' });
+    await h.waitFor('both', (st) => st.phase === 'Draining');
+    const started = log.indexOf('finalizer:start');
+    expect(started).toBeGreaterThanOrEqual(0);
+    // The slot claim did not wait for the finalizer write to come back...
+    expect(log.indexOf('claim')).toBeGreaterThan(started);
+    expect(log.indexOf('claim')).toBeLessThan(log.findIndex((l) => l.startsWith('finalizer:done')));
+    // ...and no TiCDC request went out before it did.
+    const done = Number(log.find((l) => l.startsWith('finalizer:done'))!.split('@')[1]);
+    expect(Math.min(...ticdcRequests)).toBeGreaterThanOrEqual(done);
   });
 
   test('a finished drain carries no finalizer (deletion, also of the namespace, never waits on it)', async () => {
