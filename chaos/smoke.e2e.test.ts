@@ -16,8 +16,8 @@ let env: ChaosEnv;
 const results: ScenarioResult[] = [];
 const opts = {
   rateBound: 2,
-  // Reported here, enforced by `make chaos`: TiCDC faults (5xx, resets, malformed bodies on 30 % of
-  // requests) keep the rate at 2.4-2.6 req/s, above the rollout bound (long run of 2026-12-03).
+  // Reported here, enforced by `make chaos`: on a machine busy with the rest of `make test` the rate
+  // depends on its load (the 5xx rollout: 1.0-1.4 req/s in the quiet chaos runs of 2026-12-04).
   enforceRate: false,
   intendedFailClosed: intendedReasons(readFileSync(join(REPO, 'README.md'), 'utf8')),
   timeoutGraceMs: 30_000,
