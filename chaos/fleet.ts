@@ -19,19 +19,6 @@ interface Replica {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * SIGTERM, then SIGKILL if the process has not exited within `ms`. The timer is cleared on exit: a
- * pending one would keep the test runner's process alive after the suite.
- */
-async function stopWithin(proc: OperatorProcess, ms: number): Promise<void> {
-  const timer = setTimeout(() => void proc.kill(), ms);
-  try {
-    await proc.stop();
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class Fleet {
   private readonly replicas: Replica[] = [];
   private seq = 0;
@@ -163,7 +150,7 @@ export class Fleet {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all([...this.pending]);
-    await Promise.all(this.replicas.map((r) => stopWithin(r.proc, 15_000)));
+    await Promise.all(this.replicas.map((r) => r.proc.stop(15_000)));
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }

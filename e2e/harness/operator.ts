@@ -77,8 +77,8 @@ export interface OperatorProcess {
   pause(): void;
   /** SIGCONT. */
   resume(): void;
-  /** SIGTERM and wait for a graceful exit. */
-  stop(): Promise<number | null>;
+  /** SIGTERM and wait for a graceful exit; with `killAfterMs`, SIGKILL if it has not exited by then. */
+  stop(killAfterMs?: number): Promise<number | null>;
   logs(): string;
 }
 
@@ -125,9 +125,16 @@ export function startOperator(opts: {
     },
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
-    async stop() {
+    async stop(killAfterMs) {
       child.kill('SIGTERM');
-      return exited;
+      // Cleared on exit: a pending timer would keep the test runner alive after the suite.
+      const timer =
+        killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
     logs: () => readFileSync(logFile, 'utf8'),
   };

@@ -83,7 +83,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of replicas) {
     r.proc.resume();
-    await Promise.race([r.proc.stop(), timeout(15_000)]);
+    await r.proc.stop(15_000);
     await r.proxy.close();
   }
   await sim?.stop();
